@@ -1,0 +1,258 @@
+"""The dispatch domain: jobs, crews, depots (warehouses and service points).
+
+Objects validate on construction and raise `InputError` naming the record and the field, so a
+bad value never travels further than the line that created it. Times are naive local
+datetimes of the region (a region plans in its own clock). Promise deadlines live in
+`dispatch.promises`, service-time estimates in `dispatch.service_time`; zones in `dispatch.zones`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from enum import StrEnum
+
+from dispatch.errors import InputError
+
+
+class JobKind(StrEnum):
+    DELIVERY = "delivery"
+    INSTALLATION = "installation"
+    REPAIR = "repair"
+    PICKUP = "pickup"  # returns, exchanges and trade-in pick-ups of old appliances
+
+
+class Priority(StrEnum):
+    """Higher priorities cost more when late and are dropped last."""
+
+    NORMAL = "normal"
+    VIP = "vip"
+    COMPLAINT = "complaint"  # escalated complaint
+    CALLBACK = "callback"  # repeat visit for the same problem
+
+    @property
+    def weight(self) -> int:
+        return {"normal": 1, "vip": 3, "complaint": 4, "callback": 3}[self.value]
+
+
+class CrewKind(StrEnum):
+    DELIVERY_TRUCK = "delivery_truck"
+    INSTALLATION_CREW = "installation_crew"
+    REPAIR_TECHNICIAN = "repair_technician"
+    COMBINED = "combined"  # delivers and installs
+
+
+#: Which crew kinds may do which job kinds. Deliveries and pick-ups need a vehicle that carries
+#: goods; installations need installers; repairs need a technician (installers can repair too).
+CREW_CAN_DO: dict[CrewKind, frozenset[JobKind]] = {
+    CrewKind.DELIVERY_TRUCK: frozenset({JobKind.DELIVERY, JobKind.PICKUP}),
+    CrewKind.INSTALLATION_CREW: frozenset({JobKind.INSTALLATION, JobKind.REPAIR}),
+    CrewKind.REPAIR_TECHNICIAN: frozenset({JobKind.REPAIR}),
+    CrewKind.COMBINED: frozenset(JobKind),
+}
+
+
+class ProductCategory(StrEnum):
+    SPLIT_AC = "split_ac"
+    CABINET_AC = "cabinet_ac"
+    WASHING_MACHINE = "washing_machine"
+    REFRIGERATOR = "refrigerator"
+    TV = "tv"
+    WATER_HEATER = "water_heater"
+    RANGE_HOOD = "range_hood"
+    DISHWASHER = "dishwasher"
+    OTHER = "other"
+
+
+def _enum(record: str, name: str, enum: type[StrEnum], value: object) -> StrEnum:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise InputError(record, name, f"{value!r} is not one of: {allowed}") from None
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    """WGS84 longitude/latitude in degrees."""
+
+    lon: float
+    lat: float
+
+    def check(self, record: str, field_name: str = "location") -> None:
+        if not (math.isfinite(self.lon) and -180.0 <= self.lon <= 180.0):
+            raise InputError(record, f"{field_name}.lon", f"{self.lon} is outside [-180, 180]")
+        if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
+            raise InputError(record, f"{field_name}.lat", f"{self.lat} is outside [-90, 90]")
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A customer appointment slot: the crew starts work inside [start, end]."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    """One visit to a customer: delivery, installation, repair or pick-up.
+
+    Jobs of one order share `order_id`; a delivery and an installation of the same order are
+    linked (the installation follows the delivery). `service_minutes` is estimated from the
+    category, quantity and floor when not given (see `dispatch.service_time`).
+    """
+
+    id: str
+    kind: JobKind
+    order_id: str
+    confirmed_at: datetime
+    location: GeoPoint
+    windows: tuple[TimeWindow, ...]
+    category: ProductCategory = ProductCategory.OTHER
+    quantity: int = 1
+    volume_l: float = 0.0
+    weight_kg: float = 0.0
+    floor: int = 1
+    has_lift: bool = True
+    service_minutes: int | None = None
+    skills: frozenset[str] = frozenset()
+    people: int = 1
+    priority: Priority = Priority.NORMAL
+    region: str = "urban"
+    zone: str | None = None
+    deadline: datetime | None = None  # explicit promise deadline; derived when None
+    address: str = field(default="", repr=False)
+    customer_name: str = field(default="", repr=False)
+    customer_phone: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        rec = f"job {self.id!r}"
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise InputError("job", "id", "must be a non-empty string")
+        object.__setattr__(self, "kind", _enum(rec, "kind", JobKind, self.kind))
+        object.__setattr__(self, "category", _enum(rec, "category", ProductCategory, self.category))
+        object.__setattr__(self, "priority", _enum(rec, "priority", Priority, self.priority))
+        object.__setattr__(self, "skills", frozenset(self.skills))
+        if not str(self.order_id).strip():
+            raise InputError(rec, "order_id", "must not be empty")
+        self.location.check(rec)
+        if not self.windows:
+            raise InputError(rec, "windows", "at least one time window is required")
+        ordered = sorted(self.windows, key=lambda w: w.start)
+        for k, w in enumerate(ordered):
+            if w.end < w.start:
+                raise InputError(
+                    rec, f"windows[{k}]", f"ends ({w.end}) before it starts ({w.start})"
+                )
+            if k and w.start <= ordered[k - 1].end:
+                raise InputError(rec, f"windows[{k}]", "overlaps the previous window")
+        object.__setattr__(self, "windows", tuple(ordered))
+        if self.quantity < 1:
+            raise InputError(rec, "quantity", f"must be >= 1, got {self.quantity}")
+        for name in ("volume_l", "weight_kg"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise InputError(rec, name, f"must be a finite number >= 0, got {value}")
+        if not -5 <= self.floor <= 200:
+            raise InputError(rec, "floor", f"{self.floor} is not a plausible floor")
+        if self.service_minutes is not None and not 0 < self.service_minutes <= 12 * 60:
+            raise InputError(
+                rec, "service_minutes", f"must be in (0, 720], got {self.service_minutes}"
+            )
+        if not 1 <= self.people <= 3:
+            raise InputError(rec, "people", f"must be 1, 2 or 3, got {self.people}")
+        if self.deadline is not None and self.deadline < self.confirmed_at:
+            raise InputError(
+                rec, "deadline", f"{self.deadline} is before the order time {self.confirmed_at}"
+            )
+
+
+@dataclass(frozen=True)
+class LunchBreak:
+    """A break of `minutes` taken wholly inside [window_start, window_end]."""
+
+    window_start: time
+    window_end: time
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Crew:
+    """A crew and its vehicle for the day. Costs in CNY per hour / per km."""
+
+    id: str
+    kind: CrewKind
+    people: int
+    skills: frozenset[str]
+    start_depot: str
+    end_depot: str
+    shift_start: time = time(8, 0)
+    shift_end: time = time(18, 0)
+    capacity_volume_l: float = 0.0
+    capacity_weight_kg: float = 0.0
+    lunch: LunchBreak | None = None
+    max_jobs: int | None = None
+    cost_per_hour: float = 60.0
+    cost_per_km: float = 2.0
+    home_zone: str | None = None
+
+    def __post_init__(self) -> None:
+        rec = f"crew {self.id!r}"
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise InputError("crew", "id", "must be a non-empty string")
+        object.__setattr__(self, "kind", _enum(rec, "kind", CrewKind, self.kind))
+        object.__setattr__(self, "skills", frozenset(self.skills))
+        if not 1 <= self.people <= 6:
+            raise InputError(rec, "people", f"must be 1..6, got {self.people}")
+        if self.shift_end <= self.shift_start:
+            raise InputError(rec, "shift_end", f"{self.shift_end} is not after {self.shift_start}")
+        for name in ("capacity_volume_l", "capacity_weight_kg", "cost_per_hour", "cost_per_km"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise InputError(rec, name, f"must be a finite number >= 0, got {value}")
+        if self.max_jobs is not None and self.max_jobs < 0:
+            raise InputError(rec, "max_jobs", f"must be >= 0, got {self.max_jobs}")
+        if self.lunch is not None:
+            lunch = self.lunch
+            span = (lunch.window_end.hour * 60 + lunch.window_end.minute) - (
+                lunch.window_start.hour * 60 + lunch.window_start.minute
+            )
+            if lunch.minutes < 0 or span < lunch.minutes:
+                raise InputError(rec, "lunch", "the lunch window cannot hold the break")
+
+    @property
+    def carries_goods(self) -> bool:
+        return self.kind in (CrewKind.DELIVERY_TRUCK, CrewKind.COMBINED)
+
+    def can_do(self, job: Job) -> bool:
+        """Kind, skills and people: may this crew do this job at all?"""
+        return (
+            job.kind in CREW_CAN_DO[self.kind]
+            and job.skills <= self.skills
+            and self.people >= job.people
+        )
+
+
+class DepotKind(StrEnum):
+    WAREHOUSE = "warehouse"
+    SERVICE_POINT = "service_point"
+
+
+@dataclass(frozen=True)
+class Depot:
+    """A warehouse (deliveries load here) or an after-sales service point."""
+
+    id: str
+    kind: DepotKind
+    location: GeoPoint
+    name: str = ""
+    zone: str | None = None
+
+    def __post_init__(self) -> None:
+        rec = f"depot {self.id!r}"
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise InputError("depot", "id", "must be a non-empty string")
+        object.__setattr__(self, "kind", _enum(rec, "kind", DepotKind, self.kind))
+        self.location.check(rec)

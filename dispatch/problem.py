@@ -1,0 +1,108 @@
+"""A day's dispatch problem: everything the planner needs, and what a saved plan carries.
+
+The problem is embedded in every saved plan (JSON) so anyone can re-validate the plan
+standalone, with the same travel-time settings, without the database it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from dispatch.errors import InputError
+from dispatch.models import Crew, Depot, Job
+from dispatch.promises import PromiseBook
+from dispatch.zones import Zone
+
+#: default free-flow speeds per crew kind (km/h): trucks are slower in city traffic
+DEFAULT_SPEEDS_KMH: dict[str, float] = {
+    "delivery_truck": 25.0,
+    "installation_crew": 30.0,
+    "repair_technician": 32.0,
+    "combined": 25.0,
+}
+#: default rush hours: +40 % travel time in the morning, +50 % in the evening
+DEFAULT_RUSH_HOURS: tuple[tuple[str, str, float], ...] = (
+    ("07:00", "09:30", 1.4),
+    ("17:00", "19:30", 1.5),
+)
+
+
+@dataclass(frozen=True)
+class TravelSettings:
+    """How travel times are computed: the provider and its parameters."""
+
+    provider: str = "haversine"
+    detour_factor: float = 1.3
+    speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
+    rush_hours: tuple[tuple[str, str, float], ...] = DEFAULT_RUSH_HOURS
+
+    def __post_init__(self) -> None:
+        if self.provider != "haversine":
+            raise InputError("travel settings", "provider", f"unknown provider {self.provider!r}")
+        if self.detour_factor < 1:
+            raise InputError("travel settings", "detour_factor", "must be >= 1")
+        for kind, speed in self.speeds_kmh.items():
+            if speed <= 0:
+                raise InputError("travel settings", f"speeds_kmh.{kind}", "must be > 0")
+        for k, (start, end, factor) in enumerate(self.rush_hours):
+            if factor < 1 or time.fromisoformat(end) <= time.fromisoformat(start):
+                raise InputError(
+                    "travel settings", f"rush_hours[{k}]", "need start < end, factor >= 1"
+                )
+
+
+@dataclass
+class DispatchProblem:
+    """The jobs and crews of one region and day, with the rules they are planned under."""
+
+    date: date
+    jobs: list[Job]
+    crews: list[Crew]
+    depots: list[Depot]
+    zones: list[Zone] = field(default_factory=list)
+    promises: PromiseBook = field(default_factory=PromiseBook)
+    travel: TravelSettings = field(default_factory=TravelSettings)
+    #: minimum minutes between a delivery's end and its installation by another crew
+    link_gap_minutes: int = 30
+    #: jobs farther than this from every depot are rejected as outside the region
+    max_km_from_depot: float = 80.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        check_unique("job", [j.id for j in self.jobs])
+        check_unique("crew", [c.id for c in self.crews])
+        check_unique("depot", [d.id for d in self.depots])
+        check_unique("zone", [z.id for z in self.zones])
+        depot_ids = {d.id for d in self.depots}
+        for crew in self.crews:
+            for name in ("start_depot", "end_depot"):
+                if getattr(crew, name) not in depot_ids:
+                    raise InputError(
+                        f"crew {crew.id!r}", name, f"unknown depot {getattr(crew, name)!r}"
+                    )
+        if self.link_gap_minutes < 0:
+            raise InputError("problem", "link_gap_minutes", "must be >= 0")
+
+    def jobs_by_id(self) -> dict[str, Job]:
+        return {j.id: j for j in self.jobs}
+
+    def at(self, t: time) -> datetime:
+        return datetime.combine(self.date, t)
+
+    def to_seconds(self, moment: datetime) -> int:
+        """Seconds since the plan day's midnight (negative before, > 86400 after)."""
+        return int((moment - datetime.combine(self.date, time(0))).total_seconds())
+
+    def from_seconds(self, seconds: int) -> datetime:
+        from datetime import timedelta
+
+        return datetime.combine(self.date, time(0)) + timedelta(seconds=int(seconds))
+
+
+def check_unique(kind: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise InputError(f"{kind} {i!r}", "id", "duplicate id")
+        seen.add(i)

@@ -1,0 +1,179 @@
+"""Translate the dispatch domain into routing types, and routing solutions back into plans.
+
+Shared by the planner and the plan validator so both see the same seconds, metres and
+matrices: the travel model is always built over the whole problem in one fixed order
+(depots, then jobs) so that a plan re-validated from its file sees bit-identical times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+
+import numpy as np
+
+from dispatch.models import Crew, Job, JobKind
+from dispatch.problem import DispatchProblem
+from dispatch.service_time import estimate_minutes
+from routing.problem import Break, Precedence, RoutingProblem, Vehicle, Visit
+from routing.travel import Congestion, TravelModel, haversine_model
+
+#: lateness cost in cents per second for a normal job (about 100 CNY per hour late)
+LATENESS_CENTS_PER_S = 3
+#: dropping a job costs more than any driving or lateness it could save
+DROP_BASE = 10_000_000
+
+
+def _seconds_of(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def build_travel(problem: DispatchProblem) -> TravelModel:
+    """The travel model over all depots then all jobs, from the problem's travel settings."""
+    points = [d.location for d in problem.depots] + [j.location for j in problem.jobs]
+    settings = problem.travel
+    slices = tuple(
+        (_seconds_of(time.fromisoformat(a)), _seconds_of(time.fromisoformat(b)), round(f * 1000))
+        for a, b, f in settings.rush_hours
+    )
+    return haversine_model(
+        np.array([p.lon for p in points]),
+        np.array([p.lat for p in points]),
+        settings.speeds_kmh,
+        settings.detour_factor,
+        Congestion(slices),
+    )
+
+
+def job_location(problem: DispatchProblem, job_index: int) -> int:
+    return len(problem.depots) + job_index
+
+
+@dataclass
+class Translation:
+    """A routing problem plus the maps back to job and crew ids."""
+
+    routing: RoutingProblem
+    job_ids: list[str]  # visit index -> job id
+    crew_ids: list[str]  # vehicle index -> crew id
+    #: location index in `routing.travel` -> index in the full travel model
+    location_map: np.ndarray
+
+
+def clip_windows(problem: DispatchProblem, job: Job) -> tuple[tuple[int, int], ...]:
+    """The job's windows in plan-day seconds, clipped to the day; empty if none falls on it."""
+    out = []
+    for w in job.windows:
+        a, b = problem.to_seconds(w.start), problem.to_seconds(w.end)
+        a, b = max(a, 0), min(b, 86_399)
+        if a <= b:
+            out.append((a, b))
+    return tuple(out)
+
+
+def urgency(problem: DispatchProblem, deadline: datetime) -> int:
+    """0: due after today, 1: due today, 2: already overdue when the day starts."""
+    day_start = problem.at(time(0))
+    if deadline < day_start:
+        return 2
+    return 1 if deadline.date() <= problem.date else 0
+
+
+def crew_vehicle(problem: DispatchProblem, crew: Crew, depot_index: dict[str, int]) -> Vehicle:
+    brk = None
+    if crew.lunch is not None:
+        brk = Break(
+            _seconds_of(crew.lunch.window_start),
+            _seconds_of(crew.lunch.window_end),
+            crew.lunch.minutes * 60,
+        )
+    capacity = (
+        (int(crew.capacity_volume_l), int(crew.capacity_weight_kg)) if crew.carries_goods else ()
+    )
+    return Vehicle(
+        id=crew.id,
+        start_location=depot_index[crew.start_depot],
+        end_location=depot_index[crew.end_depot],
+        shift_start=_seconds_of(crew.shift_start),
+        shift_end=_seconds_of(crew.shift_end),
+        profile=crew.kind.value,
+        capacity=capacity,
+        break_=brk,
+        max_visits=crew.max_jobs,
+        cost_per_km=round(crew.cost_per_km * 100),
+        cost_per_hour=round(crew.cost_per_hour * 100),
+    )
+
+
+def job_demand(job: Job) -> tuple[int, int]:
+    """Volume (l) and weight (kg) a job puts on the vehicle; only goods moves carry load.
+
+    Pick-ups are counted as if loaded from the start: conservative, since a truck may be
+    emptier when it collects an old appliance late in the day.
+    """
+    if job.kind in (JobKind.DELIVERY, JobKind.PICKUP):
+        return (int(np.ceil(job.volume_l)), int(np.ceil(job.weight_kg)))
+    return (0, 0)
+
+
+def translate(
+    problem: DispatchProblem,
+    travel: TravelModel,
+    deadlines: dict[str, datetime],
+    job_indices: Sequence[int],
+    crew_indices: Sequence[int],
+    eligible: dict[str, list[int]] | None = None,
+) -> Translation:
+    """The routing problem for a subset of jobs and crews (indices into the problem's lists).
+
+    `eligible[job_id]` lists the crew indices (into `problem.crews`) allowed for the job;
+    when None, kind, skills and people decide.
+    """
+    jobs = [problem.jobs[i] for i in job_indices]
+    crews = [problem.crews[i] for i in crew_indices]
+    depot_pos = {d.id: k for k, d in enumerate(problem.depots)}
+    used_depots = sorted(
+        {depot_pos[c.start_depot] for c in crews} | {depot_pos[c.end_depot] for c in crews}
+    )
+    global_locs = np.array(
+        used_depots + [job_location(problem, i) for i in job_indices], dtype=np.int64
+    )
+    local_depot = {problem.depots[g].id: k for k, g in enumerate(used_depots)}
+    sub = TravelModel(
+        travel.distances[np.ix_(global_locs, global_locs)],
+        {p: m[np.ix_(global_locs, global_locs)] for p, m in travel.durations.items()},
+        travel.congestion,
+        travel.settings,
+    )
+    vehicles = [crew_vehicle(problem, c, local_depot) for c in crews]
+    local_crew = {g: k for k, g in enumerate(crew_indices)}
+    visits = []
+    for k, job in enumerate(jobs):
+        if eligible is not None:
+            allowed = tuple(local_crew[c] for c in eligible[job.id] if c in local_crew)
+        else:
+            allowed = tuple(i for i, c in enumerate(crews) if c.can_do(job))
+        deadline = deadlines[job.id]
+        windows = clip_windows(problem, job)
+        visits.append(
+            Visit(
+                id=job.id,
+                location=len(used_depots) + k,
+                service_s=estimate_minutes(job) * 60,
+                windows=windows or ((0, 0),),
+                demand=job_demand(job),
+                allowed_vehicles=None if len(allowed) == len(crews) else allowed,
+                deadline_s=problem.to_seconds(deadline),
+                lateness_cost_per_s=LATENESS_CENTS_PER_S * job.priority.weight,
+                drop_penalty=DROP_BASE * (job.priority.weight + urgency(problem, deadline)),
+            )
+        )
+    precedences = []
+    gap = problem.link_gap_minutes * 60
+    deliveries = {j.order_id: k for k, j in enumerate(jobs) if j.kind is JobKind.DELIVERY}
+    for k, job in enumerate(jobs):
+        if job.kind is JobKind.INSTALLATION and job.order_id in deliveries:
+            precedences.append(Precedence(deliveries[job.order_id], k, gap))
+    routing = RoutingProblem(visits, vehicles, sub, precedences)
+    return Translation(routing, [j.id for j in jobs], [c.id for c in crews], global_locs)

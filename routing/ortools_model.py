@@ -1,0 +1,332 @@
+"""The OR-Tools model: the only module in the project that imports ortools.
+
+One small builder per constraint, as in the OR-Tools samples: arc costs, time windows and
+shifts, breaks, soft promise deadlines, capacities, visit counts, allowed vehicles (skills and
+people), optional visits (disjunctions), linked-visit precedences. All arc data is handed over
+as precomputed integer matrices (`RegisterTransitMatrix`), never as per-arc Python callbacks.
+
+`solve()` returns sequences timed by `routing.schedule` with the real travel times; checking
+the result is the caller's business (`routing.validate`), so this module can be swapped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from routing.problem import RoutingProblem, RoutingSolution
+from routing.schedule import build_schedules
+
+FIRST_SOLUTIONS = {
+    "parallel_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION,
+    "local_cheapest_insertion": routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
+    "path_cheapest_arc": routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC,
+    "savings": routing_enums_pb2.FirstSolutionStrategy.SAVINGS,
+}
+METAHEURISTICS = {
+    "guided_local_search": routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH,
+    "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
+    "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
+    "greedy_descent": routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
+}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported at each improving solution the search finds."""
+
+    elapsed_s: float
+    objective: int
+    solutions: int
+    unassigned: int
+
+
+@dataclass
+class SolveParams:
+    """Search settings.
+
+    Determinism: the search itself is deterministic; a run that stops on `solution_limit`
+    gives the same plan every time, while a run cut by `time_limit_s` may stop at a different
+    point on a busier machine. Tests and reproducible runs set `solution_limit`.
+    """
+
+    time_limit_s: float = 30.0
+    solution_limit: int | None = None
+    first_solution: str = "auto"
+    metaheuristic: str = "guided_local_search"
+    progress: Callable[[Progress], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s <= 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        if self.first_solution != "auto" and self.first_solution not in FIRST_SOLUTIONS:
+            raise ValueError(f"unknown first_solution {self.first_solution!r}")
+        if self.metaheuristic not in METAHEURISTICS:
+            raise ValueError(f"unknown metaheuristic {self.metaheuristic!r}")
+
+
+class _Nodes:
+    """Node layout: visits first (node i = visit i), then one node per depot location."""
+
+    def __init__(self, problem: RoutingProblem) -> None:
+        self.n_visits = len(problem.visits)
+        depot_locs = sorted(
+            {loc for v in problem.vehicles for loc in (v.start_location, v.end_location)}
+        )
+        self.depot_node = {loc: self.n_visits + k for k, loc in enumerate(depot_locs)}
+        self.locations = np.array([v.location for v in problem.visits] + depot_locs, dtype=np.int64)
+        self.service = np.array(
+            [v.service_s for v in problem.visits] + [0] * len(depot_locs), dtype=np.int64
+        )
+        day_start = min((v.shift_start for v in problem.vehicles), default=0)
+        day_end = max((v.shift_end for v in problem.vehicles), default=0)
+        self.earliest_depart = np.array(
+            [v.earliest_start + v.service_s for v in problem.visits]
+            + [day_start] * len(depot_locs),
+            dtype=np.int64,
+        )
+        self.latest_arrival = np.array(
+            [v.latest_start for v in problem.visits] + [day_end] * len(depot_locs), dtype=np.int64
+        )
+        self.horizon = int(max(day_end, int(self.latest_arrival.max(initial=0)))) + 1
+
+    @property
+    def size(self) -> int:
+        return len(self.locations)
+
+
+def solve(problem: RoutingProblem, params: SolveParams | None = None) -> RoutingSolution:
+    """Optimise the problem and return timed routes plus unassigned visits."""
+    params = params or SolveParams()
+    started = time.monotonic()
+    if not problem.vehicles:
+        return RoutingSolution([], list(range(len(problem.visits))), 0, {"solve_s": 0.0})
+    nodes = _Nodes(problem)
+    starts = [nodes.depot_node[v.start_location] for v in problem.vehicles]
+    ends = [nodes.depot_node[v.end_location] for v in problem.vehicles]
+    manager = pywrapcp.RoutingIndexManager(nodes.size, len(problem.vehicles), starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    # Visit nodes never act as start/end, so index == node for them; depots get their own.
+    index_of = [manager.NodeToIndex(i) for i in range(nodes.n_visits)]
+
+    drive = _drive_matrices(problem, nodes)
+    time_dim = _add_time(problem, nodes, routing, drive)
+    _add_costs(problem, nodes, routing, drive)
+    _add_breaks(problem, nodes, routing, manager, time_dim)
+    _add_deadlines(problem, time_dim, index_of)
+    _add_capacities(problem, nodes, routing)
+    _add_allowed_vehicles(problem, routing, index_of)
+    _add_precedences(problem, routing, time_dim, index_of, nodes.horizon)
+    _add_disjunctions(problem, routing, index_of)
+
+    search = pywrapcp.DefaultRoutingSearchParameters()
+    search.first_solution_strategy = FIRST_SOLUTIONS[_first_solution(params, nodes.n_visits)]
+    search.local_search_metaheuristic = METAHEURISTICS[params.metaheuristic]
+    search.time_limit.FromMilliseconds(int(params.time_limit_s * 1000))
+    if params.solution_limit:
+        search.solution_limit = params.solution_limit
+    counter = {"n": 0}
+
+    def on_solution() -> None:
+        counter["n"] += 1
+        if params.progress is not None:
+            dropped = sum(1 for i in index_of if routing.NextVar(i).Value() == i)
+            params.progress(
+                Progress(
+                    time.monotonic() - started, routing.CostVar().Value(), counter["n"], dropped
+                )
+            )
+        if params.should_stop is not None and params.should_stop():
+            routing.CancelSearch()
+
+    routing.AddAtSolutionCallback(on_solution)
+    model_s = time.monotonic() - started
+    solution = routing.SolveWithParameters(search)
+    if solution is None:
+        # Not even a first solution (only happens when the model is contradictory or stopped).
+        return RoutingSolution(
+            [], list(range(nodes.n_visits)), 0, {"solve_s": time.monotonic() - started}
+        )
+
+    sequences: list[tuple[int, list[int]]] = []
+    breaks: dict[int, int] = {}
+    break_start = _break_starts(solution, problem)
+    for v in range(len(problem.vehicles)):
+        idx = routing.Start(v)
+        seq: list[int] = []
+        starts_at: list[int] = []
+        idx = solution.Value(routing.NextVar(idx))
+        while not routing.IsEnd(idx):
+            node = manager.IndexToNode(idx)
+            seq.append(node)
+            starts_at.append(solution.Min(time_dim.CumulVar(idx)))
+            idx = solution.Value(routing.NextVar(idx))
+        if not seq:
+            continue
+        if v in break_start:
+            b = break_start[v]
+            breaks[v] = (
+                sum(1 for s, n in zip(starts_at, seq, strict=True) if s + nodes.service[n] <= b) - 1
+            )
+        sequences.append((v, seq))
+    routes = build_schedules(problem, sequences, breaks)
+    served = {s.visit for r in routes for s in r.stops}
+    unassigned = [i for i in range(nodes.n_visits) if i not in served]
+    stats = {
+        "model_s": round(model_s, 3),
+        "solve_s": round(time.monotonic() - started, 3),
+        "solutions": counter["n"],
+        "objective": solution.ObjectiveValue(),
+    }
+    return RoutingSolution(routes, unassigned, solution.ObjectiveValue(), stats)
+
+
+def _first_solution(params: SolveParams, n_visits: int) -> str:
+    if params.first_solution != "auto":
+        return params.first_solution
+    return "parallel_cheapest_insertion" if n_visits <= 400 else "local_cheapest_insertion"
+
+
+def _drive_matrices(problem: RoutingProblem, nodes: _Nodes) -> dict[str, np.ndarray]:
+    """Per profile: conservative node-to-node driving times (see routing.travel)."""
+    return {
+        profile: problem.travel.conservative_durations(
+            profile, nodes.locations, nodes.earliest_depart, nodes.latest_arrival
+        )
+        for profile in sorted({v.profile for v in problem.vehicles})
+    }
+
+
+def _add_time(problem, nodes, routing, drive) -> pywrapcp.RoutingDimension:
+    """Time = service at the origin + driving; waiting is slack. Shifts bound start and end."""
+    transit_idx = {}
+    for profile, m in drive.items():
+        transit = np.minimum(m + nodes.service[:, None], nodes.horizon)
+        np.fill_diagonal(transit, 0)
+        transit_idx[profile] = routing.RegisterTransitMatrix(transit.tolist())
+    per_vehicle = [transit_idx[v.profile] for v in problem.vehicles]
+    routing.AddDimensionWithVehicleTransits(
+        per_vehicle, nodes.horizon, nodes.horizon, False, "time"
+    )
+    dim = routing.GetDimensionOrDie("time")
+    for i, visit in enumerate(problem.visits):
+        cumul = dim.CumulVar(i)
+        cumul.SetRange(visit.windows[0][0], visit.windows[-1][1])
+        for (_, end), (start, _) in zip(visit.windows, visit.windows[1:], strict=False):
+            if start - end > 1:
+                cumul.RemoveInterval(end + 1, start - 1)
+    for k, veh in enumerate(problem.vehicles):
+        dim.CumulVar(routing.Start(k)).SetRange(veh.shift_start, veh.shift_end)
+        dim.CumulVar(routing.End(k)).SetRange(veh.shift_start, veh.shift_end)
+        routing.AddVariableMinimizedByFinalizer(dim.CumulVar(routing.Start(k)))
+    return dim
+
+
+def _add_costs(problem, nodes, routing, drive) -> None:
+    """Arc cost in cents: distance x cost per km + driving time x cost per hour, per class."""
+    dist = problem.travel.distances[np.ix_(nodes.locations, nodes.locations)].astype(np.int64)
+    cache: dict[tuple, int] = {}
+    for k, veh in enumerate(problem.vehicles):
+        key = (veh.profile, veh.cost_per_km, veh.cost_per_hour)
+        if key not in cache:
+            cost = (dist * veh.cost_per_km) // 1000 + (
+                drive[veh.profile] * veh.cost_per_hour
+            ) // 3600
+            np.fill_diagonal(cost, 0)
+            cache[key] = routing.RegisterTransitMatrix(cost.tolist())
+        routing.SetArcCostEvaluatorOfVehicle(cache[key], k)
+
+
+def _add_breaks(problem, nodes, routing, manager, dim) -> None:
+    """Each crew's lunch: a fixed-length interval inside its window, never during a visit."""
+    solver = routing.solver()
+    visit_transits = [
+        int(nodes.service[manager.IndexToNode(i)]) if not routing.IsEnd(i) else 0
+        for i in range(routing.Size())
+    ]
+    for k, veh in enumerate(problem.vehicles):
+        if veh.break_ is None:
+            continue
+        b = veh.break_
+        interval = solver.FixedDurationIntervalVar(
+            b.window_start, b.latest_start, b.duration_s, False, f"break {k}"
+        )
+        dim.SetBreakIntervalsOfVehicle([interval], k, visit_transits)
+
+
+def _break_starts(solution, problem) -> dict[int, int]:
+    out = {}
+    intervals = solution.IntervalVarContainer()
+    for i in range(intervals.Size()):
+        element = intervals.Element(i)
+        name = element.Var().Name()
+        if name.startswith("break ") and element.PerformedValue():
+            out[int(name.split()[1])] = element.StartValue()
+    return out
+
+
+def _add_deadlines(problem, dim, index_of) -> None:
+    """Promise deadlines: soft upper bound on the service start (deadline - service)."""
+    for i, visit in enumerate(problem.visits):
+        if visit.deadline_s is not None and visit.lateness_cost_per_s > 0:
+            dim.SetCumulVarSoftUpperBound(
+                index_of[i], visit.deadline_s - visit.service_s, visit.lateness_cost_per_s
+            )
+
+
+def _add_capacities(problem, nodes, routing) -> None:
+    """Volume/weight dimensions, and the per-crew cap on jobs per day."""
+    n_depots = nodes.size - nodes.n_visits
+    for d in range(problem.demand_dims):
+        demands = [v.demand[d] for v in problem.visits] + [0] * n_depots
+        unlimited = sum(demands) + 1
+        caps = [veh.capacity[d] if veh.capacity else unlimited for veh in problem.vehicles]
+        idx = routing.RegisterUnaryTransitVector(demands)
+        routing.AddDimensionWithVehicleCapacity(idx, 0, caps, True, f"capacity{d}")
+    if any(v.max_visits is not None for v in problem.vehicles):
+        idx = routing.RegisterUnaryTransitVector([1] * nodes.n_visits + [0] * n_depots)
+        caps = [
+            v.max_visits if v.max_visits is not None else nodes.n_visits for v in problem.vehicles
+        ]
+        routing.AddDimensionWithVehicleCapacity(idx, 0, caps, True, "visits")
+
+
+def _add_allowed_vehicles(problem, routing, index_of) -> None:
+    """Skills, people and crew kind, as the vehicle variable's domain (-1: unperformed).
+
+    `SetAllowedVehiclesForIndex` treats an empty list as "all vehicles", the opposite of
+    what an empty eligibility list means, so the domain is set directly.
+    """
+    for i, visit in enumerate(problem.visits):
+        if visit.allowed_vehicles is not None:
+            routing.VehicleVar(index_of[i]).SetValues([-1, *visit.allowed_vehicles])
+
+
+def _add_precedences(problem, routing, dim, index_of, horizon) -> None:
+    """`after` only if `before` is served, and no earlier than its end plus the gap.
+
+    The model applies the gap even when one crew does both: a gap that depends on
+    `VehicleVar` (IsDifferentVar) together with break intervals left OR-Tools 9.15 without
+    any first solution in our tests. Applying it always is conservative: the timing step
+    (`routing.schedule`) drops the gap on a shared crew, which only makes stops earlier.
+    """
+    solver = routing.solver()
+    big = 4 * horizon
+    for p in problem.precedences:
+        a, b = index_of[p.after], index_of[p.before]
+        service = problem.visits[p.before].service_s
+        solver.Add(routing.ActiveVar(a) <= routing.ActiveVar(b))
+        solver.Add(
+            dim.CumulVar(a) + big * (1 - routing.ActiveVar(b))
+            >= dim.CumulVar(b) + service + p.gap_s
+        )
+
+
+def _add_disjunctions(problem, routing, index_of) -> None:
+    for i, visit in enumerate(problem.visits):
+        routing.AddDisjunction([index_of[i]], int(visit.drop_penalty))

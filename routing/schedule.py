@@ -1,0 +1,151 @@
+"""Turn visit sequences into timed routes with the real, time-dependent travel times.
+
+The optimizer decides who does what in which order (and roughly where the break goes); this
+module times it: every stop starts as early as its window, its linked predecessor and the
+crew allow, which keeps promise lateness as small as the sequence permits. Because the
+optimizer planned with travel times that bound the real ones from above, these earliest times
+are never later than the optimizer's, so the windows it respected stay respected.
+
+Cross-route links (installation after a delivery done by another crew) are resolved by
+repeating the forward pass until no start time moves; start times only grow, so this ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from routing.problem import BreakTime, RouteSchedule, RoutingProblem, StopTime, Vehicle
+from routing.travel import apply_factor
+
+
+def earliest_in_windows(t: int, windows: Sequence[tuple[int, int]]) -> int | None:
+    """The earliest time >= t inside one of the windows, or None if all have closed."""
+    for a, b in windows:
+        if t <= b:
+            return max(t, a)
+    return None
+
+
+def build_schedules(
+    problem: RoutingProblem,
+    sequences: Sequence[tuple[int, list[int]]],
+    break_positions: dict[int, int] | None = None,
+) -> list[RouteSchedule]:
+    """Timed routes for (vehicle, visit sequence) pairs.
+
+    `break_positions[vehicle]` is the stop position after which the optimizer placed the
+    break (-1: before the first stop); missing means "first leg where it fits".
+    """
+    break_positions = break_positions or {}
+    preds: dict[int, list[tuple[int, int]]] = {}
+    for p in problem.precedences:
+        preds.setdefault(p.after, []).append((p.before, p.gap_s))
+    vehicle_of = {v: veh for veh, seq in sequences for v in seq}
+    ends: dict[int, int] = {}
+    routes: list[RouteSchedule] = []
+    for _ in range(len(problem.precedences) + 2):
+        routes = [
+            _time_route(problem, veh, seq, break_positions.get(veh), preds, ends, vehicle_of)
+            for veh, seq in sequences
+        ]
+        new_ends = {s.visit: s.end for r in routes for s in r.stops}
+        if new_ends == ends:
+            break
+        ends = new_ends
+    return routes
+
+
+def _time_route(
+    problem: RoutingProblem,
+    vehicle: int,
+    seq: list[int],
+    break_after: int | None,
+    preds: dict[int, list[tuple[int, int]]],
+    ends: dict[int, int],
+    vehicle_of: dict[int, int],
+) -> RouteSchedule:
+    veh = problem.vehicles[vehicle]
+    travel = problem.travel
+    stops: list[StopTime] = []
+    brk: BreakTime | None = None
+    t = veh.shift_start
+    loc = veh.start_location
+    for k in range(len(seq) + 1):
+        last = k == len(seq)
+        dest = veh.end_location if last else problem.visits[seq[k]].location
+        take_break = (
+            veh.break_ is not None
+            and brk is None
+            and ((break_after is None and _break_due(veh, t, k, len(seq))) or break_after == k - 1)
+        )
+        if take_break:
+            arrival, ready, brk = _leg_with_break(problem, veh, loc, dest, t, k - 1)
+        else:
+            arrival = t + travel.travel_time(veh.profile, loc, dest, t)
+            ready = arrival
+        if last:
+            return RouteSchedule(
+                vehicle, _late_departure(problem, veh, stops, brk), stops, arrival, brk
+            )
+        v = seq[k]
+        visit = problem.visits[v]
+        lower = ready
+        for before, gap in preds.get(v, ()):
+            if before in ends:
+                lower = max(lower, ends[before] + (gap if vehicle_of.get(before) != vehicle else 0))
+        start = earliest_in_windows(lower, visit.windows)
+        if start is None:  # windows closed: keep timing so the validator names the stop
+            start = lower
+        stops.append(StopTime(v, arrival, start, start + visit.service_s))
+        t = start + visit.service_s
+        loc = visit.location
+    raise AssertionError("unreachable")
+
+
+def _break_due(veh: Vehicle, t: int, k: int, n: int) -> bool:
+    """Without a hint, take the break on the first leg that ends inside its window."""
+    assert veh.break_ is not None
+    return t + veh.break_.duration_s >= veh.break_.window_start or k == n
+
+
+def _leg_with_break(
+    problem: RoutingProblem, veh: Vehicle, loc: int, dest: int, t: int, after_stop: int
+) -> tuple[int, int, BreakTime]:
+    """Arrival, ready time and break for a leg with the break: before or after driving."""
+    assert veh.break_ is not None
+    b = veh.break_
+    travel = problem.travel
+    # Break first, then drive.
+    b1 = max(t, b.window_start)
+    dep1 = b1 + b.duration_s
+    arr1 = dep1 + travel.travel_time(veh.profile, loc, dest, dep1)
+    # Drive first, then break while waiting.
+    arr2 = t + travel.travel_time(veh.profile, loc, dest, t)
+    b2 = max(arr2, b.window_start)
+    ready2 = b2 + b.duration_s
+    ok1, ok2 = b1 <= b.latest_start, b2 <= b.latest_start
+    if ok2 and (not ok1 or ready2 < arr1):
+        return arr2, ready2, BreakTime(b2, after_stop, before_travel=False)
+    return arr1, arr1, BreakTime(b1, after_stop, before_travel=True)
+
+
+def _late_departure(
+    problem: RoutingProblem, veh: Vehicle, stops: list[StopTime], brk: BreakTime | None
+) -> int:
+    """Leave the depot as late as still arrives in time for the first stop.
+
+    Crews are not sent out hours early to wait at a door. Uses the day's worst congestion, so
+    the real arrival is never after the planned start; the first arrival is recomputed.
+    """
+    if not stops or (brk is not None and brk.after_stop == -1):
+        return veh.shift_start
+    first = stops[0]
+    visit = problem.visits[first.visit]
+    base = int(problem.travel.durations[veh.profile][veh.start_location, visit.location])
+    worst = max([1000] + [f for _, _, f in problem.travel.congestion.slices])
+    depart = max(veh.shift_start, first.start - int(apply_factor(base, worst)))
+    arrival = depart + problem.travel.travel_time(
+        veh.profile, veh.start_location, visit.location, depart
+    )
+    stops[0] = StopTime(first.visit, arrival, first.start, first.end)
+    return depart

@@ -1,0 +1,169 @@
+"""Independent validator: replays every route from the travel matrices and checks every rule.
+
+It shares no code with the optimizer's model or the schedule builder: it takes the problem and
+a solution as data, recomputes each arrival with the real, time-dependent travel times
+(`TravelModel.travel_time`), and reports every broken rule as a `Violation`. Lateness against
+soft deadlines is not a violation; `lateness` reports it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from routing.problem import RouteSchedule, RoutingProblem, RoutingSolution, Vehicle
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    message: str
+    visit: str | None = None
+    vehicle: str | None = None
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.message}"
+
+
+def validate_solution(problem: RoutingProblem, solution: RoutingSolution) -> list[Violation]:
+    """Every violation of a hard rule in `solution`; an empty list means the plan is valid."""
+    out: list[Violation] = []
+    out += _check_accounting(problem, solution)
+    ends: dict[int, tuple[int, int]] = {}  # visit -> (end time, vehicle)
+    starts: dict[int, tuple[int, int]] = {}
+    for route in solution.routes:
+        if not 0 <= route.vehicle < len(problem.vehicles):
+            out.append(Violation("vehicle", f"route for unknown vehicle {route.vehicle}"))
+            continue
+        out += _check_route(problem, route)
+        for s in route.stops:
+            ends[s.visit] = (s.end, route.vehicle)
+            starts[s.visit] = (s.start, route.vehicle)
+    if len(Counter(r.vehicle for r in solution.routes)) != len(solution.routes):
+        out.append(Violation("vehicle", "a vehicle has more than one route"))
+    for p in problem.precedences:
+        before, after = problem.visits[p.before], problem.visits[p.after]
+        if p.after in starts and p.before not in ends:
+            out.append(
+                Violation("precedence", f"{after.id} is planned but {before.id} is not", after.id)
+            )
+        elif p.after in starts:
+            start_after, v_after = starts[p.after]
+            end_before, v_before = ends[p.before]
+            gap = p.gap_s if v_after != v_before else 0
+            if start_after < end_before + gap:
+                out.append(
+                    Violation(
+                        "precedence",
+                        f"{after.id} starts at {start_after} before {before.id} ends at "
+                        f"{end_before} + gap {gap}",
+                        after.id,
+                    )
+                )
+    return out
+
+
+def _check_accounting(problem: RoutingProblem, solution: RoutingSolution) -> list[Violation]:
+    """Each visit exactly once: on one route or in the unassigned list."""
+    out = []
+    seen = Counter(s.visit for r in solution.routes for s in r.stops)
+    seen.update(solution.unassigned)
+    n = len(problem.visits)
+    for v, count in seen.items():
+        if not 0 <= v < n:
+            out.append(Violation("accounting", f"unknown visit index {v}"))
+        elif count > 1:
+            out.append(
+                Violation("accounting", "visit appears more than once", problem.visits[v].id)
+            )
+    for v in range(n):
+        if v not in seen:
+            out.append(
+                Violation(
+                    "accounting", "visit neither planned nor unassigned", problem.visits[v].id
+                )
+            )
+    return out
+
+
+def _check_route(problem: RoutingProblem, route: RouteSchedule) -> list[Violation]:
+    veh: Vehicle = problem.vehicles[route.vehicle]
+    out: list[Violation] = []
+
+    def bad(rule: str, msg: str, visit: str | None = None) -> None:
+        out.append(Violation(rule, msg, visit, veh.id))
+
+    if route.depart < veh.shift_start:
+        bad("shift", f"departs at {route.depart} before shift start {veh.shift_start}")
+    if veh.max_visits is not None and len(route.stops) > veh.max_visits:
+        bad("max_visits", f"{len(route.stops)} stops > max {veh.max_visits}")
+    load = [0] * problem.demand_dims
+    for s in route.stops:
+        visit = problem.visits[s.visit]
+        if visit.allowed_vehicles is not None and route.vehicle not in visit.allowed_vehicles:
+            bad("allowed_vehicle", "vehicle not allowed for this visit", visit.id)
+        for d, q in enumerate(visit.demand):
+            load[d] += q
+    if veh.capacity:
+        for d, (q, cap) in enumerate(zip(load, veh.capacity, strict=True)):
+            if q > cap:
+                bad("capacity", f"load {q} > capacity {cap} in dimension {d}")
+
+    brk = route.break_
+    if veh.break_ is not None and brk is None:
+        bad("break", "the vehicle's break is not scheduled")
+    if brk is not None:
+        if veh.break_ is None:
+            bad("break", "a break is scheduled for a vehicle that has none")
+        elif not veh.break_.window_start <= brk.start <= veh.break_.latest_start:
+            bad("break", f"break starts at {brk.start}, outside its window")
+        if not -1 <= brk.after_stop < len(route.stops):
+            bad("break", f"break position {brk.after_stop} outside the route")
+    brk_dur = veh.break_.duration_s if (veh.break_ and brk) else 0
+
+    t = route.depart
+    loc = veh.start_location
+    for k in range(len(route.stops) + 1):
+        last_leg = k == len(route.stops)
+        dest = veh.end_location if last_leg else problem.visits[route.stops[k].visit].location
+        here = brk is not None and brk.after_stop == k - 1
+        if here and brk.before_travel:
+            if brk.start < t:
+                bad("break", f"break starts at {brk.start} before the crew is free at {t}")
+            t = max(t, brk.start) + brk_dur
+        arrival = t + problem.travel.travel_time(veh.profile, loc, dest, t)
+        ready = arrival
+        if here and not brk.before_travel:
+            if brk.start < arrival:
+                bad("break", f"break starts at {brk.start} before arrival at {arrival}")
+            ready = max(arrival, brk.start + brk_dur)
+        if last_leg:
+            if route.return_arrival != arrival:
+                bad("time", f"return at {route.return_arrival}, recomputed {arrival}")
+            if max(route.return_arrival, ready) > veh.shift_end:
+                bad("shift", f"returns at {max(arrival, ready)} after shift end {veh.shift_end}")
+            break
+        stop = route.stops[k]
+        visit = problem.visits[stop.visit]
+        if stop.arrival != arrival:
+            bad("time", f"arrival {stop.arrival} differs from recomputed {arrival}", visit.id)
+        if stop.start < ready:
+            bad("time", f"starts at {stop.start} before the crew is ready at {ready}", visit.id)
+        if not any(a <= stop.start <= b for a, b in visit.windows):
+            bad("window", f"starts at {stop.start} outside its windows {visit.windows}", visit.id)
+        if stop.end != stop.start + visit.service_s:
+            bad("time", f"ends at {stop.end}, expected start + {visit.service_s}", visit.id)
+        t = stop.end
+        loc = visit.location
+    return out
+
+
+def lateness(problem: RoutingProblem, solution: RoutingSolution) -> dict[int, int]:
+    """Seconds past the soft deadline for each planned visit that has one (0 when on time)."""
+    out = {}
+    for r in solution.routes:
+        for s in r.stops:
+            deadline = problem.visits[s.visit].deadline_s
+            if deadline is not None:
+                out[s.visit] = max(0, s.end - deadline)
+    return out

@@ -1,0 +1,165 @@
+"""`dispatch` command line: plan a day, validate a saved plan.
+
+    dispatch plan --fixture shanghai [--date D] [--jobs N] [--seed S] [--peak] --out DIR
+    dispatch plan --jobs-file F --crews-file G --depots-file H [--zones-file Z] --date D --out DIR
+    dispatch validate PLAN.json
+
+Exit codes: 0 success; 1 the plan fails validation; 2 invalid input (the message names the
+record and field). Progress goes to stderr, the summary to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from dispatch.errors import InputError, InputErrors
+from dispatch.kpis import format_kpis, plan_kpis
+from dispatch.validation import PlanInvalid, validate_plan
+
+EXIT_INVALID_PLAN = 1
+EXIT_BAD_INPUT = 2
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.last_line = ""
+
+    def __call__(self, message: str, fraction: float) -> None:
+        elapsed = time.monotonic() - self.started
+        filled = int(30 * max(0.0, min(1.0, fraction)))
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {elapsed:6.1f}s {message}"
+        if self.tty:
+            self.stream.write("\r" + line[:120].ljust(120))
+            if fraction >= 1.0:
+                self.stream.write("\n")
+        elif message != self.last_line:
+            self.stream.write(line + "\n")
+        self.last_line = message
+        self.stream.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dispatch", description="Field-service dispatch engine")
+    sub = p.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="plan a day and write plan.json, plan.geojson, summary")
+    src = plan.add_mutually_exclusive_group(required=True)
+    src.add_argument("--fixture", choices=["shanghai"], help="embedded demo city")
+    src.add_argument("--jobs-file", type=Path, help="jobs CSV or JSON (see docs/data-formats.md)")
+    plan.add_argument("--crews-file", type=Path)
+    plan.add_argument("--depots-file", type=Path)
+    plan.add_argument("--zones-file", type=Path, help="GeoJSON FeatureCollection of zones")
+    plan.add_argument("--date", type=date.fromisoformat, help="plan day, YYYY-MM-DD")
+    plan.add_argument("--jobs", type=int, default=1500, help="demo day size (fixture only)")
+    plan.add_argument("--seed", type=int, default=0, help="demo day seed (fixture only)")
+    plan.add_argument("--peak", action="store_true", help="peak air-conditioner day (fixture)")
+    plan.add_argument("--time-limit", type=float, default=30.0, help="search seconds (default 30)")
+    plan.add_argument("--solution-limit", type=int, help="stop after N improving solutions per zone")
+    plan.add_argument("--workers", type=int, default=0, help="parallel zone solves (0: CPUs)")
+    plan.add_argument("--out", type=Path, required=True, help="output directory")
+    plan.add_argument("--no-personal-data", action="store_true", help="blank names/phones/addresses")
+    val = sub.add_parser("validate", help="re-validate a saved plan.json against its own problem")
+    val.add_argument("plan", type=Path)
+    return p
+
+
+def _load_problem(args: argparse.Namespace):
+    if args.fixture:
+        from fixtures.shanghai import demo_problem
+
+        if args.jobs < 1:
+            raise InputError("arguments", "--jobs", f"must be >= 1, got {args.jobs}")
+        return demo_problem(day=args.date, jobs=args.jobs, seed=args.seed, peak=args.peak)
+    from dispatch.importers import read_crews, read_depots, read_jobs
+    from dispatch.problem import DispatchProblem
+    from dispatch.zones import Zone
+
+    for name in ("crews_file", "depots_file", "date"):
+        if getattr(args, name) is None:
+            flag = "--" + name.replace("_", "-")
+            raise InputError("arguments", flag, "is required with --jobs-file")
+    zones = []
+    if args.zones_file:
+        data = json.loads(args.zones_file.read_text(encoding="utf-8"))
+        zones = [Zone.from_geojson(f) for f in data.get("features", [])]
+    return DispatchProblem(
+        args.date,
+        read_jobs(args.jobs_file),
+        read_crews(args.crews_file),
+        read_depots(args.depots_file),
+        zones,
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from dispatch.geojson import plan_to_geojson
+    from dispatch.plan_io import save_plan_json
+    from dispatch.planner import PlanOptions, make_plan
+
+    if args.time_limit <= 0:
+        raise InputError("arguments", "--time-limit", "must be > 0")
+    problem = _load_problem(args)
+    options = PlanOptions(
+        time_limit_s=args.time_limit,
+        solution_limit=args.solution_limit,
+        workers=args.workers,
+        progress=ProgressBar(),
+    )
+    plan = make_plan(problem, options)
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_plan_json(plan, args.out / "plan.json", include_personal_data=not args.no_personal_data)
+    (args.out / "plan.geojson").write_text(json.dumps(plan_to_geojson(plan)), encoding="utf-8")
+    kpis = plan_kpis(plan)
+    (args.out / "kpis.json").write_text(json.dumps(kpis.as_dict(), indent=2), encoding="utf-8")
+    summary = format_kpis(kpis)
+    (args.out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    print(f"plan for {problem.date} ({problem.name or 'custom'}), {plan.stats.get('wall_s')} s")
+    print(summary)
+    print(f"written: {args.out / 'plan.json'}, plan.geojson, kpis.json, summary.txt")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from dispatch.plan_io import load_plan_json
+
+    plan = load_plan_json(args.plan)
+    violations = validate_plan(plan)
+    if violations:
+        print(f"INVALID: {len(violations)} violation(s)")
+        for v in violations:
+            print(f"  - {v}")
+        return EXIT_INVALID_PLAN
+    kpis = plan_kpis(plan)
+    print(f"VALID: {kpis.planned} jobs on {kpis.crews_used} crews, {kpis.unassigned} unassigned")
+    print(format_kpis(kpis))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "plan":
+            return cmd_plan(args)
+        return cmd_validate(args)
+    except InputErrors as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (InputError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PlanInvalid as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INVALID_PLAN
+
+
+if __name__ == "__main__":
+    sys.exit(main())
