@@ -176,8 +176,11 @@ def haversine_model(
             raise ValueError(f"speed for profile {name!r} must be > 0, got {speed}")
     road_m = haversine_metres(lon, lat) * detour_factor
     distances = np.rint(road_m).astype(np.int32)
+    # Seconds from the integer metres, so a whole number of seconds stays whole (the 1e-9
+    # absorbs float noise such as 13000 * 3.6 / 26 = 1800.0000000000002).
     durations = {
-        name: np.ceil(road_m / (speed / 3.6)).astype(np.int32) for name, speed in speeds_kmh.items()
+        name: np.ceil(distances * (3.6 / speed) - 1e-9).astype(np.int32)
+        for name, speed in speeds_kmh.items()
     }
     settings = {
         "provider": "haversine",
