@@ -135,6 +135,7 @@ class Job:
         object.__setattr__(self, "category", _enum(rec, "category", ProductCategory, self.category))
         object.__setattr__(self, "priority", _enum(rec, "priority", Priority, self.priority))
         object.__setattr__(self, "skills", frozenset(self.skills))
+        object.__setattr__(self, "has_lift", bool(self.has_lift))
         if not str(self.order_id).strip():
             raise InputError(rec, "order_id", "must not be empty")
         self.location.check(rec)
