@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from dispatch.models import Crew, Job, JobKind
+from dispatch.models import CREW_CAN_DO, Crew, Job, JobKind
 from dispatch.plan import Unassigned, UnassignedReason
 from dispatch.problem import DispatchProblem
 from dispatch.service_time import estimate_minutes
@@ -28,7 +26,7 @@ class Screening:
 
 
 def _missing(job: Job, crews: list[Crew]) -> str:
-    kinds = [c for c in crews if job.kind in _kinds_for(c)]
+    kinds = [c for c in crews if job.kind in CREW_CAN_DO[c.kind]]
     if not kinds:
         return f"no crew kind does {job.kind.value} jobs"
     skilled = [c for c in kinds if job.skills <= c.skills]
@@ -39,12 +37,6 @@ def _missing(job: Job, crews: list[Crew]) -> str:
     return (
         f"needs {job.people} people; the largest eligible crew has {max(c.people for c in skilled)}"
     )
-
-
-def _kinds_for(crew: Crew) -> frozenset[JobKind]:
-    from dispatch.models import CREW_CAN_DO
-
-    return CREW_CAN_DO[crew.kind]
 
 
 def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
@@ -92,7 +84,8 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
                     Unassigned(
                         job.id,
                         UnassignedReason.EXCEEDS_CAPACITY,
-                        f"{job.volume_l:.0f} l / {job.weight_kg:.0f} kg is more than any eligible vehicle holds",
+                        f"{job.volume_l:.0f} l / {job.weight_kg:.0f} kg is more than any "
+                        "eligible vehicle holds",
                     )
                 )
                 continue
@@ -146,8 +139,3 @@ def _drop_orphan_installations(
                     f"the delivery of order {job.order_id} cannot be planned today",
                 )
             )
-
-
-def nearest_depot_km(problem: DispatchProblem, travel: TravelModel) -> np.ndarray:
-    n_dep = len(problem.depots)
-    return travel.distances[n_dep:, :n_dep].min(axis=1) / 1000.0

@@ -97,7 +97,8 @@ def format_kpis(k: PlanKpis) -> str:
             rows.append(
                 (
                     label,
-                    f"{k.on_time_share_by_kind[kind]:.1%} of planned, {k.on_time_of_all_by_kind[kind]:.1%} of all",
+                    f"{k.on_time_share_by_kind[kind]:.1%} of planned, "
+                    f"{k.on_time_of_all_by_kind[kind]:.1%} of all",
                 )
             )
     for kind in ("repair", "pickup"):

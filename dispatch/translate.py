@@ -7,6 +7,7 @@ matrices: the travel model is always built over the whole problem in one fixed o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -48,6 +49,17 @@ def build_travel(problem: DispatchProblem) -> TravelModel:
 
 def job_location(problem: DispatchProblem, job_index: int) -> int:
     return len(problem.depots) + job_index
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A crew that already has stops: it may go on from its last stop once free again."""
+
+    location: int  # index in the full travel model where it is free
+    free_at: int  # seconds
+    visits_used: int
+    load_used: tuple[int, int]
+    break_done: bool
 
 
 @dataclass
@@ -106,6 +118,22 @@ def crew_vehicle(problem: DispatchProblem, crew: Crew, depot_index: dict[str, in
     )
 
 
+def _continue(vehicle: Vehicle, cont: Continuation, location: int) -> Vehicle:
+    """The remainder of a crew's day after the stops it already has."""
+    return dataclasses.replace(
+        vehicle,
+        start_location=location,
+        shift_start=min(cont.free_at, vehicle.shift_end - 1),
+        capacity=tuple(
+            max(0, c - u) for c, u in zip(vehicle.capacity, cont.load_used, strict=False)
+        ),
+        max_visits=None
+        if vehicle.max_visits is None
+        else max(0, vehicle.max_visits - cont.visits_used),
+        break_=None if cont.break_done else vehicle.break_,
+    )
+
+
 def job_demand(job: Job) -> tuple[int, int]:
     """Volume (l) and weight (kg) a job puts on the vehicle; only goods moves carry load.
 
@@ -124,8 +152,16 @@ def translate(
     job_indices: Sequence[int],
     crew_indices: Sequence[int],
     eligible: dict[str, list[int]] | None = None,
+    not_before: dict[str, int] | None = None,
+    continuations: dict[int, Continuation] | None = None,
 ) -> Translation:
     """The routing problem for a subset of jobs and crews (indices into the problem's lists).
+
+    `not_before[job_id]` (seconds) cuts the job's windows so it starts no earlier: used when
+    a job's linked delivery is already fixed on another crew's route.
+
+    `continuations[crew_index]` turns that crew into the rest of its day: it starts where
+    and when its planned stops leave it, with what capacity, job count and break remain.
 
     `eligible[job_id]` lists the crew indices (into `problem.crews`) allowed for the job;
     when None, kind, skills and people decide.
@@ -136,8 +172,10 @@ def translate(
     used_depots = sorted(
         {depot_pos[c.start_depot] for c in crews} | {depot_pos[c.end_depot] for c in crews}
     )
+    continuations = continuations or {}
+    extra = sorted({c.location for k, c in continuations.items() if k in set(crew_indices)})
     global_locs = np.array(
-        used_depots + [job_location(problem, i) for i in job_indices], dtype=np.int64
+        used_depots + [job_location(problem, i) for i in job_indices] + extra, dtype=np.int64
     )
     local_depot = {problem.depots[g].id: k for k, g in enumerate(used_depots)}
     sub = TravelModel(
@@ -147,6 +185,14 @@ def translate(
         travel.settings,
     )
     vehicles = [crew_vehicle(problem, c, local_depot) for c in crews]
+    first_extra = len(used_depots) + len(jobs)
+    for pos, k in enumerate(crew_indices):
+        if k in continuations:
+            vehicles[pos] = _continue(
+                vehicles[pos],
+                continuations[k],
+                first_extra + extra.index(continuations[k].location),
+            )
     local_crew = {g: k for k, g in enumerate(crew_indices)}
     visits = []
     for k, job in enumerate(jobs):
@@ -156,6 +202,9 @@ def translate(
             allowed = tuple(i for i, c in enumerate(crews) if c.can_do(job))
         deadline = deadlines[job.id]
         windows = clip_windows(problem, job)
+        if not_before and job.id in not_before:
+            floor = not_before[job.id]
+            windows = tuple((max(a, floor), b) for a, b in windows if b >= floor)
         visits.append(
             Visit(
                 id=job.id,
