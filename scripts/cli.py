@@ -63,10 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--seed", type=int, default=0, help="demo day seed (fixture only)")
     plan.add_argument("--peak", action="store_true", help="peak air-conditioner day (fixture)")
     plan.add_argument("--time-limit", type=float, default=30.0, help="search seconds (default 30)")
-    plan.add_argument("--solution-limit", type=int, help="stop after N improving solutions per zone")
+    plan.add_argument(
+        "--solution-limit", type=int, help="stop after N improving solutions per zone"
+    )
     plan.add_argument("--workers", type=int, default=0, help="parallel zone solves (0: CPUs)")
     plan.add_argument("--out", type=Path, required=True, help="output directory")
-    plan.add_argument("--no-personal-data", action="store_true", help="blank names/phones/addresses")
+    plan.add_argument(
+        "--no-personal-data", action="store_true", help="blank names/phones/addresses"
+    )
     val = sub.add_parser("validate", help="re-validate a saved plan.json against its own problem")
     val.add_argument("plan", type=Path)
     return p

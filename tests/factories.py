@@ -68,6 +68,8 @@ def crew(id: str = "C1", kind: CrewKind = CrewKind.COMBINED, **kw) -> Crew:
     return Crew(id=id, kind=kind, **kw)
 
 
-def problem(jobs: list[Job], crews: list[Crew], depots: list[Depot] | None = None, **kw) -> DispatchProblem:
+def problem(
+    jobs: list[Job], crews: list[Crew], depots: list[Depot] | None = None, **kw
+) -> DispatchProblem:
     kw.setdefault("travel", FLAT_TRAVEL)
     return DispatchProblem(DAY, jobs, crews, depots or [depot()], **kw)

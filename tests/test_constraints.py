@@ -16,7 +16,7 @@ from dispatch.planner import PlanOptions, make_plan
 from dispatch.validation import validate_plan
 from tests.factories import at, crew, job, problem
 
-FAST = PlanOptions(time_limit_s=5, solution_limit=200, workers=1)
+FAST = PlanOptions(time_limit_s=2, solution_limit=100, workers=1)
 
 
 def _route(plan, crew_id):
@@ -42,7 +42,11 @@ def test_only_one_order_keeps_every_promise():
     plan = make_plan(problem(jobs, [crew()]), FAST)
     route = _route(plan, "C1")
     assert [s.job_id for s in route.stops] == ["A", "B", "C"]
-    assert [s.start.time() for s in route.stops] == [time(8, 16, 40), time(9, 3, 20), time(9, 58, 20)]
+    assert [s.start.time() for s in route.stops] == [
+        time(8, 16, 40),
+        time(9, 3, 20),
+        time(9, 58, 20),
+    ]
     assert all(s.slack_minutes >= 0 for s in route.stops)
     assert route.distance_m == 40_000
 
@@ -170,7 +174,13 @@ def test_overdue_job_goes_first():
     c = crew(shift_start=time(8), shift_end=time(9))
     jobs = [
         job("FRESH", 1, minutes=40, deadline=at(20, 0)),
-        job("OVERDUE", 1.2, minutes=40, confirmed_at=at(7, 0).replace(day=16), deadline=at(7, 0).replace(day=17)),
+        job(
+            "OVERDUE",
+            1.2,
+            minutes=40,
+            confirmed_at=at(7, 0).replace(day=16),
+            deadline=at(7, 0).replace(day=17),
+        ),
     ]
     plan = make_plan(problem(jobs, [c]), FAST)
     assert [s.job_id for s in _route(plan, "C1").stops] == ["OVERDUE"]

@@ -95,7 +95,11 @@ def test_window_on_another_day_is_unassigned():
     from dispatch.planner import make_plan
 
     j = Job(
-        "TMR", JobKind.REPAIR, "O", at(7), depot().location,
+        "TMR",
+        JobKind.REPAIR,
+        "O",
+        at(7),
+        depot().location,
         (TimeWindow(datetime(2026, 6, 19, 9), datetime(2026, 6, 19, 11)),),
     )
     plan = make_plan(problem([j], [crew()]))
@@ -110,23 +114,33 @@ def test_promise_deadlines_calendar_and_service_hours():
     installation due 08:00 the day after; a same-day repair reported 19:30 is due 20:00
     next day (closing). Confirmed 10:00 (before cut-off): delivery due 22:00 the same day.
     """
-    book = PromiseBook(
-        {"cal": RegionPolicy(clock=PromiseClock.CALENDAR), "svc": RegionPolicy()}
-    )
+    book = PromiseBook({"cal": RegionPolicy(clock=PromiseClock.CALENDAR), "svc": RegionPolicy()})
     evening = datetime(2026, 6, 17, 19, 30)
-    assert book.deadline(job("a", 1, kind=JobKind.DELIVERY, confirmed_at=evening, region="cal")) == datetime(2026, 6, 18, 7, 30)
-    assert book.deadline(job("b", 1, kind=JobKind.DELIVERY, confirmed_at=evening, region="svc")) == datetime(2026, 6, 18, 20, 0)
-    assert book.deadline(job("c", 1, kind=JobKind.INSTALLATION, confirmed_at=evening, region="svc")) == datetime(2026, 6, 19, 8, 0)
-    assert book.deadline(job("d", 1, kind=JobKind.REPAIR, confirmed_at=evening, region="svc")) == datetime(2026, 6, 18, 20, 0)
+    assert book.deadline(
+        job("a", 1, kind=JobKind.DELIVERY, confirmed_at=evening, region="cal")
+    ) == datetime(2026, 6, 18, 7, 30)
+    assert book.deadline(
+        job("b", 1, kind=JobKind.DELIVERY, confirmed_at=evening, region="svc")
+    ) == datetime(2026, 6, 18, 20, 0)
+    assert book.deadline(
+        job("c", 1, kind=JobKind.INSTALLATION, confirmed_at=evening, region="svc")
+    ) == datetime(2026, 6, 19, 8, 0)
+    assert book.deadline(
+        job("d", 1, kind=JobKind.REPAIR, confirmed_at=evening, region="svc")
+    ) == datetime(2026, 6, 18, 20, 0)
     morning = datetime(2026, 6, 17, 10, 0)
-    assert book.deadline(job("e", 1, kind=JobKind.DELIVERY, confirmed_at=morning, region="svc")) == datetime(2026, 6, 17, 22, 0)
+    assert book.deadline(
+        job("e", 1, kind=JobKind.DELIVERY, confirmed_at=morning, region="svc")
+    ) == datetime(2026, 6, 17, 22, 0)
 
 
 def test_rural_region_has_24h_delivery_and_unknown_region_is_an_error():
     """Default policies: rural deliveries are promised in 24 h; region 'moon' is refused."""
     book = PromiseBook()
     morning = datetime(2026, 6, 17, 10, 0)
-    assert book.deadline(job("r", 1, kind=JobKind.DELIVERY, confirmed_at=morning, region="rural")) == datetime(2026, 6, 18, 10, 0)
+    assert book.deadline(
+        job("r", 1, kind=JobKind.DELIVERY, confirmed_at=morning, region="rural")
+    ) == datetime(2026, 6, 18, 10, 0)
     with pytest.raises(InputError) as e:
         book.deadline(job("m", 1, region="moon"))
     assert e.value.field == "region"

@@ -1,0 +1,89 @@
+"""The `dispatch` command end to end, in a real subprocess: plan, validate, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    run = _dispatch(
+        "plan", "--fixture", "shanghai", "--jobs", "80", "--seed", "3",
+        "--time-limit", "10", "--solution-limit", "40", "--out", str(out),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "planned" in run.stdout and "deliveries within 12 h" in run.stdout
+    return out
+
+
+def test_plan_writes_plan_geojson_and_summary(demo_out):
+    """plan.json carries the problem; plan.geojson is a FeatureCollection with routes."""
+    plan = json.loads((demo_out / "plan.json").read_text())
+    assert plan["format"] == "fieldroute-plan/1"
+    assert len(plan["problem"]["jobs"]) == 80
+    geo = json.loads((demo_out / "plan.geojson").read_text())
+    kinds = {f["geometry"]["type"] for f in geo["features"]}
+    assert {"LineString", "Point"} <= kinds
+    assert (demo_out / "summary.txt").read_text().startswith("jobs")
+
+
+def test_validate_accepts_the_saved_plan(demo_out):
+    """`dispatch validate` re-checks the plan against the problem inside it: exit 0."""
+    run = _dispatch("validate", str(demo_out / "plan.json"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("VALID")
+
+
+def test_validate_rejects_a_tampered_plan(demo_out, tmp_path):
+    """Moving a stop to 03:00 makes `dispatch validate` exit 1 naming the job."""
+    plan = json.loads((demo_out / "plan.json").read_text())
+    route = next(r for r in plan["routes"] if r["stops"])
+    stop = route["stops"][0]
+    stop["start"] = stop["start"][:11] + "03:00:00"
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(plan))
+    run = _dispatch("validate", str(path))
+    assert run.returncode == 1
+    assert "INVALID" in run.stdout and stop["job_id"] in run.stdout
+
+
+def test_bad_job_file_exits_2_naming_row_and_field(tmp_path):
+    """A jobs CSV with a window that ends before it starts: exit 2, row and field named."""
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "id,kind,order_id,confirmed_at,lon,lat,windows\n"
+        "J1,repair,O1,2026-06-18T07:00,121.40,31.20,2026-06-18T11:00/2026-06-18T09:00\n"
+    )
+    crews = tmp_path / "crews.csv"
+    crews.write_text("id,kind,people,skills,start_depot\nC1,combined,2,,D\n")
+    depots = tmp_path / "depots.csv"
+    depots.write_text("id,kind,lon,lat\nD,service_point,121.4,31.2\n")
+    run = _dispatch(
+        "plan", "--jobs-file", str(jobs), "--crews-file", str(crews), "--depots-file",
+        str(depots), "--date", "2026-06-18", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "row 2" in run.stderr and "window" in run.stderr
+
+
+def test_zero_jobs_argument_is_a_clear_error(tmp_path):
+    """--jobs 0 is refused with exit 2 and the flag named."""
+    run = _dispatch("plan", "--fixture", "shanghai", "--jobs", "0", "--out", str(tmp_path))
+    assert run.returncode == 2
+    assert "--jobs" in run.stderr
