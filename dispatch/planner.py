@@ -21,6 +21,7 @@ from multiprocessing import get_all_start_methods, get_context
 from dispatch.assemble import DaySequences, time_day, to_plan
 from dispatch.decompose import Group, make_groups, time_limits
 from dispatch.feasibility import screen
+from dispatch.insertion import insert_leftovers
 from dispatch.models import JobKind
 from dispatch.plan import Plan
 from dispatch.problem import DispatchProblem
@@ -78,10 +79,16 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
         report(f"second pass: {len(left)} jobs offered to all crews' remaining time", 0.85)
         tr, sol = _second_pass(problem, travel, deadlines, screening.eligible, day, left, options)
         day.add(tr, sol, job_pos, crew_pos)
-    report("timing all routes", 0.95)
     full = translate(
         problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
     )
+    left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
+    inserted: list[int] = []
+    if left:
+        report(f"inserting {len(left)} left-over jobs into routes where they fit", 0.92)
+        eligible_crews = {job_pos[j]: ks for j, ks in screening.eligible.items()}
+        inserted = insert_leftovers(full, day, left, eligible_crews)
+    report("timing all routes", 0.95)
     routes, drops = time_day(full, day)
     unsolved = {
         job_id: f"no solution for {g.name} within {budget:.0f} s: give the planner more time"
@@ -94,6 +101,7 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
         wall_s=round(time.monotonic() - started, 2),
         groups=len(groups),
         solutions=sum(s.stats.get("solutions", 0) for _, s in solutions),
+        inserted_by_repair=len(inserted),
     )
     report("validating", 0.98)
     violations = validate_plan(plan, travel)

@@ -30,25 +30,31 @@ def build_schedules(
     problem: RoutingProblem,
     sequences: Sequence[tuple[int, list[int]]],
     break_positions: dict[int, int] | None = None,
+    fixed: dict[int, tuple[int, int]] | None = None,
 ) -> list[RouteSchedule]:
     """Timed routes for (vehicle, visit sequence) pairs.
 
     `break_positions[vehicle]` is the stop position after which the optimizer placed the
     break (-1: before the first stop); missing means "first leg where it fits".
+    `fixed[visit] = (end, vehicle)` gives visits on routes not being timed here, so links to
+    them are respected when only some routes are re-timed.
     """
     break_positions = break_positions or {}
+    fixed = fixed or {}
     preds: dict[int, list[tuple[int, int]]] = {}
     for p in problem.precedences:
         preds.setdefault(p.after, []).append((p.before, p.gap_s))
-    vehicle_of = {v: veh for veh, seq in sequences for v in seq}
-    ends: dict[int, int] = {}
+    vehicle_of = {v: veh for v, (_, veh) in fixed.items()}
+    vehicle_of.update({v: veh for veh, seq in sequences for v in seq})
+    base_ends = {v: end for v, (end, _) in fixed.items()}
+    ends: dict[int, int] = dict(base_ends)
     routes: list[RouteSchedule] = []
     for _ in range(len(problem.precedences) + 2):
         routes = [
             _time_route(problem, veh, seq, break_positions.get(veh), preds, ends, vehicle_of)
             for veh, seq in sequences
         ]
-        new_ends = {s.visit: s.end for r in routes for s in r.stops}
+        new_ends = base_ends | {s.visit: s.end for r in routes for s in r.stops}
         if new_ends == ends:
             break
         ends = new_ends

@@ -35,7 +35,7 @@ def validate_solution(problem: RoutingProblem, solution: RoutingSolution) -> lis
         if not 0 <= route.vehicle < len(problem.vehicles):
             out.append(Violation("vehicle", f"route for unknown vehicle {route.vehicle}"))
             continue
-        out += _check_route(problem, route)
+        out += check_route(problem, route)
         for s in route.stops:
             ends[s.visit] = (s.end, route.vehicle)
             starts[s.visit] = (s.start, route.vehicle)
@@ -86,7 +86,7 @@ def _check_accounting(problem: RoutingProblem, solution: RoutingSolution) -> lis
     return out
 
 
-def _check_route(problem: RoutingProblem, route: RouteSchedule) -> list[Violation]:
+def check_route(problem: RoutingProblem, route: RouteSchedule) -> list[Violation]:
     veh: Vehicle = problem.vehicles[route.vehicle]
     out: list[Violation] = []
 
