@@ -13,7 +13,7 @@ from dispatch.models import CREW_CAN_DO, Crew, Job, JobKind
 from dispatch.plan import Unassigned, UnassignedReason
 from dispatch.problem import DispatchProblem
 from dispatch.service_time import estimate_minutes
-from dispatch.translate import _seconds_of, clip_windows, job_location
+from dispatch.translate import clip_windows, job_location, seconds_of
 from routing.travel import TravelModel
 
 
@@ -95,7 +95,7 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
         for k in able:
             crew = problem.crews[k]
             start_loc, end_loc = depot_pos[crew.start_depot], depot_pos[crew.end_depot]
-            shift_start, shift_end = _seconds_of(crew.shift_start), _seconds_of(crew.shift_end)
+            shift_start, shift_end = seconds_of(crew.shift_start), seconds_of(crew.shift_end)
             out = shift_start + travel.travel_time(crew.kind.value, start_loc, loc, shift_start)
             start = next((max(out, a) for a, b in windows if out <= b), None)
             if start is None:

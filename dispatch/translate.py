@@ -26,7 +26,7 @@ LATENESS_CENTS_PER_S = 3
 DROP_BASE = 10_000_000
 
 
-def _seconds_of(t: time) -> int:
+def seconds_of(t: time) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
 
 
@@ -35,7 +35,7 @@ def build_travel(problem: DispatchProblem) -> TravelModel:
     points = [d.location for d in problem.depots] + [j.location for j in problem.jobs]
     settings = problem.travel
     slices = tuple(
-        (_seconds_of(time.fromisoformat(a)), _seconds_of(time.fromisoformat(b)), round(f * 1000))
+        (seconds_of(time.fromisoformat(a)), seconds_of(time.fromisoformat(b)), round(f * 1000))
         for a, b, f in settings.rush_hours
     )
     return haversine_model(
@@ -96,8 +96,8 @@ def crew_vehicle(problem: DispatchProblem, crew: Crew, depot_index: dict[str, in
     brk = None
     if crew.lunch is not None:
         brk = Break(
-            _seconds_of(crew.lunch.window_start),
-            _seconds_of(crew.lunch.window_end),
+            seconds_of(crew.lunch.window_start),
+            seconds_of(crew.lunch.window_end),
             crew.lunch.minutes * 60,
         )
     capacity = (
@@ -107,8 +107,8 @@ def crew_vehicle(problem: DispatchProblem, crew: Crew, depot_index: dict[str, in
         id=crew.id,
         start_location=depot_index[crew.start_depot],
         end_location=depot_index[crew.end_depot],
-        shift_start=_seconds_of(crew.shift_start),
-        shift_end=_seconds_of(crew.shift_end),
+        shift_start=seconds_of(crew.shift_start),
+        shift_end=seconds_of(crew.shift_end),
         profile=crew.kind.value,
         capacity=capacity,
         break_=brk,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from dispatch.assemble import DaySequences
-from dispatch.models import TimeWindow
 from dispatch.insertion import insert_leftovers
+from dispatch.models import TimeWindow
 from dispatch.translate import build_travel, translate
 from routing.schedule import build_schedules
 from routing.validate import check_route
