@@ -35,7 +35,7 @@ def insert_leftovers(
     day: DaySequences,
     left: list[int],
     eligible: dict[int, list[int]],
-    max_evaluations: int = 40_000,
+    max_evaluations: int = 15_000,
 ) -> list[int]:
     """Insert what fits; return the visits inserted. `eligible[visit]` lists crew indices."""
     p = full.routing
@@ -60,16 +60,19 @@ def insert_leftovers(
                 continue
             old = routes.get(k)
             old_ends = {s.visit: s.end for s in old.stops} if old else {}
-            fixed = {x: e for x, e in ends.items() if e[1] != k}
+            old_starts = [s.start for s in old.stops] if old else []
             base_m = _route_metres(full, k, seq)
             for pos in range(len(seq) + 1):
+                if pos and old_starts[pos - 1] > p.visits[v].latest_start:
+                    break  # later positions start even later: too late for v's windows
                 evaluations += 1
                 new_seq = [*seq[:pos], v, *seq[pos:]]
                 brk = day.breaks.get(k)
                 if brk is not None and pos <= brk:
                     brk += 1
                 hints = {k: brk} if brk is not None else {}
-                route = build_schedules(p, [(k, new_seq)], hints, fixed)[0]
+                # `ends` also holds this route's old stops: the timing overrides them.
+                route = build_schedules(p, [(k, new_seq)], hints, ends)[0]
                 if check_route(p, route):
                     continue
                 if any(

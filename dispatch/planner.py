@@ -84,10 +84,12 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     )
     left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
     inserted: list[int] = []
+    phases = {"search_s": round(time.monotonic() - started, 2)}
     if left:
         report(f"inserting {len(left)} left-over jobs into routes where they fit", 0.92)
         eligible_crews = {job_pos[j]: ks for j, ks in screening.eligible.items()}
         inserted = insert_leftovers(full, day, left, eligible_crews)
+    phases["insertion_s"] = round(time.monotonic() - started - phases["search_s"], 2)
     report("timing all routes", 0.95)
     routes, drops = time_day(full, day)
     unsolved = {
@@ -104,7 +106,10 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
         inserted_by_repair=len(inserted),
     )
     report("validating", 0.98)
+    before_validation = time.monotonic()
     violations = validate_plan(plan, travel)
+    plan.stats["validation_s"] = round(time.monotonic() - before_validation, 2)
+    plan.stats.update(phases)
     if violations:
         raise PlanInvalid(violations)
     report("done", 1.0)

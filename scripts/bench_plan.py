@@ -21,7 +21,7 @@ import time
 
 CASES = {
     "normal-1500": {"jobs": 1500, "peak": False, "time_limit": 50.0},
-    "peak-4000": {"jobs": 4000, "peak": True, "time_limit": 240.0},
+    "peak-4000": {"jobs": 4000, "peak": True, "time_limit": 210.0},
 }
 
 
