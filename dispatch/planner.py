@@ -74,14 +74,16 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     day = DaySequences()
     for tr, sol in solutions:
         day.add(tr, sol, job_pos, crew_pos)
-    left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
-    if len(groups) > 1 and left:
-        report(f"second pass: {len(left)} jobs offered to all crews' remaining time", 0.85)
-        tr, sol = _second_pass(problem, travel, deadlines, screening.eligible, day, left, options)
-        day.add(tr, sol, job_pos, crew_pos)
     full = translate(
         problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
     )
+    left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
+    if len(groups) > 1 and left:
+        report(f"second pass: {len(left)} jobs offered to all crews' remaining time", 0.85)
+        tr, sol = _second_pass(
+            problem, travel, deadlines, screening.eligible, full, day, left, options
+        )
+        day.add(tr, sol, job_pos, crew_pos)
     left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
     inserted: list[int] = []
     phases = {"search_s": round(time.monotonic() - started, 2)}
@@ -162,15 +164,14 @@ def _solve_groups(
     return [(translations[k], results[k]) for k in range(len(groups))]
 
 
-def _second_pass(problem, travel, deadlines, eligible, day: DaySequences, left, options):
+def _second_pass(
+    problem, travel, deadlines, eligible, full: Translation, day: DaySequences, left, options
+):
     """Offer the leftover jobs to every crew's remaining day (see module docstring).
 
     An installation whose delivery is already on a route keeps the link through a "not
     before the delivery's end + gap" bound on its windows.
     """
-    full = translate(
-        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
-    )
     timed = build_schedules(
         full.routing, sorted((k, v) for k, v in day.jobs.items() if v), day.breaks
     )

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--jobs", type=int, default=1500, help="demo day size (fixture only)")
     plan.add_argument("--seed", type=int, default=0, help="demo day seed (fixture only)")
     plan.add_argument("--peak", action="store_true", help="peak air-conditioner day (fixture)")
-    plan.add_argument("--time-limit", type=float, default=30.0, help="search seconds (default 30)")
+    plan.add_argument("--time-limit", type=float, default=50.0, help="search seconds (default 50)")
     plan.add_argument(
         "--solution-limit", type=int, help="stop after N improving solutions per zone"
     )
