@@ -27,7 +27,7 @@ from dispatch.plan import Plan
 from dispatch.problem import DispatchProblem
 from dispatch.translate import Continuation, Translation, build_travel, job_demand, translate
 from dispatch.validation import PlanInvalid, validate_plan
-from routing.ortools_model import Progress, SolveParams, solve
+from routing.ortools_model import Progress, SolveParams, solve, solve_best_of
 from routing.problem import RoutingSolution
 from routing.schedule import build_schedules
 
@@ -47,6 +47,9 @@ class PlanOptions:
     #: zones are merged with neighbours up to about this many jobs per solve
     group_size: int = 500
     workers: int = 0  # 0: one per CPU core
+    #: first-solution strategies tried per solve, sharing its time, best plan kept: on the
+    #: 1,500-job demo day the pair planned 98.6 % in a run where PCI alone gave 97.7-98.0 %
+    constructions: tuple[str, ...] = ("parallel_cheapest_insertion", "local_cheapest_insertion")
     progress: Callable[[str, float], None] | None = None  # (message, fraction done)
 
     def __post_init__(self) -> None:
@@ -118,7 +121,13 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     return plan
 
 
-def _solve_one(translation: Translation, params: SolveParams) -> RoutingSolution:
+def _solve_one(
+    translation: Translation, params: SolveParams, constructions: tuple[str, ...] = ()
+) -> RoutingSolution:
+    if len(constructions) > 1:
+        return solve_best_of(translation.routing, params, constructions)
+    if constructions:
+        params.first_solution = constructions[0]
     return solve(translation.routing, params)
 
 
@@ -145,7 +154,7 @@ def _solve_groups(
                     f"{pr.solutions} solutions, cost {pr.objective}, {pr.unassigned} unassigned",
                     min(0.9, 0.05 + 0.85 * pr.elapsed_s / budget),
                 )
-            results.append(_solve_one(t, p))
+            results.append(_solve_one(t, p, options.constructions))
             done += len(g.job_indices)
             report(f"zone {g.name} solved", 0.05 + 0.8 * done / total)
         return list(zip(translations, results, strict=True))
@@ -155,7 +164,10 @@ def _solve_groups(
     order = sorted(range(len(groups)), key=lambda k: -len(groups[k].job_indices))
     results: dict[int, RoutingSolution] = {}
     with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
-        futures = {k: pool.submit(_solve_one, translations[k], params[k]) for k in order}
+        futures = {
+            k: pool.submit(_solve_one, translations[k], params[k], options.constructions)
+            for k in order
+        }
         done = 0
         for k in order:
             results[k] = futures[k].result()

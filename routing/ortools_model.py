@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -197,6 +197,25 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
         "objective": solution.ObjectiveValue(),
     }
     return RoutingSolution(routes, unassigned, solution.ObjectiveValue(), stats)
+
+
+def solve_best_of(
+    problem: RoutingProblem, params: SolveParams, strategies: tuple[str, ...]
+) -> RoutingSolution:
+    """Solve once per first-solution strategy, sharing the time, and keep the cheapest plan.
+
+    Guided local search seldom serves a job its first solution left out when the slots are
+    full; which jobs are left out depends on the construction, so two constructions give
+    the search two chances. Objective ties go to the earlier strategy (deterministic).
+    """
+    share = params.time_limit_s / len(strategies)
+    best: RoutingSolution | None = None
+    for name in strategies:
+        sol = solve(problem, replace(params, time_limit_s=share, first_solution=name))
+        found = sol.stats.get("solutions", 0) > 0
+        if found and (best is None or sol.objective < best.objective):
+            best = sol
+    return best if best is not None else sol
 
 
 def _first_solution(params: SolveParams, n_visits: int) -> str:
