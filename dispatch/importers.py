@@ -65,29 +65,30 @@ def read_depots(path: PathLike) -> list[Depot]:
     return _read(Path(path), "depot", DEPOT_FIELDS, DEPOT_REQUIRED, depot_from_dict)
 
 
-def write_jobs_csv(jobs: Iterable[Job], path: PathLike) -> None:
-    """Write jobs as CSV in the documented columns; `read_jobs` gives them back equal."""
-    jobs = list(jobs)
+def _check_skills_writable(kind: str, records: list[Job] | list[Crew]) -> None:
+    """Skills are written space/'|'-separated: refuse names that would not read back."""
     bad = [
-        InputError(f"job {j.id!r}", "skills", "a skill name with a space or '|' cannot be written")
-        for j in jobs
-        if any(not s or _SKILL_UNSAFE.search(s) for s in j.skills)
+        InputError(
+            f"{kind} {r.id!r}", "skills", "a skill name with a space or '|' cannot be written"
+        )
+        for r in records
+        if any(not s or _SKILL_UNSAFE.search(s) for s in r.skills)
     ]
     if bad:
         raise InputErrors(bad)
+
+
+def write_jobs_csv(jobs: Iterable[Job], path: PathLike) -> None:
+    """Write jobs as CSV in the documented columns; `read_jobs` gives them back equal."""
+    jobs = list(jobs)
+    _check_skills_writable("job", jobs)
     _write_csv(Path(path), JOB_FIELDS, [job_to_dict(j) for j in jobs])
 
 
 def write_crews_csv(crews: Iterable[Crew], path: PathLike) -> None:
     """Write crews as CSV in the documented columns; `read_crews` gives them back equal."""
     crews = list(crews)
-    bad = [
-        InputError(f"crew {c.id!r}", "skills", "a skill name with a space or '|' cannot be written")
-        for c in crews
-        if any(not s or _SKILL_UNSAFE.search(s) for s in c.skills)
-    ]
-    if bad:
-        raise InputErrors(bad)
+    _check_skills_writable("crew", crews)
     _write_csv(Path(path), CREW_FIELDS, [crew_to_dict(c) for c in crews])
 
 

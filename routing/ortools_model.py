@@ -59,11 +59,6 @@ class SolveParams:
     solution_limit: int | None = None
     first_solution: str = "auto"
     metaheuristic: str = "guided_local_search"
-    #: local search looks only at this share of each node's nearest neighbours (granular
-    #: neighbourhoods, as in PyVRP): on large groups a full neighbourhood makes each move
-    #: so slow that guided local search barely runs
-    neighbors_ratio: float = 1.0
-    min_neighbors: int = 30
     progress: Callable[[Progress], None] | None = None
     should_stop: Callable[[], bool] | None = None
 
@@ -138,9 +133,6 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
     # routes are re-timed by routing.schedule and checked by the validator afterwards.
     search.disable_scheduling_beware_this_may_degrade_performance = True
     search.time_limit.FromMilliseconds(int(params.time_limit_s * 1000))
-    if params.neighbors_ratio < 1.0:
-        search.ls_operator_neighbors_ratio = params.neighbors_ratio
-        search.ls_operator_min_neighbors = params.min_neighbors
     if params.solution_limit:
         search.solution_limit = params.solution_limit
     counter = {"n": 0}
