@@ -1,0 +1,105 @@
+"""The FastAPI application factory: `create_app(settings)` builds a service; nothing happens at
+import time (no engine, no threads), so tests and the CLI build as many apps as they need.
+
+On startup the schema is migrated to the newest Alembic revision, the plan runner (which solves
+plans in separate processes, outside the web event loop) and the webhook sender start; on
+shutdown they stop. Routers live in `api/routers/`, one per resource.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.context import AppContext
+from api.db import make_engine, migrate, session_factory
+from api.errors import BodySizeLimit, install_error_handlers
+from api.routers import (
+    auth,
+    callbacks,
+    crews,
+    events,
+    followups,
+    jobs,
+    metrics,
+    plans,
+    routes,
+    webhooks,
+    zones,
+)
+from api.settings import Settings
+
+log = logging.getLogger("api")
+
+DESCRIPTION = """
+Field-service dispatch service: jobs, crews, zones, daily plans, drivers' routes, job events,
+follow-up calls, callbacks, webhooks and service metrics.
+
+Authenticate with `Authorization: Bearer <token>` (mint one with `dispatch token`). Roles:
+dispatcher, driver (bound to one crew), planner, manager, admin. Times are local times of the
+region (naive ISO 8601); times sent with an offset are converted.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check_for_startup()
+    engine = make_engine(settings.database_url)
+    ctx = AppContext(settings, engine, session_factory(engine))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(engine)
+        if settings.background_workers:
+            from api.plan_runner import PlanRunner
+            from api.webhook_sender import WebhookSender
+
+            for name, worker in (("plans", PlanRunner(ctx)), ("webhooks", WebhookSender(ctx))):
+                ctx.workers[name] = worker
+                ctx.wakeups[name] = worker.wake
+                worker.start()
+        try:
+            yield
+        finally:
+            for worker in ctx.workers.values():
+                worker.stop()
+            ctx.workers.clear()
+            ctx.wakeups.clear()
+            engine.dispose()
+
+    app = FastAPI(
+        title="fieldroute dispatch service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for module in (
+        auth,
+        jobs,
+        crews,
+        zones,
+        plans,
+        routes,
+        events,
+        followups,
+        callbacks,
+        webhooks,
+        metrics,
+    ):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+
+    @app.get("/health", tags=["operations"], summary="Liveness and database check")
+    def health() -> dict[str, str]:
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app

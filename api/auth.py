@@ -1,0 +1,134 @@
+"""Who is calling: roles, signed bearer tokens, and the access rules every route declares.
+
+Tokens are JWTs signed with HMAC-SHA256 and the service's secret (`Settings.secret_key`);
+they carry the subject, the role and, for a driver, the one crew the driver belongs to.
+`dispatch token --role driver --crew C17 --subject wang` mints one for a deployment without
+an identity provider; an identity provider that signs with the same secret works as well.
+
+Who sees personal data (customer names, phones, addresses): dispatchers and admins for all
+jobs, a driver for the stops on his own route only; planners and managers work on figures
+and never see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.settings import Settings
+
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    DISPATCHER = "dispatcher"
+    DRIVER = "driver"  # bound to one crew
+    PLANNER = "planner"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+#: roles that see customers' names, phones and addresses on every job
+PERSONAL_DATA_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN})
+#: shorthand for route declarations
+OFFICE = (Role.DISPATCHER, Role.ADMIN)
+ANY_OFFICE = (Role.DISPATCHER, Role.ADMIN, Role.PLANNER, Role.MANAGER)
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    crew_id: str | None = None
+
+    @property
+    def sees_personal_data(self) -> bool:
+        return self.role in PERSONAL_DATA_ROLES
+
+
+def issue_token(
+    settings: Settings,
+    subject: str,
+    role: Role | str,
+    crew_id: str | None = None,
+    ttl_hours: float | None = None,
+) -> str:
+    """A signed bearer token. A driver token must name the driver's crew."""
+    role = Role(role)
+    if role is Role.DRIVER and not crew_id:
+        raise ValueError("a driver token must name the driver's crew (crew_id)")
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {
+        "sub": subject,
+        "role": role.value,
+        "iat": now,
+        "exp": now + timedelta(hours=ttl_hours or settings.token_ttl_hours),
+    }
+    if crew_id:
+        claims["crew"] = crew_id
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+
+
+def read_token(settings: Settings, token: str) -> Principal:
+    """The principal a token names; 401 if it is not ours, expired or malformed."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key.get_secret_value(),
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "role", "exp"]},
+        )
+        role = Role(claims["role"])
+    except (jwt.PyJWTError, ValueError, KeyError) as exc:
+        raise _unauthorized(f"invalid token: {exc}") from None
+    crew = claims.get("crew")
+    if role is Role.DRIVER and not crew:
+        raise _unauthorized("invalid token: a driver token must name a crew")
+    return Principal(str(claims["sub"]), role, str(crew) if crew else None)
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+_bearer = HTTPBearer(auto_error=False, description="Bearer token from `dispatch token`")
+
+
+def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("missing bearer token")
+    return read_token(request.app.state.ctx.settings, credentials.credentials)
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that admits only `roles` (403 for the others)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"role {principal.role.value!r} may not do this (allowed: {names})",
+            )
+        return principal
+
+    return dependency
+
+
+def check_own_crew(principal: Principal, crew_id: str) -> None:
+    """Drivers act only on their own crew's route and jobs (403 otherwise)."""
+    if principal.role is Role.DRIVER and principal.crew_id != crew_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "a driver may only read or change his own crew's route"
+        )

@@ -1,0 +1,273 @@
+"""The service's tables (SQLAlchemy 2 declarative models).
+
+Domain records (a job, a crew, a depot) are stored whole as the same JSON records the
+importers read and `dispatch.records` writes, so the planner gets exactly what was imported;
+the columns beside them are what the service filters, joins and locks on. The schema is owned
+by Alembic (`api/migrations`); these models are its source.
+
+Rows that change under concurrent writers carry a `version` (SQLAlchemy's version counter):
+an update against a stale version fails instead of overwriting (HTTP 409).
+
+Times are naive local times of the region (see `api.settings`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class JobRow(Base):
+    """A job (one customer visit). `record` is `dispatch.records.job_to_dict`, personal data in."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    due_date: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="open")
+    region: Mapped[str] = mapped_column(String(32), index=True)
+    zone: Mapped[str | None] = mapped_column(ID, index=True)
+    priority: Mapped[str] = mapped_column(String(20))
+    order_id: Mapped[str] = mapped_column(ID, index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: a callback (repeat visit) points at the completed job it repeats
+    callback_of: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    fault: Mapped[str | None] = mapped_column(String(100))
+    #: visits so far: a failed visit that is rescheduled starts visit 2, and so on
+    visit: Mapped[int] = mapped_column(Integer, default=1)
+    crew_id: Mapped[str | None] = mapped_column(ID, index=True)
+    plan_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    window_end: Mapped[datetime | None] = mapped_column(DateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CrewRow(Base):
+    """A crew. `record` is `dispatch.records.crew_to_dict`. Temporary crews work only on days
+    they are booked for (a `CrewDayRow` with status available)."""
+
+    __tablename__ = "crews"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    home_zone: Mapped[str | None] = mapped_column(ID, index=True)
+    region: Mapped[str] = mapped_column(String(32), index=True, default="urban")
+    temporary: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CrewDayRow(Base):
+    """A crew's availability on one day: off, sick, a changed shift, or a booked temporary crew."""
+
+    __tablename__ = "crew_days"
+    __table_args__ = (UniqueConstraint("crew_id", "day", name="uq_crew_days_crew_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    crew_id: Mapped[str] = mapped_column(ForeignKey("crews.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20))  # available | off | sick
+    shift_start: Mapped[str | None] = mapped_column(String(5))  # HH:MM
+    shift_end: Mapped[str | None] = mapped_column(String(5))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DepotRow(Base):
+    """A warehouse or service point. `record` is `dispatch.records.depot_to_dict`."""
+
+    __tablename__ = "depots"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    zone: Mapped[str | None] = mapped_column(ID, index=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ZoneRow(Base):
+    """A dispatch territory: a GeoJSON (Multi)Polygon geometry in WGS84, within a region."""
+
+    __tablename__ = "zones"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    region: Mapped[str] = mapped_column(String(32), index=True, default="urban")
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PlanRow(Base):
+    """A planning run for a region and day, from `queued` to `succeeded`/`failed`/`cancelled`,
+    then possibly `published` (and later `superseded`).
+
+    Two partial unique indexes make the one-at-a-time rules hold under concurrent requests,
+    in the database rather than in application code: one queued/running plan and one
+    published plan per region and day.
+    """
+
+    __tablename__ = "plans"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    zones: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: `dispatch.plan_io.plan_to_dict` of the plan, with the problem it solved
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    kpis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker_pid: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index(
+            "uq_plans_active_region_day",
+            "region",
+            "day",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+        Index(
+            "uq_plans_published_region_day",
+            "region",
+            "day",
+            unique=True,
+            sqlite_where=text("status = 'published'"),
+            postgresql_where=text("status = 'published'"),
+        ),
+    )
+
+
+class AuditRow(Base):
+    """Who did what to a plan or job, and when: overrides, publications, cancellations."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(50))
+    plan_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    job_id: Mapped[str | None] = mapped_column(ID, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class JobEventRow(Base):
+    """A driver's report on a visit. The idempotency key makes a retried request a no-op."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    visit: Mapped[int] = mapped_column(Integer)
+    crew_id: Mapped[str] = mapped_column(ID, index=True)
+    type: Mapped[str] = mapped_column(String(20))
+    device_time: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    signature_ref: Mapped[str | None] = mapped_column(String(500))
+    photo_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    receipt: Mapped[str | None] = mapped_column(String(30))
+    items_received: Mapped[int | None] = mapped_column(Integer)
+    rating: Mapped[str | None] = mapped_column(String(20))
+
+
+class FollowUpRow(Base):
+    """A follow-up call to the customer after a completed job (target: every completed job)."""
+
+    __tablename__ = "follow_up_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    called_at: Mapped[datetime] = mapped_column(DateTime)
+    caller: Mapped[str] = mapped_column(String(100))
+    reached: Mapped[bool] = mapped_column(Boolean)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    problem_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    problem: Mapped[str | None] = mapped_column(Text)
+    callback_job_id: Mapped[str | None] = mapped_column(ID)
+
+
+class WebhookRow(Base):
+    """A subscriber: the order system, the call centre. Deliveries are signed with `secret`."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OutboxRow(Base):
+    """A webhook delivery waiting, done or given up. Written in the same transaction as the
+    change it reports, so nothing acknowledged is lost on a restart (transactional outbox)."""
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|delivered|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)

@@ -1,0 +1,45 @@
+"""Request field types that keep bad values at the door with a 422 naming the field.
+
+Text may not contain NUL characters (PostgreSQL refuses them), times must fall in a sane
+range (so date arithmetic can never overflow), and numbers must be finite.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+EARLIEST = datetime(2000, 1, 1)
+LATEST = datetime(2100, 1, 1)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _sane_time(value: datetime) -> datetime:
+    naive = value.replace(tzinfo=None)
+    if not EARLIEST <= naive <= LATEST:
+        raise ValueError("must be between 2000-01-01 and 2100-01-01")
+    return value
+
+
+def _sane_date(value: date) -> date:
+    if not EARLIEST.date() <= value <= LATEST.date():
+        raise ValueError("must be between 2000-01-01 and 2100-01-01")
+    return value
+
+
+Text = Annotated[str, Field(max_length=500), AfterValidator(_no_nul)]
+LongText = Annotated[str, Field(max_length=5000), AfterValidator(_no_nul)]
+Ident = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+]
+Moment = Annotated[datetime, AfterValidator(_sane_time)]
+Day = Annotated[date, AfterValidator(_sane_date)]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]

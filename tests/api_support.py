@@ -1,0 +1,53 @@
+"""Shared helpers for the service tests: a database per test (SQLite file, or the PostgreSQL
+server named by FIELDROUTE_TEST_DATABASE_URL, emptied first), apps, tokens and seeding."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import MetaData, create_engine
+
+from api.auth import Role, issue_token
+from api.settings import Settings
+
+TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
+DEMO_DAY = date(2026, 6, 18)
+
+
+def database_url(tmp_path: Path) -> str:
+    """The test database: PostgreSQL when configured (wiped clean), else a fresh SQLite file."""
+    url = os.environ.get("FIELDROUTE_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'service.db'}"
+    engine = create_engine(url)
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.begin() as conn:
+        meta.drop_all(conn)
+    engine.dispose()
+    return url
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url(tmp_path),
+        "environment": "test",
+        "secret_key": TEST_SECRET,
+        "background_workers": False,
+        "plan_time_limit_s": 5.0,
+        "webhook_backoff_s": 0.2,
+        "webhook_poll_s": 0.1,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def bearer(settings: Settings, role: Role | str, crew_id: str | None = None) -> dict[str, str]:
+    token = issue_token(settings, f"test-{role}", role, crew_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+Auth = Callable[..., dict[str, str]]
