@@ -51,3 +51,47 @@ def bearer(settings: Settings, role: Role | str, crew_id: str | None = None) -> 
 
 
 Auth = Callable[..., dict[str, str]]
+
+
+def publish_demo_plan(client, settings: Settings, day: date = DEMO_DAY, jobs: int = 30) -> str:
+    """Plan the seeded demo day directly (no plan runner) and publish it; returns the plan id.
+
+    The demo problem is rebuilt from the fixture with the same arguments `seed_demo` used, so
+    it holds exactly the seeded jobs and crews.
+    """
+    import uuid
+
+    from api.auth import Principal
+    from api.models import PlanRow
+    from api.publication import publish_plan
+    from dispatch.kpis import plan_kpis
+    from dispatch.plan_io import plan_to_dict
+    from dispatch.planner import PlanOptions, make_plan
+    from fixtures.shanghai import demo_problem
+
+    plan = make_plan(
+        demo_problem(day=day, jobs=jobs), PlanOptions(time_limit_s=10, solution_limit=50)
+    )
+    now = settings.now()
+    plan_id = str(uuid.uuid4())
+    sessions = client.app.state.ctx.sessions
+    with sessions() as session, session.begin():
+        row = PlanRow(
+            id=plan_id,
+            region="urban",
+            day=day,
+            zones=[],
+            status="succeeded",
+            progress=1.0,
+            message="done",
+            options={},
+            result=plan_to_dict(plan),
+            kpis=plan_kpis(plan).as_dict(),
+            created_by="test",
+            created_at=now,
+            finished_at=now,
+        )
+        session.add(row)
+        session.flush()
+        publish_plan(session, row, now, Principal("test", Role.DISPATCHER))
+    return plan_id

@@ -1,0 +1,119 @@
+"""Publishing a plan: the moment routes become drivers' work.
+
+One published plan per region and day. Publishing a second one is refused (409) unless the
+caller names the plan it replaces (`replaces`), which is then marked `superseded` in the same
+transaction; the partial unique index on `plans` turns a concurrent publish into a 409 too.
+Jobs on the published routes become `assigned` to their crew; jobs of a superseded plan that
+are no longer on any route (and have not started) go back to `open`. Subscribers get
+`plan.published` and a `job.status_changed` per job that changed, through the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import Principal
+from api.errors import Conflict
+from api.models import AuditRow, JobRow, PlanRow
+from api.outbox import enqueue, set_job_status
+
+
+def published_plan(session: Session, region: str, day: object) -> PlanRow | None:
+    return session.scalar(
+        select(PlanRow).where(
+            PlanRow.region == region, PlanRow.day == day, PlanRow.status == "published"
+        )
+    )
+
+
+def publish_plan(
+    session: Session,
+    plan: PlanRow,
+    now: datetime,
+    actor: Principal,
+    replaces: str | None = None,
+) -> None:
+    """Publish `plan` (status must be `succeeded`) in the caller's transaction."""
+    if plan.status != "succeeded" or plan.result is None:
+        raise Conflict(
+            f"plan {plan.id} is {plan.status}: only a succeeded plan can be published",
+            status=plan.status,
+        )
+    current = published_plan(session, plan.region, plan.day)
+    if current is not None and current.id != replaces:
+        raise Conflict(
+            f"plan {current.id} is already published for {plan.region} on {plan.day}; "
+            f"publish with replaces={current.id!r} to supersede it",
+            published_plan_id=current.id,
+        )
+    if current is None and replaces is not None:
+        raise Conflict(
+            f"plan {replaces!r} is not the published plan for {plan.region} on {plan.day}",
+            published_plan_id=None,
+        )
+    previous_jobs: set[str] = set()
+    if current is not None:
+        current.status = "superseded"
+        previous_jobs = {
+            s["job_id"] for r in (current.result or {}).get("routes", []) for s in r["stops"]
+        }
+        session.flush()
+    plan.status = "published"
+    plan.published_at = now
+    plan.published_by = actor.subject
+    session.flush()  # the unique index refuses a concurrent publication here
+
+    on_routes: dict[str, tuple[str, str]] = {}
+    for route in plan.result["routes"]:
+        for stop in route["stops"]:
+            on_routes[stop["job_id"]] = (route["crew_id"], stop["start"])
+    ids = sorted(set(on_routes) | previous_jobs)
+    rows = session.scalars(select(JobRow).where(JobRow.id.in_(ids))).all() if ids else []
+    for job in rows:
+        if job.status not in ("open", "assigned"):
+            continue  # already on the road, done or cancelled: the plan does not move it
+        if job.id in on_routes:
+            crew_id, start = on_routes[job.id]
+            job.crew_id, job.plan_id = crew_id, plan.id
+            job.window_end = window_end_at(job.record, datetime.fromisoformat(start))
+            if job.status == "assigned":
+                job.updated_at = now
+            set_job_status(session, job, "assigned", now, plan_id=plan.id)
+        else:
+            job.crew_id, job.plan_id, job.window_end = None, None, None
+            set_job_status(session, job, "open", now, plan_id=plan.id)
+    enqueue(
+        session,
+        "plan.published",
+        {
+            "plan_id": plan.id,
+            "region": plan.region,
+            "day": plan.day.isoformat(),
+            "replaces": replaces,
+            "routes": len(plan.result["routes"]),
+            "jobs_on_routes": len(on_routes),
+        },
+        now,
+    )
+    session.add(
+        AuditRow(
+            at=now,
+            actor=actor.subject,
+            role=actor.role.value,
+            action="plan_published",
+            plan_id=plan.id,
+            details={"replaces": replaces, "jobs_on_routes": len(on_routes)},
+        )
+    )
+
+
+def window_end_at(record: dict, start: datetime) -> datetime | None:
+    """The end of the job's window that holds `start` (the booked slot the crew is due in)."""
+    for w in record.get("windows", []):
+        a, b = datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"])
+        if a <= start <= b:
+            return b
+    return None
