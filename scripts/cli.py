@@ -3,6 +3,7 @@
     dispatch plan --fixture shanghai [--date D] [--jobs N] [--seed S] [--peak] --out DIR
     dispatch plan --jobs-file F --crews-file G --depots-file H [--zones-file Z] --date D --out DIR
     dispatch validate PLAN.json
+    dispatch db upgrade | seed | token | serve     (the service: see scripts/service_cli.py)
 
 Exit codes: 0 success; 1 the plan fails validation; 2 invalid input (the message names the
 record and field). Progress goes to stderr, the summary to stdout.
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     val = sub.add_parser("validate", help="re-validate a saved plan.json against its own problem")
     val.add_argument("plan", type=Path)
+    from scripts.service_cli import add_service_commands
+
+    add_service_commands(sub)
     return p
 
 
@@ -153,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return cmd_plan(args)
-        return cmd_validate(args)
+        if args.command == "validate":
+            return cmd_validate(args)
+        return args.run(args)
     except InputErrors as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -88,7 +88,7 @@ def _zone(feature: ZoneFeature, k: int) -> Zone:
         )
     except InputError as exc:
         raise InputError(where, exc.field, exc.message) from None
-    except (GEOSException, ValueError, TypeError, IndexError) as exc:
+    except (GEOSException, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
         raise InputError(where, "geometry.coordinates", f"not a valid polygon: {exc}") from None
 
 
