@@ -102,7 +102,7 @@ def to_plan(
     `unsolved[job_id]` names the group whose solve found no solution at all in time.
     """
     unsolved = unsolved or {}
-    crew_routes = [_crew_route(problem, deadlines, full, r) for r in routes]
+    crew_routes = crew_routes_of(problem, deadlines, full, routes)
     planned = {s.job_id for r in crew_routes for s in r.stops}
     screened = {u.job_id for u in pre_unassigned}
     ordered = {j.order_id for j in problem.jobs if j.kind is JobKind.DELIVERY}
@@ -130,12 +130,27 @@ def to_plan(
                 "eligible crews' days are full at this job's windows",
             )
         unassigned.append(Unassigned(job.id, reason, detail))
-    crew_routes.sort(key=lambda r: r.crew_id)
     return Plan(problem, crew_routes, unassigned, {"timing_drops": len(dropped)})
 
 
+def crew_routes_of(
+    problem: DispatchProblem,
+    deadlines: dict[str, datetime],
+    full: Translation,
+    routes: list[RouteSchedule],
+) -> list[CrewRoute]:
+    """Timed routes of `full` as the plan's crew routes, ordered by crew id.
+
+    Shared by the planner and by dispatcher overrides (`dispatch.overrides`), so a plan
+    re-timed after a manual move has exactly the shape and rounding of a planned one.
+    """
+    crew_routes = [_crew_route(problem, deadlines, full, r) for r in routes]
+    crew_routes.sort(key=lambda r: r.crew_id)
+    return crew_routes
+
+
 def _crew_route(
-    problem: DispatchProblem, deadlines, tr: Translation, r: RouteSchedule
+    problem: DispatchProblem, deadlines: dict[str, datetime], tr: Translation, r: RouteSchedule
 ) -> CrewRoute:
     veh = tr.routing.vehicles[r.vehicle]
     stops = [

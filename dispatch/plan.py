@@ -24,6 +24,7 @@ class UnassignedReason(StrEnum):
     LINKED_JOB_UNASSIGNED = "linked_delivery_unassigned"  # its delivery is not planned today
     NO_CAPACITY_LEFT = "no_capacity_left"  # feasible alone, but crews' days are full
     NOT_SOLVED_IN_TIME = "not_solved_in_time"  # the optimizer found no solution in time
+    REMOVED_BY_DISPATCHER = "removed_by_dispatcher"  # taken off its route by a manual override
 
 
 @dataclass(frozen=True)

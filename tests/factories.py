@@ -11,6 +11,7 @@ import math
 from datetime import date, datetime, time
 
 from dispatch.models import Crew, CrewKind, Depot, DepotKind, GeoPoint, Job, JobKind, TimeWindow
+from dispatch.plan import Plan
 from dispatch.problem import DispatchProblem, TravelSettings
 
 DAY = date(2026, 6, 18)
@@ -73,3 +74,26 @@ def problem(
 ) -> DispatchProblem:
     kw.setdefault("travel", FLAT_TRAVEL)
     return DispatchProblem(DAY, jobs, crews, depots or [depot()], **kw)
+
+
+def planned(p: DispatchProblem, routes: dict[str, list[str]]) -> Plan:
+    """A plan with the given stop orders per crew, timed exactly as the planner times them.
+
+    No solver runs: the sequences go through the planner's own final timing and translation
+    (`time_day`, `to_plan`), so times can be worked out by hand; every other job is listed
+    unassigned. Fails if the timing had to drop a job or the plan breaks a hard rule.
+    """
+    from dispatch.assemble import DaySequences, time_day, to_plan
+    from dispatch.translate import build_travel, translate
+    from dispatch.validation import validate_plan
+
+    deadlines = {j.id: p.promises.deadline(j) for j in p.jobs}
+    full = translate(p, build_travel(p), deadlines, range(len(p.jobs)), range(len(p.crews)))
+    job_pos = {j.id: i for i, j in enumerate(p.jobs)}
+    crew_pos = {c.id: k for k, c in enumerate(p.crews)}
+    day = DaySequences({crew_pos[c]: [job_pos[j] for j in js] for c, js in routes.items()})
+    timed, drops = time_day(full, day)
+    assert not drops, f"the timing dropped {[full.job_ids[v] for v in drops]}"
+    plan = to_plan(p, deadlines, full, timed, drops, [])
+    assert validate_plan(plan) == []
+    return plan

@@ -1,0 +1,137 @@
+"""The driver's view of his route: one crew's day as compact, JSON-ready data.
+
+What a crew needs on the road and nothing else: where and when to leave and come back, the
+lunch break, and per stop the times, the appointment window it is planned in, the door (floor,
+lift), what to bring, and the jobs of the same order that other crews do (an installer sees
+when the delivery he waits for is planned to end). Customer contact (address, name, phone)
+is personal data: `include_contact=False` leaves those keys out entirely.
+
+Times are local ISO datetimes to the minute ("2026-06-18T09:05"), seconds cut off, so every
+time has the same shape; cutting (not rounding) keeps a start inside its window on screen.
+The output depends only on the plan, so the same plan gives byte-identical JSON; numbers are
+normalised (volumes, weights and coordinates always floats) so a plan read back from its
+file gives the same bytes too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dispatch.models import Depot, Job
+from dispatch.plan import Plan, PlannedStop
+
+
+def driver_route(plan: Plan, crew_id: str, *, include_contact: bool = True) -> dict[str, Any]:
+    """Crew `crew_id`'s route in `plan` for the driver's app.
+
+    A crew of the problem without a route gets its depots and no stops; a crew not in the
+    problem raises `KeyError`.
+    """
+    problem = plan.problem
+    crew = next((c for c in problem.crews if c.id == crew_id), None)
+    if crew is None:
+        raise KeyError(crew_id)
+    depots = {d.id: d for d in problem.depots}
+    route = next((r for r in plan.routes if r.crew_id == crew_id), None)
+    jobs = problem.jobs_by_id()
+    # other crews' planned stops, by order, for the "linked" jobs
+    by_order: dict[str, list[tuple[str, Job, PlannedStop]]] = {}
+    for r in plan.routes:
+        if r.crew_id == crew_id:
+            continue
+        for s in r.stops:
+            other = jobs[s.job_id]
+            by_order.setdefault(other.order_id, []).append((r.crew_id, other, s))
+    out: dict[str, Any] = {
+        "crew_id": crew.id,
+        "date": problem.date.isoformat(),
+        "depart": None,
+        "return_at": None,
+        "start_depot": _depot(depots[crew.start_depot]),
+        "end_depot": _depot(depots[crew.end_depot]),
+        "lunch": None,
+        "distance_km": 0.0,
+        "stops": [],
+    }
+    if route is None:
+        return out
+    out.update(
+        depart=_time(route.depart),
+        return_at=_time(route.return_at),
+        lunch=None
+        if route.lunch is None
+        else {"start": _time(route.lunch.start), "minutes": route.lunch.minutes},
+        distance_km=round(route.distance_m / 1000, 1),
+        stops=[
+            _stop(k, jobs[s.job_id], s, by_order, include_contact)
+            for k, s in enumerate(route.stops, start=1)
+        ],
+    )
+    return out
+
+
+def _time(moment: datetime) -> str:
+    return moment.replace(second=0, microsecond=0).isoformat(timespec="minutes")
+
+
+def _depot(depot: Depot) -> dict[str, Any]:
+    return {
+        "id": depot.id,
+        "name": depot.name,
+        "lon": float(depot.location.lon),
+        "lat": float(depot.location.lat),
+    }
+
+
+def _stop(
+    seq: int,
+    job: Job,
+    stop: PlannedStop,
+    by_order: dict[str, list[tuple[str, Job, PlannedStop]]],
+    include_contact: bool,
+) -> dict[str, Any]:
+    window = next((w for w in job.windows if w.start <= stop.start <= w.end), None)
+    linked = sorted(
+        (
+            {"job_id": other.id, "kind": other.kind.value, "crew_id": crew_id, "end": _time(s.end)}
+            for crew_id, other, s in by_order.get(job.order_id, [])
+        ),
+        key=lambda x: (x["end"], x["job_id"]),
+    )
+    out: dict[str, Any] = {
+        "seq": seq,
+        "job_id": job.id,
+        "kind": job.kind.value,
+        "order_id": job.order_id,
+        "eta": _time(stop.arrival),
+        "start": _time(stop.start),
+        "end": _time(stop.end),
+        "window": None
+        if window is None
+        else {"start": _time(window.start), "end": _time(window.end)},
+        "lon": float(job.location.lon),
+        "lat": float(job.location.lat),
+        "floor": int(job.floor),
+        "has_lift": bool(job.has_lift),
+        "bring": {
+            "category": job.category.value,
+            "quantity": int(job.quantity),
+            "volume_l": float(job.volume_l),
+            "weight_kg": float(job.weight_kg),
+            "people": int(job.people),
+            "skills": sorted(job.skills),
+        },
+        "priority": job.priority.value,
+        "linked": linked,
+    }
+    if include_contact:
+        out.update(
+            address=job.address,
+            customer_name=job.customer_name,
+            customer_phone=job.customer_phone,
+        )
+    return out
+
+
+__all__ = ["driver_route"]
