@@ -1,5 +1,332 @@
-"""(being written)"""
+"""Drivers' routes: one crew's day from the published plan, as compact JSON for a phone.
 
-from fastapi import APIRouter
+`GET /me/route` is the driver's own route (crew from the token); `GET /routes/{crew_id}` any
+crew's for the office. Stops come in planned order with ETA, start, end, window, the door,
+what to bring and the jobs of the same order other crews do (`dispatch.driver_route`), plus
+each job's live `status`; cancelled jobs are left out. Customer contact (address, name,
+phone) is shown to the crew's own driver and to dispatchers and admins; planners and
+managers get the route without those keys.
 
-router = APIRouter()
+The body is compact JSON with a strong `ETag` (a hash of the body): a phone polling on a
+weak connection sends `If-None-Match` and gets `304` with no body while nothing changed.
+Any change it should see (a new plan version, a cancelled job, a status) changes the body,
+so the ETag. `Cache-Control: private, no-cache`: a cache may keep it but must revalidate,
+and shared caches must not keep it (personal data); `Vary: Authorization` since the body
+depends on the caller's role.
+
+Hot path: reading and validating a 1,500-job plan document takes far longer than the rest
+of the request, so parsed plans are kept in a small in-process LRU keyed by (plan id, plan
+version), with one loader per key (200 phones asking at once parse the plan once), and each
+crew's route is kept with its plan. A request then costs two small queries: the published
+plans' ids and versions for the day, and the statuses of the crew's jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import ANY_OFFICE, Principal, Role, check_own_crew, require
+from api.context import AppContext, get_ctx, get_session
+from api.models import JobRow, PlanRow
+from api.types import Day
+from dispatch.driver_route import driver_route
+from dispatch.plan import Plan
+from dispatch.plan_io import plan_from_dict
+from dispatch.records import PERSONAL_FIELDS
+
+router = APIRouter(tags=["routes"])
+
+#: parsed plans kept in memory (a region's day is one plan; a few days and regions fit)
+PLAN_CACHE_SIZE = 16
+#: job statuses left off a driver's route
+HIDDEN_STATUSES = frozenset({"cancelled"})
+
+
+# ---- response documentation (the body itself is serialised by hand, compactly; the tests
+# check it against these models, so the documented schema cannot drift from it)
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class DepotOut(BaseModel):
+    model_config = _STRICT
+    id: str
+    name: str
+    lon: float
+    lat: float
+
+
+class LunchOut(BaseModel):
+    model_config = _STRICT
+    start: str
+    minutes: int
+
+
+class WindowOut(BaseModel):
+    model_config = _STRICT
+    start: str
+    end: str
+
+
+class BringOut(BaseModel):
+    model_config = _STRICT
+    category: str
+    quantity: int
+    volume_l: float
+    weight_kg: float
+    people: int
+    skills: list[str]
+
+
+class LinkedOut(BaseModel):
+    model_config = _STRICT
+    job_id: str
+    kind: str
+    crew_id: str
+    end: str
+
+
+class StopOut(BaseModel):
+    model_config = _STRICT
+    seq: int
+    job_id: str
+    kind: str
+    order_id: str
+    status: str
+    eta: str
+    start: str
+    end: str
+    window: WindowOut | None
+    lon: float
+    lat: float
+    floor: int
+    has_lift: bool
+    bring: BringOut
+    priority: str
+    linked: list[LinkedOut]
+    address: str | None = None
+    customer_name: str | None = None
+    customer_phone: str | None = None
+
+
+class DriverRouteOut(BaseModel):
+    """Times are local, to the minute (YYYY-MM-DDTHH:MM)."""
+
+    model_config = _STRICT
+
+    plan_id: str
+    plan_version: int
+    crew_id: str
+    date: str
+    depart: str | None
+    return_at: str | None
+    start_depot: DepotOut
+    end_depot: DepotOut
+    lunch: LunchOut | None
+    distance_km: float
+    stops: list[StopOut]
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": DriverRouteOut, "description": "The route, with `ETag`"},
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current"},
+    403: {"description": "A driver asking for another crew's route"},
+    404: {"description": "No published plan for the day, or the crew is not on it"},
+}
+
+
+# ---- the parsed-plan cache
+
+
+@dataclass
+class _Entry:
+    plan: Plan
+    crews: frozenset[str]
+    routes: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict)
+
+    def route(self, crew_id: str, contact: bool) -> dict[str, Any]:
+        """The crew's route (built once per plan version; read-only for callers)."""
+        key = (crew_id, contact)
+        found = self.routes.get(key)
+        if found is None:
+            found = driver_route(self.plan, crew_id, include_contact=contact)
+            self.routes[key] = found
+        return found
+
+
+class PlanCache:
+    """A thread-safe LRU of parsed plans with single-flight loading per key."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
+        self._loading: dict[tuple[str, int], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int], load: Callable[[], dict[str, Any]]) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # one thread parses; the others wait for its result
+            try:
+                with self._lock:
+                    entry = self._entries.get(key)
+                if entry is None:
+                    plan = plan_from_dict(load(), source=f"plan {key[0]}")
+                    entry = _Entry(plan, frozenset(c.id for c in plan.problem.crews))
+                    with self._lock:
+                        self._entries[key] = entry
+                        while len(self._entries) > self.size:
+                            self._entries.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+plan_cache = PlanCache(PLAN_CACHE_SIZE)
+
+
+# ---- building the answer
+
+
+def _crew_route(
+    session: Session, crew_id: str, day: date, contact: bool
+) -> tuple[str, int, dict[str, Any]]:
+    """(plan id, version, the crew's route) from the day's published plan holding the crew."""
+    published = session.execute(
+        select(PlanRow.id, PlanRow.version)
+        .where(PlanRow.day == day, PlanRow.status == "published")
+        .order_by(PlanRow.id)
+    ).all()
+    if not published:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no published plan for {day.isoformat()}: routes are given out once the "
+            "dispatcher publishes the day's plan",
+        )
+    for plan_id, version in published:
+
+        def load(plan_id: str = plan_id) -> dict[str, Any]:
+            result = session.scalar(select(PlanRow.result).where(PlanRow.id == plan_id))
+            if result is None:  # pragma: no cover - a published plan always has a result
+                raise RuntimeError(f"published plan {plan_id} has no result")
+            return result
+
+        entry = plan_cache.get((plan_id, version), load)
+        if crew_id in entry.crews:
+            return plan_id, version, entry.route(crew_id, contact)
+    raise HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"crew {crew_id!r} is not on the published plan for {day.isoformat()}",
+    )
+
+
+def _with_live_jobs(session: Session, route: dict[str, Any], contact: bool) -> list[dict]:
+    """The route's stops with each job's live status (and current contact), cancelled and
+    deleted jobs left out. The cached route is not changed."""
+    ids = [s["job_id"] for s in route["stops"]]
+    if not ids:
+        return []
+    columns = (JobRow.id, JobRow.status, JobRow.record) if contact else (JobRow.id, JobRow.status)
+    live = {row[0]: row for row in session.execute(select(*columns).where(JobRow.id.in_(ids)))}
+    stops = []
+    for stop in route["stops"]:
+        row = live.get(stop["job_id"])
+        if row is None or row[1] in HIDDEN_STATUSES:
+            continue
+        out = {**stop, "status": row[1]}
+        if contact:  # the job's current contact: the office may have corrected a phone number
+            out.update({k: row[2].get(k, "") for k in PERSONAL_FIELDS})
+        stops.append(out)
+    return stops
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison: W/ prefixes are ignored; `*` matches."""
+    if not header:
+        return False
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def route_response(
+    request: Request, session: Session, principal: Principal, crew_id: str, day: date
+) -> Response:
+    contact = principal.sees_personal_data or principal.role is Role.DRIVER
+    plan_id, version, route = _crew_route(session, crew_id, day, contact)
+    body = {
+        "plan_id": plan_id,
+        "plan_version": version,
+        **route,
+        "stops": _with_live_jobs(session, route, contact),
+    }
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    etag = '"' + hashlib.sha256(data).hexdigest()[:40] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(data, media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/routes/{crew_id}",
+    response_model=None,
+    responses=RESPONSES,
+    summary="A crew's route for a day, from the published plan",
+    description="Drivers read only their own crew's route (403 otherwise); dispatchers and "
+    "admins any, with customer contact; planners and managers any, without it. "
+    "Send `If-None-Match` with the last ETag to get 304 while nothing changed.",
+)
+def crew_route(
+    request: Request,
+    crew_id: str,
+    date: Day | None = Query(None, description="the day (default: today)"),
+    principal: Principal = Depends(require(*ANY_OFFICE, Role.DRIVER)),
+    ctx: AppContext = Depends(get_ctx),
+    session: Session = Depends(get_session),
+) -> Response:
+    check_own_crew(principal, crew_id)
+    return route_response(request, session, principal, crew_id, date or ctx.settings.now().date())
+
+
+@router.get(
+    "/me/route",
+    response_model=None,
+    responses=RESPONSES,
+    summary="The calling driver's own route for a day",
+    description="The crew is the one the driver's token names.",
+)
+def my_route(
+    request: Request,
+    date: Day | None = Query(None, description="the day (default: today)"),
+    principal: Principal = Depends(require(Role.DRIVER)),
+    ctx: AppContext = Depends(get_ctx),
+    session: Session = Depends(get_session),
+) -> Response:
+    assert principal.crew_id is not None  # a driver token always names a crew (api.auth)
+    return route_response(
+        request, session, principal, principal.crew_id, date or ctx.settings.now().date()
+    )
