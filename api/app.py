@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    metrics.install_prometheus(app, ctx)  # outermost: counts every answer, 413s too
 
     @app.get("/health", tags=["operations"], summary="Liveness and database check")
     def health() -> dict[str, str]:
