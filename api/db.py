@@ -2,9 +2,10 @@
 
 SQLite (the embedded default) runs in WAL mode so drivers' event posts and a dispatcher's
 reads don't block each other, with foreign keys on and a busy timeout instead of instant
-"database is locked" errors. PostgreSQL goes through psycopg 3. The schema is created and
-upgraded only by Alembic (`migrate`), never by `create_all`, so a deployed database and a test
-database have the same history.
+"database is locked" errors. PostgreSQL goes through psycopg 3. Statement parameters are
+hidden from error messages (`hide_parameters`): they may hold customers' personal data.
+The schema is created and upgraded only by Alembic (`migrate`), never by `create_all`, so a
+deployed database and a test database have the same history.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +41,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

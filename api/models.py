@@ -149,6 +149,9 @@ class PlanRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: `dispatch.problem_io.problem_to_dict` of the day as it was when the plan was triggered
+    #: (personal data in): the worker solves this snapshot, not the tables as they are later
+    problem: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: `dispatch.plan_io.plan_to_dict` of the plan, with the problem it solved
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     kpis: Mapped[dict[str, Any] | None] = mapped_column(JSON)

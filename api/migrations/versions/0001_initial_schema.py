@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 21:57:14.323700
+Create Date: 2026-11-23
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ def upgrade() -> None:
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("problem", sa.JSON(), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("kpis", sa.JSON(), nullable=True),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
