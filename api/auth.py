@@ -102,9 +102,11 @@ def _unauthorized(message: str) -> HTTPException:
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from `dispatch token`")
 
 
-def current_principal(
+async def current_principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
+    """The caller, from the bearer token. `async` on purpose: it does no I/O, and a sync
+    dependency would cost a thread-pool hop on every request."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("missing bearer token")
     return read_token(request.app.state.ctx.settings, credentials.credentials)
@@ -114,7 +116,7 @@ def require(*roles: Role) -> Callable[..., Principal]:
     """A dependency that admits only `roles` (403 for the others)."""
     allowed = frozenset(roles)
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(

@@ -31,7 +31,8 @@ class AppContext:
             fn()
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    """The app's context (async: no I/O, so no thread-pool hop)."""
     return request.app.state.ctx
 
 

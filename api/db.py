@@ -20,6 +20,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: FastAPI's (anyio's) default thread pool for sync endpoints has 40 threads
+SQLITE_POOL_SIZE = 40
 
 
 def make_engine(url: str) -> Engine:
@@ -27,8 +29,15 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        # a connection per request thread (FastAPI runs sync endpoints on up to 40 threads):
+        # with fewer, overflow connections are opened and closed per request, each paying
+        # the pragmas below
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=10,
         )
 
         @event.listens_for(engine, "connect")
