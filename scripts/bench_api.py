@@ -161,7 +161,8 @@ def _wrk(base: str, lines: list[str], concurrency: int, duration: float, tmp: Pa
     script, data = tmp / "load.lua", tmp / f"requests-{uuid.uuid4().hex}.tsv"
     script.write_text(WRK_LUA, encoding="utf-8")
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
+    run_for = max(1, round(duration))
+    cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{run_for}s", "--timeout", "30s",
            "-s", str(script), base, "--", str(data), str(threads)]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if run.returncode != 0:
@@ -211,12 +212,14 @@ def run_load(api: str, bare: str, ready: dict, duration: float, tmp: Path) -> di
         results[f"bare-get-c{c}"] = _wrk(bare, bare_lines, c, duration, tmp)
     results["route-304-c200"] = _wrk(api, route_304_lines, 200, duration, tmp)
 
-    # events: each job's departed/arrived/started/completed, every post a new key
+    # events: each job's departed/arrived/started/completed, every post a new key; ordered
+    # stage by stage (all departures first) so that, as from real phones, one job's events
+    # are not in flight at the same moment
     event_lines, bare_post_lines = [], []
     stages = ("departed", "arrived", "started", "completed")
-    for job_id, crew, start in ready["stops"]:
-        t = datetime.fromisoformat(start) - timedelta(minutes=30)
-        for m, stage in enumerate(stages):
+    for m, stage in enumerate(stages):
+        for job_id, crew, start in ready["stops"]:
+            t = datetime.fromisoformat(start) - timedelta(minutes=30)
             body = {"type": stage, "device_time": (t + timedelta(minutes=10 * m)).isoformat(),
                     "lon": 121.47, "lat": 31.23}  # fmt: skip
             headers = {"Authorization": tokens[crew], "Idempotency-Key": uuid.uuid4().hex,
@@ -241,12 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=15.0, help="seconds per scenario")
     p.add_argument("--plan-time-limit", type=float, default=30.0)
     p.add_argument("--out", type=Path)
+    p.add_argument(
+        "--database-url",
+        help="an empty PostgreSQL database to use instead of a temporary SQLite file",
+    )
     args = p.parse_args(argv)
     if shutil.which("wrk") is None:
         print("error: the load comes from wrk: install it (Debian package wrk)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        db_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        db_url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         print(f"preparing: {args.jobs} jobs, plan and publish ...", file=sys.stderr)
         ready = prepare(db_url, args.jobs, args.plan_time_limit)
         env = {**os.environ, "DATABASE_URL": db_url, "FIELDROUTE_SECRET_KEY": SECRET,
@@ -268,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 s.wait(timeout=30)
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "database": db_url.split(":")[0].split("+")[0],
         "jobs": args.jobs,
         "crews_with_routes": len(ready["crews"]),
         "duration_s": args.duration,
