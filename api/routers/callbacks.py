@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.audit import record_audit
 from api.auth import ANY_OFFICE, Principal, Role, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict, Unprocessable
-from api.models import AuditRow, JobRow
+from api.models import JobRow
 from api.outbox import enqueue
 from api.routers.jobs import JobOut, WindowIn, get_job, job_out
 from api.settings import Settings
@@ -176,20 +177,18 @@ def open_callback(
         },
         now,
     )
-    session.add(
-        AuditRow(
-            at=now,
-            actor=principal.subject,
-            role=principal.role.value,
-            action="callback_opened",
-            job_id=row.id,
-            details={
-                "callback_of": original.id,
-                "fault": fault,
-                "source": source,
-                "description": body.description,
-            },
-        )
+    record_audit(
+        session,
+        principal,
+        "callback_opened",
+        now,
+        job_id=row.id,
+        details={
+            "callback_of": original.id,
+            "fault": fault,
+            "source": source,
+            "description": body.description,
+        },
     )
     return row
 

@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.audit import record_audit
 from api.auth import ANY_OFFICE, OFFICE, Principal, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict
-from api.models import AuditRow, JobRow
+from api.models import JobRow
 from api.outbox import set_job_status
 from api.pages import Page, PageParams, page_params, paginate
 from api.store import load_zones, new_job_row, public_record, update_job_record, with_zones
@@ -221,14 +222,8 @@ async def import_jobs(
     jobs = with_zones(jobs, load_zones(session))
     now = ctx.settings.now()
     session.add_all(new_job_row(j, now) for j in jobs)
-    session.add(
-        AuditRow(
-            at=now,
-            actor=principal.subject,
-            role=principal.role.value,
-            action="jobs_imported",
-            details={"count": len(jobs), "file": suffix},
-        )
+    record_audit(
+        session, principal, "jobs_imported", now, details={"count": len(jobs), "file": suffix}
     )
     session.commit()
     return ImportResult(imported=len(jobs), ids=ids)
@@ -329,17 +324,7 @@ def cancel_job(
     now = ctx.settings.now()
     row.cancel_reason = body.reason
     set_job_status(session, row, "cancelled", now)
-    session.add(
-        AuditRow(
-            at=now,
-            actor=principal.subject,
-            role=principal.role.value,
-            action="job_cancelled",
-            job_id=job_id,
-            plan_id=row.plan_id,
-            details={},
-        )
-    )
+    record_audit(session, principal, "job_cancelled", now, job_id=job_id, plan_id=row.plan_id)
     session.commit()
     ctx.wake("webhooks")
     return job_out(row, principal)

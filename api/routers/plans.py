@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
+from api.audit import record_audit
 from api.auth import ANY_OFFICE, OFFICE, Principal, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict, Unprocessable
@@ -262,17 +263,7 @@ def audit(
     job_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditRow(
-            at=now,
-            actor=principal.subject,
-            role=principal.role.value,
-            action=action,
-            plan_id=plan_id,
-            job_id=job_id,
-            details=details or {},
-        )
-    )
+    record_audit(session, principal, action, now, plan_id=plan_id, job_id=job_id, details=details)
 
 
 def _check_request(session: Session, body: PlanIn) -> list[str] | None:

@@ -23,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api.audit import record_audit
 from api.auth import Principal, Role, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict
-from api.models import AuditRow, OutboxRow, WebhookRow
+from api.models import OutboxRow, WebhookRow
 from api.outbox import EVENT_TYPES
 from api.pages import Page, PageParams, page_params, paginate
 from api.types import Text
@@ -137,15 +138,7 @@ def get_webhook(session: Session, webhook_id: int) -> WebhookRow:
 def _audit(
     session: Session, principal: Principal, action: str, now: datetime, **details: Any
 ) -> None:
-    session.add(
-        AuditRow(
-            at=now,
-            actor=principal.subject,
-            role=principal.role.value,
-            action=action,
-            details=details,
-        )
-    )
+    record_audit(session, principal, action, now, details=details)
 
 
 @router.post(
