@@ -17,7 +17,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,6 +72,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": "the record was changed by someone else meanwhile; reload and retry"},
             status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot hold (a number out of range) that slipped past the
+        # request checks: the client's input, so 422, never a 500
+        log.info("database refused a value: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            {"detail": "a value is out of the range the database can store"}, status_code=422
         )
 
     @app.exception_handler(IntegrityError)

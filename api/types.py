@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
+from fastapi import Path as PathParam
 from pydantic import AfterValidator, Field
 
 EARLIEST = datetime(2000, 1, 1)
@@ -42,4 +43,7 @@ Ident = Annotated[
 Moment = Annotated[datetime, AfterValidator(_sane_time)]
 Day = Annotated[date, AfterValidator(_sane_date)]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+#: a database row id in a path: a 32-bit integer (PostgreSQL's INTEGER), so a huge number is a
+#: 422, not a database error
+RowId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]

@@ -30,7 +30,7 @@ from api.errors import Conflict
 from api.models import OutboxRow, WebhookRow
 from api.outbox import EVENT_TYPES
 from api.pages import Page, PageParams, page_params, paginate
-from api.types import Text
+from api.types import RowId, Text
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -191,7 +191,7 @@ def list_webhooks(
     "Deleting an inactive webhook again is a no-op.",
 )
 def delete_webhook(
-    webhook_id: int,
+    webhook_id: RowId,
     principal: Principal = Depends(ADMIN),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
@@ -217,7 +217,7 @@ def delete_webhook(
     summary="A subscriber's deliveries, newest first",
 )
 def list_deliveries(
-    webhook_id: int,
+    webhook_id: RowId,
     status_: DeliveryStatus | None = Query(None, alias="status"),
     page: PageParams = Depends(page_params),
     _principal: Principal = Depends(ADMIN),
@@ -239,8 +239,8 @@ def list_deliveries(
     summary="Send a dead delivery again (with a fresh set of attempts)",
 )
 def retry_delivery(
-    webhook_id: int,
-    delivery_id: int,
+    webhook_id: RowId,
+    delivery_id: RowId,
     principal: Principal = Depends(ADMIN),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
