@@ -159,3 +159,19 @@ def test_oversized_body_is_413(tmp_path, auth):
     with TestClient(create_app(settings)) as c:
         r = c.post("/jobs", content=b"x" * 5000, headers={"content-type": "application/json"})
         assert r.status_code == 413
+
+
+def test_gcj02_coordinates_are_stored_as_wgs84(seeded, auth):
+    """A job geocoded with a Chinese map (GCJ-02) lands about 500 m from where its raw
+    numbers would put it: the service stores the WGS84 point."""
+    from dispatch.coords import gcj02_to_wgs84
+
+    r = seeded.post(
+        "/jobs", params={"coords": "gcj02"}, json=dict(JOB, id="G1"), headers=auth("dispatcher")
+    )
+    assert r.status_code == 201, r.text
+    lon, lat = gcj02_to_wgs84(JOB["lon"], JOB["lat"])
+    assert abs(r.json()["record"]["lon"] - lon) < 1e-6
+    assert abs(r.json()["record"]["lat"] - lat) < 1e-6
+    r = seeded.post("/jobs", params={"coords": "bd09"}, json=JOB, headers=auth("dispatcher"))
+    assert r.status_code == 422

@@ -22,6 +22,7 @@ from api.outbox import set_job_status
 from api.pages import Page, PageParams, page_params, paginate
 from api.store import load_zones, new_job_row, public_record, update_job_record, with_zones
 from api.types import Day, Ident, Lat, Lon, LongText, Moment, Text
+from dispatch.coords import CoordSystem, records_to_wgs84
 from dispatch.errors import InputError, InputErrors
 from dispatch.importers import read_jobs
 from dispatch.models import JobKind, Priority, ProductCategory
@@ -168,15 +169,23 @@ def job_record(body: JobIn, ctx: AppContext) -> dict[str, Any]:
     return raw
 
 
+COORDS = Query(
+    CoordSystem.WGS84,
+    description="the system lon/lat are given in: wgs84 (GPS, OpenStreetMap) or gcj02 "
+    "(AMap/Gaode, Tencent maps in mainland China); stored as WGS84",
+)
+
+
 @router.post("", status_code=201, response_model=JobOut, summary="Create one job")
 def create_job(
     body: JobIn,
+    coords: CoordSystem = COORDS,
     principal: Principal = Depends(require(*OFFICE)),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> JobOut:
     job = job_from_dict(job_record(body, ctx), "request body")
-    (job,) = with_zones([job], load_zones(session))
+    (job,) = with_zones(records_to_wgs84([job], coords), load_zones(session))
     if session.get(JobRow, job.id) is not None:
         raise Conflict(f"job {job.id!r} already exists", field="id")
     row = new_job_row(job, ctx.settings.now(), fault=body.fault)
@@ -195,6 +204,7 @@ def create_job(
 )
 async def import_jobs(
     file: UploadFile = File(description="jobs.csv or jobs.json"),
+    coords: CoordSystem = COORDS,
     principal: Principal = Depends(require(*OFFICE)),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
@@ -219,7 +229,7 @@ async def import_jobs(
         raise InputErrors(
             [InputError(f"job {i!r}", "id", "already exists") for i in ids if i in existing]
         )
-    jobs = with_zones(jobs, load_zones(session))
+    jobs = with_zones(records_to_wgs84(jobs, coords), load_zones(session))
     now = ctx.settings.now()
     session.add_all(new_job_row(j, now) for j in jobs)
     record_audit(
