@@ -25,6 +25,7 @@ class UnassignedReason(StrEnum):
     NO_CAPACITY_LEFT = "no_capacity_left"  # feasible alone, but crews' days are full
     NOT_SOLVED_IN_TIME = "not_solved_in_time"  # the optimizer found no solution in time
     REMOVED_BY_DISPATCHER = "removed_by_dispatcher"  # taken off its route by a manual override
+    CREW_UNAVAILABLE = "crew_unavailable"  # its crew dropped out (re-plan) and no other has room
 
 
 @dataclass(frozen=True)

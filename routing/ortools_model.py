@@ -61,6 +61,10 @@ class SolveParams:
     metaheuristic: str = "guided_local_search"
     progress: Callable[[Progress], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    #: a warm start: per vehicle, the visit indices of a known solution in visiting order
+    #: (a re-plan passes the routes it already has); the search starts from it instead of
+    #: a first-solution heuristic, and falls back to one if the routes cannot be restored
+    initial_routes: list[list[int]] | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
@@ -151,7 +155,13 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
 
     routing.AddAtSolutionCallback(on_solution)
     model_s = time.monotonic() - started
-    solution = routing.SolveWithParameters(search)
+    solution = None
+    if params.initial_routes is not None:
+        initial = _initial_assignment(routing, search, params.initial_routes)
+        if initial is not None:
+            solution = routing.SolveFromAssignmentWithParameters(initial, search)
+    if solution is None:
+        solution = routing.SolveWithParameters(search)
     if solution is None:
         # Not even a first solution (only happens when the model is contradictory or stopped).
         return RoutingSolution(
@@ -189,6 +199,27 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
         "objective": solution.ObjectiveValue(),
     }
     return RoutingSolution(routes, unassigned, solution.ObjectiveValue(), stats)
+
+
+def _initial_assignment(routing, search, routes: list[list[int]]):
+    """The warm start as an assignment, or None.
+
+    The model's travel times are conservative upper bounds, so a tight route timed with the
+    real ones may not fit them; when the routes cannot be restored together, each is tried
+    alone and the ones that cannot be restored start empty (their visits unperformed).
+    """
+    routing.CloseModelWithParameters(search)
+    initial = routing.ReadAssignmentFromRoutes(routes, True)
+    if initial is not None:
+        return initial
+    usable = [[] for _ in routes]
+    for k, route in enumerate(routes):
+        if route:
+            trial = [[] for _ in routes]
+            trial[k] = route
+            if routing.ReadAssignmentFromRoutes(trial, True) is not None:
+                usable[k] = route
+    return routing.ReadAssignmentFromRoutes(usable, True) if any(usable) else None
 
 
 def solve_best_of(
