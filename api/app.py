@@ -2,8 +2,8 @@
 import time (no engine, no threads), so tests and the CLI build as many apps as they need.
 
 On startup the schema is migrated to the newest Alembic revision, the plan runner (which solves
-plans in separate processes, outside the web event loop) and the webhook sender start; on
-shutdown they stop. Routers live in `api/routers/`, one per resource.
+plans in separate processes, outside the web event loop), the webhook sender and the customer
+notice sender start; on shutdown they stop. Routers live in `api/routers/`, one per resource.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from api.routers import (
     jobs,
     metrics,
     plans,
+    replans,
     routes,
     webhooks,
     zones,
@@ -54,10 +55,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(engine)
         if settings.background_workers:
+            from api.notice_sender import NoticeWorker
             from api.plan_runner import PlanRunner
             from api.webhook_sender import WebhookSender
 
-            for name, worker in (("plans", PlanRunner(ctx)), ("webhooks", WebhookSender(ctx))):
+            for name, worker in (
+                ("plans", PlanRunner(ctx)),
+                ("webhooks", WebhookSender(ctx)),
+                ("notices", NoticeWorker(ctx)),
+            ):
                 ctx.workers[name] = worker
                 ctx.wakeups[name] = worker.wake
                 worker.start()
@@ -84,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         crews,
         zones,
         plans,
+        replans,
         routes,
         events,
         followups,

@@ -163,6 +163,20 @@ class PlanRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     published_by: Mapped[str | None] = mapped_column(String(100))
+    #: `plan` (solved from `problem`) or `replan` (a published plan re-planned mid-day from
+    #: `day_state`); a re-plan is queued and run like a plan, so the same index refuses a
+    #: second one while one is queued or running
+    kind: Mapped[str] = mapped_column(String(20), default="plan", server_default="plan")
+    #: the published plan a re-plan starts from (and supersedes once approved)
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("plans.id", name="fk_plans_parent_id"), index=True
+    )
+    #: a re-plan's input: `api.day_state.day_state_to_dict` of the day as it stood when the
+    #: re-plan was asked for (done, in progress, overruns, absent crews, new and cancelled
+    #: jobs, the ETAs customers were told), plus the parent's version it was taken against
+    day_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: a re-plan's changes against its parent (`dispatch.plan_diff.PlanDiff.summary()`)
+    diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -274,3 +288,36 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class CustomerNoticeRow(Base):
+    """A message to a customer about a visit: the expected arrival when a route is published
+    (`eta`), a new arrival time when a re-plan moves it beyond the tolerance (`eta_changed`),
+    or an apology when the crew will be late (`late`). Written in the publication's
+    transaction (an outbox, like `OutboxRow`) and delivered by `api.notice_sender`.
+
+    `phone` is personal data: it is stored because the sender needs it, shown only to the
+    roles that see personal data, and never logged. `dedupe_key` is unique, so writing the
+    notices of one publication twice adds nothing. Status: `pending` (to send, or waiting
+    for a retry), `sent`, `dead` (gave up; can be put back by hand) or `superseded` (a newer
+    notice for the same job replaced it before it went out).
+    """
+
+    __tablename__ = "customer_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    plan_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # eta | eta_changed | late
+    eta: Mapped[datetime] = mapped_column(DateTime)
+    message: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+
+    __table_args__ = (Index("ix_customer_notices_due", "status", "next_attempt_at"),)

@@ -12,6 +12,12 @@ blow-up or a kill takes down only this process. The worker
    answers are shaped by role) and the KPIs, status `succeeded`; or, on any exception,
    status `failed` with the error (a `PlanInvalid` lists every violation).
 
+A re-plan row (`kind` `replan`) is solved with `dispatch.replan.replan` instead: from its
+parent's stored plan (which must still be the published version the re-plan was asked
+against) and the day-state snapshot on the row (`api.day_state`); it stores the new plan, the
+KPIs and the diff against the parent. A refusal or any error ends the re-plan `failed` with
+the reason; the parent is only ever read, so the published plan stays as it was.
+
 Every write is conditional on the row still being `running`, so a plan cancelled or given
 up meanwhile is never overwritten. The database and the few settings it needs come from the
 environment (`DATABASE_URL`, `FIELDROUTE_*`), which the runner sets. Logs name the plan id,
@@ -35,7 +41,7 @@ from api.db import make_engine, session_factory
 from api.models import PlanRow
 from api.settings import Settings
 from dispatch.kpis import plan_kpis
-from dispatch.plan_io import plan_to_dict
+from dispatch.plan_io import plan_from_dict, plan_to_dict
 from dispatch.planner import PlanOptions, make_plan
 from dispatch.problem_io import problem_from_dict
 
@@ -90,6 +96,7 @@ def run_plan(sessions: sessionmaker[Session], settings: Settings, plan_id: str) 
             log.warning("plan %s is %s, not running: nothing to do", plan_id, row.status)
             return 0
         snapshot, options = row.problem, dict(row.options or {})
+        kind, parent_id, day_state = row.kind, row.parent_id, row.day_state
     if settings.environment == "test" and os.environ.get(CRASH_HOOK) == "1":
         sys.stderr.write(f"plan {plan_id}: simulated worker crash ({CRASH_HOOK})\n")
         sys.stderr.flush()
@@ -97,26 +104,10 @@ def run_plan(sessions: sessionmaker[Session], settings: Settings, plan_id: str) 
 
     log.info("plan %s: solving", plan_id)
     try:
-        if snapshot is None:
-            raise ValueError("the plan has no problem snapshot; trigger the plan again")
-        problem = problem_from_dict(snapshot, source=f"plan {plan_id} problem")
-        plan = make_plan(
-            problem,
-            PlanOptions(
-                time_limit_s=float(options.get("time_limit_s") or settings.plan_time_limit_s),
-                solution_limit=options.get("solution_limit") or settings.plan_solution_limit,
-                workers=settings.plan_workers,
-                progress=ProgressWriter(sessions, plan_id),
-            ),
-        )
-        values: dict[str, Any] = {
-            "status": "succeeded",
-            "result": plan_to_dict(plan),
-            "kpis": plan_kpis(plan).as_dict(),
-            "progress": 1.0,
-            "message": "done",
-            "error": None,
-        }
+        if kind == "replan":
+            values = _solve_replan(sessions, plan_id, parent_id, day_state, options, settings)
+        else:
+            values = _solve_plan(sessions, plan_id, snapshot, options, settings)
     except Exception as exc:
         log.warning("plan %s failed: %s", plan_id, type(exc).__name__)
         recorded = _finish(
@@ -131,6 +122,95 @@ def run_plan(sessions: sessionmaker[Session], settings: Settings, plan_id: str) 
     else:
         log.info("plan %s: result not recorded (cancelled or given up meanwhile)", plan_id)
     return 0
+
+
+def _solve_plan(
+    sessions: sessionmaker[Session],
+    plan_id: str,
+    snapshot: dict[str, Any] | None,
+    options: dict[str, Any],
+    settings: Settings,
+) -> dict[str, Any]:
+    """Solve plan `plan_id` from its problem snapshot; the row values of its outcome."""
+    if snapshot is None:
+        raise ValueError("the plan has no problem snapshot; trigger the plan again")
+    problem = problem_from_dict(snapshot, source=f"plan {plan_id} problem")
+    plan = make_plan(
+        problem,
+        PlanOptions(
+            time_limit_s=float(options.get("time_limit_s") or settings.plan_time_limit_s),
+            solution_limit=options.get("solution_limit") or settings.plan_solution_limit,
+            workers=settings.plan_workers,
+            progress=ProgressWriter(sessions, plan_id),
+        ),
+    )
+    return {
+        "status": "succeeded",
+        "result": plan_to_dict(plan),
+        "kpis": plan_kpis(plan).as_dict(),
+        "progress": 1.0,
+        "message": "done",
+        "error": None,
+    }
+
+
+class ReplanFailed(Exception):
+    """A re-plan that cannot start (its parent changed) or that the re-planner refused."""
+
+
+def _solve_replan(
+    sessions: sessionmaker[Session],
+    plan_id: str,
+    parent_id: str | None,
+    day_state: dict[str, Any] | None,
+    options: dict[str, Any],
+    settings: Settings,
+) -> dict[str, Any]:
+    """Solve re-plan `plan_id`; the row values of its outcome (raises on failure)."""
+    from api.day_state import day_state_from_dict
+    from dispatch.replan import ReplanOptions, ReplanRefused, replan
+
+    with sessions() as session:
+        parent = session.get(PlanRow, parent_id) if parent_id else None
+        if parent is None or day_state is None:
+            raise ReplanFailed("the re-plan has no parent plan or day state; ask again")
+        if parent.status != "published" or parent.result is None:
+            raise ReplanFailed(
+                f"plan {parent.id} is {parent.status}, no longer published; re-plan the "
+                "published plan"
+            )
+        base = options.get("base_version")
+        if base is not None and parent.version != base:
+            raise ReplanFailed(
+                f"plan {parent.id} changed (version {base} -> {parent.version}) after the "
+                "re-plan was asked for; ask again"
+            )
+        base_plan = plan_from_dict(parent.result, source=f"plan {parent.id}")
+    state = day_state_from_dict(day_state, source=f"re-plan {plan_id} day state")
+    try:
+        result = replan(
+            base_plan,
+            state,
+            ReplanOptions(
+                freeze_minutes=int(options.get("freeze_minutes", settings.freeze_minutes)),
+                eta_tolerance_minutes=int(
+                    options.get("eta_tolerance_minutes", settings.eta_tolerance_minutes)
+                ),
+                time_limit_s=float(options.get("time_limit_s") or settings.plan_time_limit_s),
+                solution_limit=options.get("solution_limit") or settings.plan_solution_limit,
+            ),
+        )
+    except ReplanRefused as exc:
+        raise ReplanFailed(f"re-plan refused: {exc.reason}") from None
+    return {
+        "status": "succeeded",
+        "result": plan_to_dict(result.plan),
+        "kpis": plan_kpis(result.plan).as_dict(),
+        "diff": result.diff.summary(),
+        "progress": 1.0,
+        "message": "done",
+        "error": None,
+    }
 
 
 def describe(exc: BaseException) -> str:

@@ -6,6 +6,14 @@ transaction; the partial unique index on `plans` turns a concurrent publish into
 Jobs on the published routes become `assigned` to their crew; jobs of a superseded plan that
 are no longer on any route (and have not started) go back to `open`. Subscribers get
 `plan.published` and a `job.status_changed` per job that changed, through the outbox.
+
+Customers are told their expected arrival in the same transaction (`api.notices`): every
+assigned job on a first publication; on a publication that replaces a plan, only jobs whose
+arrival moved beyond the tolerance, that will now be late, or that were never told.
+
+A re-plan (`kind` `replan`) may only replace the plan it was computed from (`parent_id`),
+and only while that plan is still the version the re-plan started from: an override of the
+published plan after the re-plan was asked for would otherwise be silently undone (409).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from sqlalchemy.orm import Session
 from api.auth import Principal
 from api.errors import Conflict
 from api.models import AuditRow, JobRow, PlanRow
+from api.notices import DEFAULT_TOLERANCE_MINUTES, assignments, queue_publication_notices
 from api.outbox import enqueue, set_job_status
 
 
@@ -35,8 +44,12 @@ def publish_plan(
     now: datetime,
     actor: Principal,
     replaces: str | None = None,
+    *,
+    eta_tolerance_minutes: int | None = None,
 ) -> None:
-    """Publish `plan` (status must be `succeeded`) in the caller's transaction."""
+    """Publish `plan` (status must be `succeeded`) in the caller's transaction, with its
+    customer notices. `eta_tolerance_minutes` (default: the plan's option, else 30) is how far
+    an arrival may move before the customer is told again."""
     if plan.status != "succeeded" or plan.result is None:
         raise Conflict(
             f"plan {plan.id} is {plan.status}: only a succeeded plan can be published",
@@ -54,6 +67,8 @@ def publish_plan(
             f"plan {replaces!r} is not the published plan for {plan.region} on {plan.day}",
             published_plan_id=None,
         )
+    if plan.kind == "replan":
+        _check_replan_base(plan, current)
     previous_jobs: set[str] = set()
     if current is not None:
         current.status = "superseded"
@@ -72,10 +87,12 @@ def publish_plan(
             on_routes[stop["job_id"]] = (route["crew_id"], stop["start"])
     ids = sorted(set(on_routes) | previous_jobs)
     rows = session.scalars(select(JobRow).where(JobRow.id.in_(ids))).all() if ids else []
+    assigned: dict[str, JobRow] = {}
     for job in rows:
         if job.status not in ("open", "assigned"):
             continue  # already on the road, done or cancelled: the plan does not move it
         if job.id in on_routes:
+            assigned[job.id] = job
             crew_id, start = on_routes[job.id]
             job.crew_id, job.plan_id = crew_id, plan.id
             job.window_end = window_end_at(job.record, datetime.fromisoformat(start))
@@ -85,6 +102,21 @@ def publish_plan(
         else:
             job.crew_id, job.plan_id, job.window_end = None, None, None
             set_job_status(session, job, "open", now, plan_id=plan.id)
+    tolerance = (
+        eta_tolerance_minutes
+        or (plan.options or {}).get("eta_tolerance_minutes")
+        or DEFAULT_TOLERANCE_MINUTES
+    )
+    notices = queue_publication_notices(
+        session,
+        plan.id,
+        plan.day,
+        assignments(plan.result, assigned),
+        now,
+        replaces=current.id if current is not None else None,
+        replaced=assignments(current.result or {}, assigned) if current is not None else (),
+        tolerance_minutes=int(tolerance),
+    )
     enqueue(
         session,
         "plan.published",
@@ -105,9 +137,31 @@ def publish_plan(
             role=actor.role.value,
             action="plan_published",
             plan_id=plan.id,
-            details={"replaces": replaces, "jobs_on_routes": len(on_routes)},
+            details={
+                "replaces": replaces,
+                "jobs_on_routes": len(on_routes),
+                "customer_notices": notices,
+            },
         )
     )
+
+
+def _check_replan_base(plan: PlanRow, current: PlanRow | None) -> None:
+    """A re-plan replaces only its parent, as it was when the re-plan was asked for."""
+    if current is None or current.id != plan.parent_id:
+        raise Conflict(
+            f"re-plan {plan.id} was computed from plan {plan.parent_id}, which is no longer "
+            "the published plan; re-plan the published one instead",
+            published_plan_id=current.id if current is not None else None,
+        )
+    base = (plan.options or {}).get("base_version")
+    if base is not None and current.version != base:
+        raise Conflict(
+            f"plan {current.id} changed (version {base} -> {current.version}, an override?) "
+            f"after re-plan {plan.id} was asked for; re-plan it again",
+            published_plan_id=current.id,
+            field="replaces",
+        )
 
 
 def window_end_at(record: dict, start: datetime) -> datetime | None:

@@ -61,6 +61,23 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_poll_s: float = Field(default=1.0, gt=0)
 
+    # re-plans and customer notices (api.notices, api.notice_sender)
+    eta_tolerance_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=240,
+        description="a customer is told again when the arrival time moves by more than this",
+    )
+    freeze_minutes: int = Field(
+        default=60, ge=0, le=600, description="a re-plan keeps stops starting this soon as they are"
+    )
+    notice_webhook_url: str | None = Field(
+        default=None,
+        description="where customer notices are POSTed (an SMS gateway's adapter); none: "
+        "notices stay pending, visible in the API",
+    )
+    notice_webhook_secret: SecretStr = SecretStr("")
+
     #: start the plan runner and webhook sender threads with the app (tests may turn off)
     background_workers: bool = True
 

@@ -3,6 +3,7 @@
     dispatch plan --fixture shanghai [--date D] [--jobs N] [--seed S] [--peak] --out DIR
     dispatch plan --jobs-file F --crews-file G --depots-file H [--zones-file Z] --date D --out DIR
     dispatch validate PLAN.json
+    dispatch replan PLAN.json --at HH:MM [--sick CREW@HH:MM ...] --out DIR   (scripts/replan_cli.py)
     dispatch db upgrade | seed | token | serve     (the service: see scripts/service_cli.py)
 
 Exit codes: 0 success; 1 the plan fails validation; 2 invalid input (the message names the
@@ -74,8 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     val = sub.add_parser("validate", help="re-validate a saved plan.json against its own problem")
     val.add_argument("plan", type=Path)
+    from scripts.replan_cli import add_replan_command
     from scripts.service_cli import add_service_commands
 
+    add_replan_command(sub)
     add_service_commands(sub)
     return p
 

@@ -137,6 +137,8 @@ class PlanResult(BaseModel):
 
 class PlanSummary(BaseModel):
     id: str
+    kind: str = Field("plan", description="`plan`, or `replan` (a published plan re-planned)")
+    parent_id: str | None = Field(None, description="the published plan a re-plan re-plans")
     region: str
     date: Day
     zones: list[str]
@@ -160,6 +162,9 @@ class PlanOut(PlanSummary):
     result: PlanResult | None = Field(
         None, description="routes, unassigned jobs with reasons, and solver stats"
     )
+    diff: dict[str, Any] | None = Field(
+        None, description="a re-plan's changes against its parent (`GET /plans/{id}/diff`)"
+    )
 
 
 class AuditOut(BaseModel):
@@ -179,6 +184,8 @@ class AuditOut(BaseModel):
 def summary_fields(row: PlanRow) -> dict[str, Any]:
     return {
         "id": row.id,
+        "kind": row.kind or "plan",
+        "parent_id": row.parent_id,
         "region": row.region,
         "date": row.day,
         "zones": list(row.zones or []),
@@ -208,7 +215,7 @@ def plan_out(row: PlanRow) -> PlanOut:
             unassigned=row.result.get("unassigned", []),
             stats=row.result.get("stats", {}),
         )
-    return PlanOut(**summary_fields(row), result=result)
+    return PlanOut(**summary_fields(row), result=result, diff=row.diff)
 
 
 def links(plan_id: str) -> dict[str, str]:
@@ -223,8 +230,8 @@ def links(plan_id: str) -> dict[str, str]:
 
 
 def get_plan(session: Session, plan_id: str) -> PlanRow:
-    """The plan row, without its problem snapshot (large, and never answered)."""
-    row = session.get(PlanRow, plan_id, options=[defer(PlanRow.problem)])
+    """The plan row, without its problem or day-state snapshot (large, never answered)."""
+    row = session.get(PlanRow, plan_id, options=[defer(PlanRow.problem), defer(PlanRow.day_state)])
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"plan {plan_id!r} not found")
     return row
@@ -376,7 +383,12 @@ def list_plans(
 ) -> Page[PlanSummary]:
     query = (
         select(PlanRow)
-        .options(defer(PlanRow.problem), defer(PlanRow.result))
+        .options(
+            defer(PlanRow.problem),
+            defer(PlanRow.result),
+            defer(PlanRow.day_state),
+            defer(PlanRow.diff),
+        )
         .order_by(PlanRow.created_at.desc(), PlanRow.id)
     )
     for column, value in ((PlanRow.day, day), (PlanRow.region, region), (PlanRow.status, status_)):
@@ -495,7 +507,15 @@ def publish(
     check_version(row, body.version)
     now = ctx.settings.now()
     try:
-        publish_plan(session, row, now, principal, replaces=body.replaces)
+        publish_plan(
+            session,
+            row,
+            now,
+            principal,
+            replaces=body.replaces,
+            eta_tolerance_minutes=(row.options or {}).get("eta_tolerance_minutes")
+            or ctx.settings.eta_tolerance_minutes,
+        )
         session.commit()
     except IntegrityError:  # another plan of the day was published meanwhile
         session.rollback()
@@ -506,6 +526,7 @@ def publish(
             published_plan_id=current.id if current else None,
         ) from None
     ctx.wake("webhooks")
+    ctx.wake("notices")
     return PlanSummary(**summary_fields(row))
 
 

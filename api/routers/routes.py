@@ -20,6 +20,12 @@ version), with one loader per key (200 phones asking at once parse the plan once
 crew's route is kept with its plan. A request then costs two small queries: the published
 plans' ids and versions for the day, and the statuses of the crew's jobs, read on one pooled
 connection in a single thread-pool hop (no ORM session, async dependencies).
+
+What changed: when the published plan is an approved re-plan (it has a `parent_id`, the plan
+it superseded), each stop carries `change` - `"new"` (not on this crew's previous route),
+`"eta_moved"` (its ETA moved by `ETA_MOVED_MINUTES` or more; `previous_eta` says from when),
+or null - and the route lists `removed`: the jobs taken off this crew's route. The previous
+routes are read once per plan version, with the plan, into the same cache.
 """
 
 from __future__ import annotations
@@ -30,12 +36,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
@@ -54,6 +60,9 @@ router = APIRouter(tags=["routes"])
 PLAN_CACHE_SIZE = 16
 #: job statuses left off a driver's route
 HIDDEN_STATUSES = frozenset({"cancelled"})
+#: a stop whose ETA moved by at least this many minutes since the previous version is
+#: marked `eta_moved` (smaller moves are the re-timing noise of any re-plan)
+ETA_MOVED_MINUTES = 5
 
 
 # ---- response documentation (the body itself is serialised by hand, compactly; the tests
@@ -121,6 +130,10 @@ class StopOut(BaseModel):
     address: str | None = None
     customer_name: str | None = None
     customer_phone: str | None = None
+    change: Literal["new", "eta_moved"] | None = Field(
+        None, description="after a re-plan: new on this route, or its ETA moved"
+    )
+    previous_eta: str | None = Field(None, description="the ETA before the re-plan")
 
 
 class DriverRouteOut(BaseModel):
@@ -139,6 +152,9 @@ class DriverRouteOut(BaseModel):
     lunch: LunchOut | None
     distance_km: float
     stops: list[StopOut]
+    removed: list[str] | None = Field(
+        None, description="after a re-plan: jobs taken off this crew's route"
+    )
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -157,6 +173,20 @@ class _Entry:
     plan: Plan
     crews: frozenset[str]
     routes: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict)
+    #: the superseded version's routes (crew -> job id -> ETA), for a re-plan
+    previous: dict[str, dict[str, str]] | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def changes_of(self, crew_id: str) -> dict[str, Any] | None:
+        """What changed on the crew's route since the previous version (None: no previous
+        version): `{"stops": {job_id: (change, previous_eta)}, "removed": [job ids]}`."""
+        if self.previous is None:
+            return None
+        found = self.changes.get(crew_id)
+        if found is None:
+            found = route_changes(self.route(crew_id, False), self.previous.get(crew_id, {}))
+            self.changes[crew_id] = found
+        return found
 
     def route(self, crew_id: str, contact: bool) -> dict[str, Any]:
         """The crew's route (built once per plan version; read-only for callers)."""
@@ -177,7 +207,12 @@ class PlanCache:
         self._loading: dict[tuple[str, int], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int], load: Callable[[], dict[str, Any]]) -> _Entry:
+    def get(
+        self,
+        key: tuple[str, int],
+        load: Callable[[], dict[str, Any]],
+        load_previous: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> _Entry:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -191,6 +226,9 @@ class PlanCache:
                 if entry is None:
                     plan = plan_from_dict(load(), source=f"plan {key[0]}")
                     entry = _Entry(plan, frozenset(c.id for c in plan.problem.crews))
+                    previous = load_previous() if load_previous is not None else None
+                    if previous is not None:
+                        entry.previous = previous_etas(previous)
                     with self._lock:
                         self._entries[key] = entry
                         while len(self._entries) > self.size:
@@ -208,15 +246,45 @@ class PlanCache:
 plan_cache = PlanCache(PLAN_CACHE_SIZE)
 
 
+def previous_etas(result: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Crew -> job id -> ETA (as the route shows it) of a stored plan result."""
+    return {
+        r["crew_id"]: {
+            s["job_id"]: datetime.fromisoformat(s["arrival"]).isoformat(timespec="minutes")
+            for s in r["stops"]
+        }
+        for r in result.get("routes", [])
+    }
+
+
+def route_changes(route: dict[str, Any], before: dict[str, str]) -> dict[str, Any]:
+    """Per stop of `route` (a `driver_route`), whether it is new to the crew or its ETA moved
+    against `before` (job id -> previous ETA); and the jobs of `before` no longer on it."""
+    stops: dict[str, tuple[str | None, str | None]] = {}
+    for stop in route["stops"]:
+        old = before.get(stop["job_id"])
+        if old is None:
+            stops[stop["job_id"]] = ("new", None)
+            continue
+        moved = abs(datetime.fromisoformat(stop["eta"]) - datetime.fromisoformat(old))
+        if moved >= timedelta(minutes=ETA_MOVED_MINUTES):
+            stops[stop["job_id"]] = ("eta_moved", old)
+        else:
+            stops[stop["job_id"]] = (None, None)
+    on_route = {s["job_id"] for s in route["stops"]}
+    return {"stops": stops, "removed": sorted(j for j in before if j not in on_route)}
+
+
 # ---- building the answer
 
 
 def _crew_route(
     session: Session | Connection, crew_id: str, day: date, contact: bool
-) -> tuple[str, int, dict[str, Any]]:
-    """(plan id, version, the crew's route) from the day's published plan holding the crew."""
+) -> tuple[str, int, dict[str, Any], dict[str, Any] | None]:
+    """(plan id, version, the crew's route, what changed on it) from the day's published
+    plan holding the crew."""
     published = session.execute(
-        select(PlanRow.id, PlanRow.version)
+        select(PlanRow.id, PlanRow.version, PlanRow.parent_id)
         .where(PlanRow.day == day, PlanRow.status == "published")
         .order_by(PlanRow.id)
     ).all()
@@ -226,7 +294,7 @@ def _crew_route(
             f"no published plan for {day.isoformat()}: routes are given out once the "
             "dispatcher publishes the day's plan",
         )
-    for plan_id, version in published:
+    for plan_id, version, parent_id in published:
 
         def load(plan_id: str = plan_id) -> dict[str, Any]:
             result = session.scalar(select(PlanRow.result).where(PlanRow.id == plan_id))
@@ -234,9 +302,14 @@ def _crew_route(
                 raise RuntimeError(f"published plan {plan_id} has no result")
             return result
 
-        entry = plan_cache.get((plan_id, version), load)
+        def load_previous(parent_id: str | None = parent_id) -> dict[str, Any] | None:
+            if parent_id is None:
+                return None
+            return session.scalar(select(PlanRow.result).where(PlanRow.id == parent_id))
+
+        entry = plan_cache.get((plan_id, version), load, load_previous)
         if crew_id in entry.crews:
-            return plan_id, version, entry.route(crew_id, contact)
+            return plan_id, version, entry.route(crew_id, contact), entry.changes_of(crew_id)
     raise HTTPException(
         status.HTTP_404_NOT_FOUND,
         f"crew {crew_id!r} is not on the published plan for {day.isoformat()}",
@@ -281,13 +354,15 @@ def route_body(
 ) -> tuple[bytes, str]:
     """The compact JSON body of the crew's route and its ETag (blocking: database reads)."""
     contact = principal.sees_personal_data or principal.role is Role.DRIVER
-    plan_id, version, route = _crew_route(db, crew_id, day, contact)
-    body = {
-        "plan_id": plan_id,
-        "plan_version": version,
-        **route,
-        "stops": _with_live_jobs(db, route, contact),
-    }
+    plan_id, version, route, changes = _crew_route(db, crew_id, day, contact)
+    stops = _with_live_jobs(db, route, contact)
+    body = {"plan_id": plan_id, "plan_version": version, **route, "stops": stops}
+    if changes is not None:
+        for stop in stops:  # copies made by `_with_live_jobs`: the cache is not touched
+            stop["change"], stop["previous_eta"] = changes["stops"].get(
+                stop["job_id"], (None, None)
+            )
+        body["removed"] = changes["removed"]
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     return data, '"' + hashlib.sha256(data).hexdigest()[:40] + '"'
 
