@@ -585,6 +585,8 @@ class _Day:
         prefix = ""
         if reason is UnassignedReason.NOT_SOLVED_IN_TIME:
             prefix = "the optimizer found no solution for its zone in time; "
+        elif reason is UnassignedReason.CREW_UNAVAILABLE:  # handed over by a re-plan
+            prefix = "its crew went off duty and nobody took it over; "
         return self._full(job, v, slots, tried, prefix)
 
     def _outside(self, job: Job, u: Unassigned) -> str:
