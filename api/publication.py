@@ -23,9 +23,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.audit import record_audit
 from api.auth import Principal
 from api.errors import Conflict
-from api.models import AuditRow, JobRow, PlanRow
+from api.models import JobRow, PlanRow
 from api.notices import DEFAULT_TOLERANCE_MINUTES, assignments, queue_publication_notices
 from api.outbox import enqueue, set_job_status
 
@@ -130,19 +131,17 @@ def publish_plan(
         },
         now,
     )
-    session.add(
-        AuditRow(
-            at=now,
-            actor=actor.subject,
-            role=actor.role.value,
-            action="plan_published",
-            plan_id=plan.id,
-            details={
-                "replaces": replaces,
-                "jobs_on_routes": len(on_routes),
-                "customer_notices": notices,
-            },
-        )
+    record_audit(
+        session,
+        actor,
+        "plan_published",
+        now,
+        plan_id=plan.id,
+        details={
+            "replaces": replaces,
+            "jobs_on_routes": len(on_routes),
+            "customer_notices": notices,
+        },
     )
 
 
