@@ -48,7 +48,7 @@ from sqlalchemy import select, update
 from api.context import AppContext
 from api.models import CustomerNoticeRow
 from api.settings import Settings
-from api.webhook_sender import USER_AGENT, backoff_delay, sign
+from api.webhook_sender import USER_AGENT, attempt_outcome, sign
 
 log = logging.getLogger("api.notices")
 
@@ -230,12 +230,11 @@ def _claim(ctx: AppContext, notice_id: int, now: datetime) -> Notice | None:
 
 
 def _record(ctx: AppContext, notice: Notice, error: str | None, now: datetime) -> None:
-    settings = ctx.settings
-    values: dict[str, Any]
     # a notice superseded while it was being sent did reach the gateway: it is `sent`
     statuses = ("pending", "superseded") if error is None else ("pending",)
-    if error is None:
-        values = {"status": "sent", "sent_at": now, "last_error": None}
+    outcome, values = attempt_outcome(ctx.settings, notice.attempts, notice.id, error, now)
+    if outcome == "done":
+        values.update(status="sent", sent_at=now)
         log.info(
             "notice %s (%s, job %s) sent after %s attempt(s)",
             notice.id,
@@ -243,8 +242,7 @@ def _record(ctx: AppContext, notice: Notice, error: str | None, now: datetime) -
             notice.job_id,
             notice.attempts,
         )
-    elif notice.attempts >= settings.webhook_max_attempts:
-        values = {"status": "dead", "last_error": error}
+    elif outcome == "dead":
         log.warning(
             "notice %s (%s, job %s) is dead after %s attempts: %s",
             notice.id,
@@ -254,15 +252,13 @@ def _record(ctx: AppContext, notice: Notice, error: str | None, now: datetime) -
             error,
         )
     else:
-        delay = backoff_delay(settings, notice.attempts, notice.id)
-        values = {"last_error": error, "next_attempt_at": now + timedelta(seconds=delay)}
         log.info(
-            "notice %s (job %s) failed (%s), attempt %s; retry in %.1f s",
+            "notice %s (job %s) failed (%s), attempt %s; retry at %s",
             notice.id,
             notice.job_id,
             error,
             notice.attempts,
-            delay,
+            values["next_attempt_at"],
         )
     with ctx.sessions() as session, session.begin():
         session.execute(

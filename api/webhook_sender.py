@@ -241,11 +241,24 @@ def _send(
     return error is None
 
 
-def _record(ctx: AppContext, claimed: _Claimed, error: str | None, now: datetime) -> None:
-    settings = ctx.settings
-    values: dict[str, Any]
+def attempt_outcome(
+    settings: Settings, attempts: int, row_id: int, error: str | None, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """What an attempt leaves on its row: ("done", {}), ("dead", values) after the last
+    allowed attempt, or ("retry", values) with the next attempt backed off. Shared by the
+    webhook and the customer-notice senders, so both retry by the same rule."""
     if error is None:
-        values = {"status": "delivered", "delivered_at": now, "last_error": None}
+        return "done", {"last_error": None}
+    if attempts >= settings.webhook_max_attempts:
+        return "dead", {"status": "dead", "last_error": error}
+    delay = backoff_delay(settings, attempts, row_id)
+    return "retry", {"last_error": error, "next_attempt_at": now + timedelta(seconds=delay)}
+
+
+def _record(ctx: AppContext, claimed: _Claimed, error: str | None, now: datetime) -> None:
+    outcome, values = attempt_outcome(ctx.settings, claimed.attempts, claimed.id, error, now)
+    if outcome == "done":
+        values.update(status="delivered", delivered_at=now)
         log.info(
             "webhook delivery %s (%s) delivered to webhook %s after %s attempt(s)",
             claimed.id,
@@ -253,8 +266,7 @@ def _record(ctx: AppContext, claimed: _Claimed, error: str | None, now: datetime
             claimed.webhook_id,
             claimed.attempts,
         )
-    elif claimed.attempts >= settings.webhook_max_attempts:
-        values = {"status": "dead", "last_error": error}
+    elif outcome == "dead":
         log.warning(
             "webhook delivery %s (%s) to webhook %s is dead after %s attempts: %s",
             claimed.id,
@@ -264,15 +276,13 @@ def _record(ctx: AppContext, claimed: _Claimed, error: str | None, now: datetime
             error,
         )
     else:
-        delay = backoff_delay(settings, claimed.attempts, claimed.id)
-        values = {"last_error": error, "next_attempt_at": now + timedelta(seconds=delay)}
         log.info(
-            "webhook delivery %s to webhook %s failed (%s), attempt %s; retry in %.1f s",
+            "webhook delivery %s to webhook %s failed (%s), attempt %s; retry at %s",
             claimed.id,
             claimed.webhook_id,
             error,
             claimed.attempts,
-            delay,
+            values["next_attempt_at"],
         )
     with ctx.sessions() as session, session.begin():
         session.execute(
