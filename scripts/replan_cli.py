@@ -12,8 +12,10 @@
 PLAN.json is a plan saved by `dispatch plan` (it carries its problem). `--events` rows are
 `job_id,type,time` with type `arrived`, `started`, `completed` or `failed` and time HH:MM or
 ISO: a completed or failed job is done (from its started/arrived time), an arrived or started
-one is in progress. Times without a date are on the plan's day. The customers' last notified
-ETAs are the plan's planned arrivals (a file has no notice history).
+one is in progress. Times without a date are on the plan's day. With neither `--events` nor
+`--done`, the day is taken to have gone as planned until `--at` (stops ended by then done,
+stops started by then in progress). The customers' last notified ETAs are the plan's planned
+starts of work (a file has no notice history).
 
 Writes DIR/plan.json (the new plan), DIR/diff.json (`PlanDiff.summary()`: crews changed,
 moves, ETA changes, added, removed, newly unassigned, promises at risk) and
@@ -133,7 +135,7 @@ def read_events(
 
 def build_state(args: argparse.Namespace, plan: Any) -> Any:
     """The `DayState` the flags describe, checked against the plan (errors name the flag)."""
-    from dispatch.replan import DayState
+    from dispatch.replan import DayState, state_as_planned
 
     day = plan.problem.date
     at = parse_time(args.at, day, "--at")
@@ -150,6 +152,10 @@ def build_state(args: argparse.Namespace, plan: Any) -> Any:
 
     done: dict[str, tuple[datetime, datetime]] = {}
     in_progress: dict[str, datetime] = {}
+    if args.events is None and not args.done:
+        # nothing reported: the day went as planned until --at (a file has no event log)
+        planned = state_as_planned(plan, at)
+        done, in_progress = dict(planned.done), dict(planned.in_progress)
     if args.events is not None:
         done, in_progress, latest = read_events(args.events, day)
         unknown = sorted(j for j in (*done, *in_progress) if j not in stops)
@@ -210,7 +216,7 @@ def build_state(args: argparse.Namespace, plan: Any) -> Any:
         unavailable=unavailable,
         new_jobs=new_jobs,
         cancelled=frozenset(args.cancel),
-        notified_eta={job_id: r.stops[k].arrival for job_id, (r, k) in stops.items()},
+        notified_eta={job_id: r.stops[k].start for job_id, (r, k) in stops.items()},
     )
 
 

@@ -106,3 +106,13 @@ def test_events_file_and_at_before_the_last_event(saved, tmp_path, capsys):
     assert code == 2 and "line 2" in err and "type" in err
     code = main(["replan", str(tmp_path / "missing.json"), "--at", "09:00", "--out", str(out)])
     assert code == 2
+
+
+def test_without_events_the_day_went_as_planned(saved, tmp_path):
+    """No --events and no --done: what ended by --at is done, so an unchanged day re-plans to
+    an empty diff (nothing moves, nobody is told anything)."""
+    out = tmp_path / "out"
+    done = run(saved, "--at", "12:00", "--solution-limit", "20", "--out", out)
+    assert done.returncode == 0, done.stderr
+    diff = json.loads((out / "diff.json").read_text(encoding="utf-8"))
+    assert diff["moved"] == [] and diff["eta_changes"] == [] and diff["newly_unassigned"] == []
