@@ -34,7 +34,7 @@ from datetime import date, datetime
 from enum import Enum, StrEnum
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -47,7 +47,7 @@ from api.errors import Conflict, Unprocessable
 from api.models import CustomerNoticeRow, JobRow, PlanRow
 from api.pages import Page, PageParams, page_params, paginate
 from api.routers.plans import PlanAccepted, active_plan, audit, get_plan, links, stored_plan
-from api.types import Ident, Moment
+from api.types import Ident, Moment, RowId
 from dispatch.explain import explain_plan, zone_shortages
 from dispatch.records import PERSONAL_FIELDS
 from dispatch.replan import ReplanRefused, refuse_bad_state
@@ -431,7 +431,7 @@ def list_notices(
     "a notice that is not dead, or when the job still has no phone.",
 )
 def retry_notice(
-    notice_id: int = Path(ge=1, le=2**63 - 1),
+    notice_id: RowId,
     principal: Principal = Depends(require(*OFFICE)),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
