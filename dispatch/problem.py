@@ -30,16 +30,29 @@ DEFAULT_RUSH_HOURS: tuple[tuple[str, str, float], ...] = (
 
 @dataclass(frozen=True)
 class TravelSettings:
-    """How travel times are computed: the provider and its parameters."""
+    """How travel times are computed: the provider and its parameters.
+
+    Providers: "haversine" (great circle x `detour_factor`), "osm" (shortest road paths in the
+    OpenStreetMap extract `osm_file`, .osm or .osm.pbf) and "osrm" (the `table` service at
+    `osrm_url`). For the road providers `detour_factor` is unused and `speeds_kmh` is relative:
+    the fastest crew kind drives the road's free-flow time, slower kinds proportionally longer
+    (`routing.road_network.profile_durations`).
+    """
 
     provider: str = "haversine"
     detour_factor: float = 1.3
     speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
     rush_hours: tuple[tuple[str, str, float], ...] = DEFAULT_RUSH_HOURS
+    osm_file: str = ""
+    osrm_url: str = ""
 
     def __post_init__(self) -> None:
-        if self.provider != "haversine":
+        if self.provider not in ("haversine", "osm", "osrm"):
             raise InputError("travel settings", "provider", f"unknown provider {self.provider!r}")
+        if self.provider == "osm" and not self.osm_file:
+            raise InputError("travel settings", "osm_file", "provider 'osm' needs an OSM file")
+        if self.provider == "osrm" and not self.osrm_url.startswith(("http://", "https://")):
+            raise InputError("travel settings", "osrm_url", "provider 'osrm' needs an http(s) URL")
         if self.detour_factor < 1:
             raise InputError("travel settings", "detour_factor", "must be >= 1")
         for kind, speed in self.speeds_kmh.items():

@@ -44,7 +44,7 @@ _PROBLEM_KEYS = (
     "name", "date", "link_gap_minutes", "max_km_from_depot", "travel", "promises",
     "depots", "crews", "jobs", "zones",
 )  # fmt: skip
-_TRAVEL_KEYS = ("provider", "detour_factor", "speeds_kmh", "rush_hours")
+_TRAVEL_KEYS = ("provider", "detour_factor", "speeds_kmh", "rush_hours", "osm_file", "osrm_url")
 _HOURS_KEYS = ("delivery_hours", "installation_hours", "repair_hours", "pickup_hours")
 _POLICY_KEYS = (*_HOURS_KEYS, "clock", "opening", "cutoff", "closing")
 
@@ -64,6 +64,9 @@ def problem_to_dict(
             "detour_factor": p.travel.detour_factor,
             "speeds_kmh": dict(p.travel.speeds_kmh),
             "rush_hours": [list(r) for r in p.travel.rush_hours],
+            # written only when set, so haversine plans read by older versions stay valid
+            **({"osm_file": p.travel.osm_file} if p.travel.osm_file else {}),
+            **({"osrm_url": p.travel.osrm_url} if p.travel.osrm_url else {}),
         },
         "promises": {region: _policy_to_dict(pol) for region, pol in p.promises.policies.items()},
         "depots": [depot_to_dict(d) for d in p.depots],
@@ -219,6 +222,8 @@ def _travel(
         detour_factor=r.required("detour_factor", parse_float),
         speeds_kmh=r.required("speeds_kmh", _parse_speeds),
         rush_hours=r.required("rush_hours", _parse_rush_hours),
+        osm_file=r.get("osm_file", parse_text, ""),
+        osrm_url=r.get("osrm_url", parse_text, ""),
     )
     errors.extend(r.errors)
     return settings

@@ -8,6 +8,7 @@ matrices: the travel model is always built over the whole problem in one fixed o
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -31,19 +32,33 @@ def seconds_of(t: time) -> int:
 
 
 def build_travel(problem: DispatchProblem) -> TravelModel:
-    """The travel model over all depots then all jobs, from the problem's travel settings."""
+    """The travel model over all depots then all jobs, from the problem's travel settings.
+
+    Road providers ("osm", "osrm") give free-flow road seconds scaled per crew kind (see
+    `TravelSettings`); the rush-hour congestion applies on top, as for "haversine". Road
+    matrices are cached on disk under $FIELDROUTE_TRAVEL_CACHE when that is set.
+    """
     points = [d.location for d in problem.depots] + [j.location for j in problem.jobs]
     settings = problem.travel
     slices = tuple(
         (seconds_of(time.fromisoformat(a)), seconds_of(time.fromisoformat(b)), round(f * 1000))
         for a, b, f in settings.rush_hours
     )
+    lon = np.array([p.lon for p in points])
+    lat = np.array([p.lat for p in points])
+    if settings.provider == "osm":
+        from routing.road_network import osm_model
+
+        cache = os.environ.get("FIELDROUTE_TRAVEL_CACHE") or None
+        return osm_model(
+            settings.osm_file, lon, lat, settings.speeds_kmh, Congestion(slices), cache_dir=cache
+        )
+    if settings.provider == "osrm":
+        from routing.osrm_client import osrm_model
+
+        return osrm_model(settings.osrm_url, lon, lat, settings.speeds_kmh, Congestion(slices))
     return haversine_model(
-        np.array([p.lon for p in points]),
-        np.array([p.lat for p in points]),
-        settings.speeds_kmh,
-        settings.detour_factor,
-        Congestion(slices),
+        lon, lat, settings.speeds_kmh, settings.detour_factor, Congestion(slices)
     )
 
 

@@ -1,0 +1,570 @@
+"""Road-network travel times from an OpenStreetMap extract: parse, build a graph, all pairs.
+
+The provider behind `TravelSettings(provider="osm")`. It reads an OSM extract, keeps the
+drivable ways (`highway=motorway` .. `service`), builds a directed graph whose edges carry
+metres and free-flow seconds, snaps each location to its nearest graph node and runs
+`scipy.sparse.csgraph.dijkstra` from the day's locations to get the all-pairs matrices.
+
+Formats: `.osm` XML is read with the standard library (`xml.etree.ElementTree.iterparse`);
+`.osm.pbf` needs the optional `osmium` package (`pip install fieldroute[osm]`) and fails with a
+clear `RoadNetworkError` without it.
+
+Rules (all documented in docs/routing.md, "Road-network travel times"):
+
+* Speed of an edge: the way's numeric `maxspeed` (km/h, or mph converted) when present,
+  otherwise `DEFAULT_SPEEDS_KMH` by road class. Free-flow seconds = metres / speed.
+* Direction: `oneway=yes|true|1` forward only, `oneway=-1|reverse` backward only,
+  `junction=roundabout|circular` and `highway=motorway|motorway_link` are one-way forward
+  unless `oneway=no`; `oneway=reversible|alternating` ways are left out (no fixed direction).
+  Ways tagged `access=no`, `motor_vehicle=no`, `motorcar=no`, `vehicle=no` or `area=yes` are
+  left out; `access=private` is kept (crews do drive into estates and campuses).
+* Paths are the fastest (minimum free-flow seconds); the distance reported is the length of
+  that fastest path, not the shortest possible one, so metres and seconds describe one route.
+* A location is joined to its snap node by a straight access leg (its great-circle distance)
+  at `access_speed_kmh`, at both ends of a trip. Snapping uses only the largest strongly
+  connected component (by default) so that every pair is reachable; pairs that are not
+  (possible when that is switched off) get `UNREACHABLE_M` / `UNREACHABLE_S` and a flag.
+* Metres and seconds are rounded up (ceil) to integers, which keeps the triangle inequality
+  of the (fastest-path) seconds exact on the integer matrix: ceil(a) + ceil(b) >= ceil(a + b).
+  The metres of fastest paths need not obey it (a fast detour may be longer than two legs).
+
+Results are cached on disk (optional) as `.npz`, keyed by the graph file's SHA-256, the
+locations, the speed table and the access parameters; parsed graphs are also kept in memory
+for the life of the process, keyed by path, size, mtime and speed table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+
+from routing.travel import EARTH_RADIUS_M, Congestion, TravelModel
+
+#: free-flow speed (km/h) by OSM road class when a way has no usable `maxspeed`; urban
+#: figures, below the legal limits, since a city trip also brakes for junctions and lights
+DEFAULT_SPEEDS_KMH: dict[str, float] = {
+    "motorway": 90.0,
+    "motorway_link": 45.0,
+    "trunk": 70.0,
+    "trunk_link": 40.0,
+    "primary": 50.0,
+    "primary_link": 30.0,
+    "secondary": 40.0,
+    "secondary_link": 30.0,
+    "tertiary": 35.0,
+    "tertiary_link": 25.0,
+    "unclassified": 30.0,
+    "residential": 25.0,
+    "living_street": 10.0,
+    "service": 15.0,
+    "road": 25.0,
+}
+#: access leg between a location and its snap node (driveway, car park, last metres)
+DEFAULT_ACCESS_SPEED_KMH = 10.0
+#: stand-in for "no path": large, finite and safe to add a few of in int32 arithmetic
+UNREACHABLE_M = 10_000_000
+UNREACHABLE_S = 1_000_000
+#: ways implied one-way by OSM convention unless tagged `oneway=no`
+_IMPLIED_ONEWAY = frozenset({"motorway", "motorway_link"})
+_NO_ACCESS = frozenset({"no"})
+_ACCESS_KEYS = ("access", "vehicle", "motor_vehicle", "motorcar")
+_CACHE_VERSION = 1
+
+
+class RoadNetworkError(ValueError):
+    """The extract cannot be read or holds no usable drivable network."""
+
+
+@dataclass(frozen=True)
+class RoadGraph:
+    """A directed drivable graph: nodes with WGS84 coordinates, edges with metres and seconds."""
+
+    lon: np.ndarray  # float64 per node
+    lat: np.ndarray
+    src: np.ndarray  # int32 per edge
+    dst: np.ndarray
+    metres: np.ndarray  # float64 per edge
+    seconds: np.ndarray  # float64 per edge, free flow
+    source_sha256: str = ""
+
+    @property
+    def node_count(self) -> int:
+        return int(self.lon.shape[0])
+
+    @property
+    def edge_count(self) -> int:
+        return int(self.src.shape[0])
+
+    def adjacency(self, weight: np.ndarray) -> csr_matrix:
+        n = self.node_count
+        return csr_matrix((weight, (self.src, self.dst)), shape=(n, n))
+
+    def largest_component(self) -> np.ndarray:
+        """Node indices of the largest strongly connected component (all mutually reachable)."""
+        _, labels = connected_components(
+            self.adjacency(self.seconds), directed=True, connection="strong"
+        )
+        return np.flatnonzero(labels == np.bincount(labels).argmax())
+
+
+@dataclass(frozen=True)
+class RoadMatrix:
+    """All-pairs road travel between locations, integer metres and free-flow seconds."""
+
+    metres: np.ndarray  # int32 (n, n)
+    seconds: np.ndarray  # int32 (n, n)
+    snap_m: np.ndarray  # float64 (n,): straight distance from each location to its node
+    unreachable: np.ndarray  # bool (n, n): no road path; metres/seconds hold the penalty
+
+
+# --------------------------------------------------------------------------------- parsing
+
+
+def parse_maxspeed(value: str | None) -> float | None:
+    """km/h from an OSM `maxspeed` value ("50", "50 km/h", "30 mph"), None if not numeric.
+
+    Zone codes such as "RU:urban" or "none" give None, so the road-class speed applies.
+    """
+    if not value:
+        return None
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$", value.split(";")[0])
+    if not m:
+        return None
+    speed = float(m.group(1)) * (1.609344 if m.group(2) == "mph" else 1.0)
+    return speed if speed > 0 else None
+
+
+def way_directions(tags: Mapping[str, str]) -> tuple[bool, bool] | None:
+    """(forward, backward) travel allowed on a way, None if it has no fixed direction."""
+    oneway = tags.get("oneway", "").strip().lower()
+    if oneway in ("reversible", "alternating"):
+        return None
+    if oneway in ("yes", "true", "1"):
+        return True, False
+    if oneway in ("-1", "reverse"):
+        return False, True
+    if oneway == "no":
+        return True, True
+    if tags.get("junction") in ("roundabout", "circular"):
+        return True, False
+    if tags.get("highway") in _IMPLIED_ONEWAY:
+        return True, False
+    return True, True
+
+
+def drivable_speed(tags: Mapping[str, str], speeds_kmh: Mapping[str, float]) -> float | None:
+    """Free-flow km/h of a way if motor vehicles may use it, else None."""
+    highway = tags.get("highway")
+    if highway not in speeds_kmh or tags.get("area") == "yes":
+        return None
+    if any(tags.get(k) in _NO_ACCESS for k in _ACCESS_KEYS):
+        return None
+    return parse_maxspeed(tags.get("maxspeed")) or float(speeds_kmh[highway])
+
+
+def _iter_xml_ways(path: Path) -> Iterator[tuple[dict[str, str], list[tuple[float, float]]]]:
+    """(tags, [(lon, lat), ...]) of every highway way in an .osm XML file.
+
+    One streaming pass: node coordinates are remembered (OSM files list nodes before ways),
+    each element is cleared once read so memory holds coordinates, not the XML tree. Nodes a
+    way references but the extract lacks (ways cut at the bounding box) split the way there.
+    """
+    coords: dict[int, tuple[float, float]] = {}
+    try:
+        for _, elem in ET.iterparse(path, events=("end",)):
+            tag = elem.tag
+            if tag == "node":
+                coords[int(elem.get("id"))] = (float(elem.get("lon")), float(elem.get("lat")))
+                elem.clear()
+            elif tag == "way":
+                tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
+                if "highway" in tags:
+                    refs = [int(nd.get("ref")) for nd in elem.iter("nd")]
+                    for run in _split_missing(refs, coords):
+                        yield tags, run
+                elem.clear()
+            elif tag == "relation":
+                elem.clear()
+    except ET.ParseError as exc:
+        raise RoadNetworkError(f"{path}: not valid OSM XML ({exc})") from exc
+
+
+def _split_missing(
+    refs: Sequence[int], coords: Mapping[int, tuple[float, float]]
+) -> Iterator[list[tuple[float, float]]]:
+    run: list[tuple[float, float]] = []
+    for ref in refs:
+        c = coords.get(ref)
+        if c is None:
+            if len(run) >= 2:
+                yield run
+            run = []
+        else:
+            run.append(c)
+    if len(run) >= 2:
+        yield run
+
+
+def _iter_pbf_ways(path: Path) -> Iterator[tuple[dict[str, str], list[tuple[float, float]]]]:
+    """Same as `_iter_xml_ways` for .osm.pbf, through the optional `osmium` package."""
+    try:
+        import osmium  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise RoadNetworkError(
+            f"{path}: reading .osm.pbf needs the optional 'osmium' package "
+            "(pip install 'fieldroute[osm]'), or convert the extract to .osm XML"
+        ) from exc
+    try:
+        processor = osmium.FileProcessor(
+            str(path), osmium.osm.NODE | osmium.osm.WAY
+        ).with_locations()
+        for way in processor:
+            if not way.is_way() or "highway" not in way.tags:
+                continue
+            tags = {t.k: t.v for t in way.tags}
+            run: list[tuple[float, float]] = []
+            for nd in way.nodes:
+                if nd.location.valid():
+                    run.append((nd.location.lon, nd.location.lat))
+                else:
+                    if len(run) >= 2:
+                        yield tags, run
+                    run = []
+            if len(run) >= 2:
+                yield tags, run
+    except RuntimeError as exc:
+        raise RoadNetworkError(f"{path}: cannot read OSM PBF ({exc})") from exc
+
+
+def _segment_metres(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Great-circle metres between coordinate rows a[k] = (lon, lat) and b[k]."""
+    lon1, lat1 = np.radians(a[:, 0]), np.radians(a[:, 1])
+    lon2, lat2 = np.radians(b[:, 0]), np.radians(b[:, 1])
+    h = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_road_graph(path: str | Path, speeds_kmh: Mapping[str, float] | None = None) -> RoadGraph:
+    """The directed drivable graph of an OSM extract (.osm XML, or .osm.pbf with osmium).
+
+    Nodes are the way vertices that drivable ways use (keyed by coordinate, so the XML and
+    PBF readers agree); parallel edges keep the fastest one.
+    """
+    path = Path(path)
+    speeds = dict(DEFAULT_SPEEDS_KMH if speeds_kmh is None else speeds_kmh)
+    if not path.is_file():
+        raise RoadNetworkError(f"{path}: no such OSM file")
+    name = path.name.lower()
+    ways = _iter_pbf_ways(path) if name.endswith(".pbf") else _iter_xml_ways(path)
+
+    index: dict[tuple[float, float], int] = {}
+    src: list[int] = []
+    dst: list[int] = []
+    kmh: list[float] = []
+    for tags, run in ways:
+        speed = drivable_speed(tags, speeds)
+        direction = way_directions(tags) if speed else None
+        if direction is None:
+            continue
+        ids = [index.setdefault(c, len(index)) for c in run]
+        forward, backward = direction
+        for u, v in itertools.pairwise(ids):
+            if u == v:
+                continue
+            if forward:
+                src.append(u)
+                dst.append(v)
+                kmh.append(speed)
+            if backward:
+                src.append(v)
+                dst.append(u)
+                kmh.append(speed)
+    if not src:
+        raise RoadNetworkError(f"{path}: no drivable ways (highway=motorway..service) found")
+
+    xy = np.array(list(index), dtype=np.float64)
+    s = np.array(src, dtype=np.int32)
+    d = np.array(dst, dtype=np.int32)
+    metres = np.maximum(_segment_metres(xy[s], xy[d]), 0.01)  # no zero-weight edges
+    seconds = metres * 3.6 / np.array(kmh)
+    # Parallel edges (two ways over one segment): keep the fastest.
+    order = np.lexsort((seconds, d, s))
+    s, d, metres, seconds = s[order], d[order], metres[order], seconds[order]
+    first = np.ones(len(s), dtype=bool)
+    first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
+    return RoadGraph(
+        lon=xy[:, 0].copy(),
+        lat=xy[:, 1].copy(),
+        src=s[first],
+        dst=d[first],
+        metres=metres[first],
+        seconds=seconds[first],
+        source_sha256=file_sha256(path),
+    )
+
+
+_GRAPHS: dict[tuple, RoadGraph] = {}
+
+
+def cached_road_graph(path: str | Path, speeds_kmh: Mapping[str, float] | None = None) -> RoadGraph:
+    """`load_road_graph`, memoised for the process (planner and validator share one parse)."""
+    p = Path(path).resolve()
+    stat = p.stat()
+    speeds = dict(DEFAULT_SPEEDS_KMH if speeds_kmh is None else speeds_kmh)
+    key = (str(p), stat.st_size, stat.st_mtime_ns, tuple(sorted(speeds.items())))
+    graph = _GRAPHS.get(key)
+    if graph is None:
+        if len(_GRAPHS) >= 4:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        graph = _GRAPHS[key] = load_road_graph(p, speeds)
+    return graph
+
+
+# ------------------------------------------------------------------------- snap and paths
+
+
+def _local_xy(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
+    """Equirectangular metres around latitude lat0: exact enough for a city-sized snap."""
+    k = math.pi / 180 * EARTH_RADIUS_M
+    return np.column_stack([lon * k * math.cos(math.radians(lat0)), lat * k])
+
+
+def snap(
+    graph: RoadGraph,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    candidates: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(node index, great-circle metres to it) of the nearest candidate node per location."""
+    nodes = np.arange(graph.node_count) if candidates is None else np.asarray(candidates)
+    lat0 = float(np.mean(graph.lat[nodes]))
+    tree = cKDTree(_local_xy(graph.lon[nodes], graph.lat[nodes], lat0))
+    _, k = tree.query(_local_xy(np.asarray(lon, float), np.asarray(lat, float), lat0))
+    node = nodes[k]
+    pts = np.column_stack([lon, lat]).astype(np.float64)
+    gxy = np.column_stack([graph.lon[node], graph.lat[node]])
+    return node, _segment_metres(pts, gxy)
+
+
+def _path_metres(graph: RoadGraph, pred: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Length of each fastest path, summed over the predecessor trees by pointer doubling.
+
+    `pred[r, v]` is v's predecessor on the fastest path from `sources[r]` (negative if none);
+    each round adds the length gathered so far at the pointer and jumps it ahead, so the
+    whole (sources x nodes) block is done in log2(longest path) vectorised rounds.
+    """
+    rows, n = pred.shape
+    has = pred >= 0
+    parent = np.where(has, pred, np.arange(n)[None, :])
+    # Edge (u, v) -> metres via its position in the (src, dst)-sorted edge list.
+    keys = graph.src.astype(np.int64) * n + graph.dst
+    cols = np.broadcast_to(np.arange(n), pred.shape)
+    acc = np.zeros(pred.shape, dtype=np.float64)
+    acc[has] = graph.metres[np.searchsorted(keys, parent[has].astype(np.int64) * n + cols[has])]
+    r = np.arange(rows)[:, None]
+    src = sources[:, None]
+    active = has & (parent != src)
+    while active.any():
+        acc = np.where(active, acc + acc[r, parent], acc)
+        parent = np.where(active, parent[r, parent], parent)
+        active &= parent != src
+    return acc
+
+
+#: (sources x nodes) cells per Dijkstra block: bounds the predecessor arrays' memory
+_BLOCK_CELLS = 4_000_000
+
+
+def _fastest_paths(graph: RoadGraph, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds, metres) of the fastest paths between all pairs of `targets` (node indices)."""
+    adj = graph.adjacency(graph.seconds)
+    k = len(targets)
+    sec = np.empty((k, k))
+    met = np.empty((k, k))
+    step = max(1, _BLOCK_CELLS // max(1, graph.node_count))
+    for lo in range(0, k, step):
+        rows = targets[lo : lo + step]
+        s, pred = dijkstra(adj, directed=True, indices=rows, return_predecessors=True)
+        sec[lo : lo + step] = s[:, targets]
+        met[lo : lo + step] = _path_metres(graph, pred, rows)[:, targets]
+    return sec, met
+
+
+def road_matrix(
+    graph: RoadGraph,
+    lon: Sequence[float] | np.ndarray,
+    lat: Sequence[float] | np.ndarray,
+    *,
+    access_speed_kmh: float = DEFAULT_ACCESS_SPEED_KMH,
+    largest_component_only: bool = True,
+    cache_dir: str | Path | None = None,
+) -> RoadMatrix:
+    """All-pairs fastest road paths between the locations, plus the access legs at both ends.
+
+    Dijkstra runs once per distinct snap node (many locations share one), limited to the
+    nodes that are snap targets; locations with identical coordinates are 0 apart.
+    """
+    if access_speed_kmh <= 0:
+        raise ValueError(f"access_speed_kmh must be > 0, got {access_speed_kmh}")
+    pts = np.column_stack([np.asarray(lon, float), np.asarray(lat, float)])
+    key = None
+    if cache_dir is not None:
+        key = _cache_key(graph, pts, access_speed_kmh, largest_component_only)
+        hit = _cache_read(Path(cache_dir), key)
+        if hit is not None:
+            return hit
+
+    uniq, inverse = np.unique(pts, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    candidates = graph.largest_component() if largest_component_only else None
+    node, snap_m = snap(graph, uniq[:, 0], uniq[:, 1], candidates)
+    targets, node_slot = np.unique(node, return_inverse=True)
+    node_slot = node_slot.ravel()
+
+    sec, met = _fastest_paths(graph, targets)  # target x target
+    # Gather to the n x n result in row blocks: float work arrays stay small (the int32
+    # outputs are the only n x n allocations), which matters at 5,000 points.
+    slot = node_slot[inverse]
+    snap_n = snap_m[inverse]
+    access_n = snap_n * 3.6 / access_speed_kmh
+    n = len(inverse)
+    metres = np.empty((n, n), dtype=np.int32)
+    seconds = np.empty((n, n), dtype=np.int32)
+    unreachable = np.empty((n, n), dtype=bool)
+    step = max(1, _BLOCK_CELLS // max(1, n))
+    for lo in range(0, n, step):
+        rows = slice(lo, lo + step)
+        same = inverse[rows, None] == inverse[None, :]  # identical coordinates: 0 apart
+        cut = ~np.isfinite(sec[slot[rows, None], slot[None, :]])
+        for out, base, leg, penalty in (
+            (seconds, sec, access_n, UNREACHABLE_S),
+            (metres, met, snap_n, UNREACHABLE_M),
+        ):
+            block = base[slot[rows, None], slot[None, :]] + leg[rows, None] + leg[None, :]
+            block[same] = 0.0
+            block[cut] = penalty
+            out[rows] = np.ceil(block - 1e-9)
+        unreachable[rows] = cut
+    result = RoadMatrix(metres=metres, seconds=seconds, snap_m=snap_n, unreachable=unreachable)
+    if key is not None:
+        _cache_write(Path(cache_dir), key, result)
+    return result
+
+
+# -------------------------------------------------------------------------------- caching
+
+
+def _cache_key(
+    graph: RoadGraph, pts: np.ndarray, access_speed_kmh: float, largest_only: bool
+) -> str:
+    """Graph file hash + edge speeds (the speed table's effect) + locations + parameters."""
+    h = hashlib.sha256()
+    h.update(
+        json.dumps([_CACHE_VERSION, graph.source_sha256, access_speed_kmh, largest_only]).encode()
+    )
+    h.update(np.ascontiguousarray(graph.seconds).tobytes())
+    h.update(np.ascontiguousarray(pts, dtype=np.float64).tobytes())
+    return h.hexdigest()[:32]
+
+
+def _cache_read(cache_dir: Path, key: str) -> RoadMatrix | None:
+    path = cache_dir / f"road-{key}.npz"
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return RoadMatrix(z["metres"], z["seconds"], z["snap_m"], z["unreachable"])
+    except (OSError, KeyError, ValueError):
+        return None  # a damaged cache file is rebuilt, not trusted
+
+
+def _cache_write(cache_dir: Path, key: str, m: RoadMatrix) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f"road-{key}.tmp.npz"
+    np.savez(tmp, metres=m.metres, seconds=m.seconds, snap_m=m.snap_m, unreachable=m.unreachable)
+    tmp.replace(cache_dir / f"road-{key}.npz")  # atomic: readers never see half a file
+
+
+# ---------------------------------------------------------------------------- travel model
+
+
+def profile_durations(
+    seconds: np.ndarray, speeds_kmh: Mapping[str, float], reference_kmh: float | None = None
+) -> dict[str, np.ndarray]:
+    """Per-profile durations from road free-flow seconds: the rule shared by osm and osrm.
+
+    Road seconds already reflect each road's speed, so a crew kind's configured speed is used
+    relative to the fastest kind (or `reference_kmh`): that kind drives the road free-flow
+    time, a kind configured at 25 km/h against 32 km/h takes 32/25 = 1.28x as long. Computed
+    in per-mille integers with the same ceil rule as congestion, so whole seconds stay whole.
+    """
+    if not speeds_kmh:
+        raise ValueError("need at least one profile speed")
+    for name, speed in speeds_kmh.items():
+        if speed <= 0:
+            raise ValueError(f"speed for profile {name!r} must be > 0, got {speed}")
+    ref = max(speeds_kmh.values()) if reference_kmh is None else reference_kmh
+    out = {}
+    step = max(1, _BLOCK_CELLS // max(1, seconds.shape[1]))
+    for name, speed in speeds_kmh.items():
+        permille = max(1000, round(1000 * ref / speed))
+        scaled = np.empty(seconds.shape, dtype=np.int32)
+        for lo in range(0, seconds.shape[0], step):  # int64 work in row blocks, not n x n
+            block = (seconds[lo : lo + step].astype(np.int64) * permille + 999) // 1000
+            scaled[lo : lo + step] = np.minimum(block, np.iinfo(np.int32).max)
+        out[name] = scaled
+    return out
+
+
+def osm_model(
+    osm_file: str | Path,
+    lon: Sequence[float] | np.ndarray,
+    lat: Sequence[float] | np.ndarray,
+    speeds_kmh: Mapping[str, float],
+    congestion: Congestion | None = None,
+    *,
+    road_speeds_kmh: Mapping[str, float] | None = None,
+    access_speed_kmh: float = DEFAULT_ACCESS_SPEED_KMH,
+    cache_dir: str | Path | None = None,
+) -> TravelModel:
+    """A `TravelModel` from an OSM extract: road metres, per-profile road seconds, congestion."""
+    started = time.perf_counter()
+    graph = cached_road_graph(osm_file, road_speeds_kmh)
+    m = road_matrix(graph, lon, lat, access_speed_kmh=access_speed_kmh, cache_dir=cache_dir)
+    congestion = congestion or Congestion()
+    settings = {
+        "provider": "osm",
+        "osm_file": str(osm_file),
+        "osm_sha256": graph.source_sha256,
+        "speeds_kmh": dict(speeds_kmh),
+        "access_speed_kmh": access_speed_kmh,
+        "congestion": [list(s) for s in congestion.slices],
+        "max_snap_m": float(m.snap_m.max()) if len(m.snap_m) else 0.0,
+        "unreachable_pairs": int(m.unreachable.sum()),
+        "build_s": round(time.perf_counter() - started, 3),
+    }
+    return TravelModel(m.metres, profile_durations(m.seconds, speeds_kmh), congestion, settings)
