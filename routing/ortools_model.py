@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 
 from routing.problem import RoutingProblem, RoutingSolution
 from routing.schedule import build_schedules
@@ -33,6 +33,9 @@ METAHEURISTICS = {
     "simulated_annealing": routing_enums_pb2.LocalSearchMetaheuristic.SIMULATED_ANNEALING,
     "tabu_search": routing_enums_pb2.LocalSearchMetaheuristic.TABU_SEARCH,
     "greedy_descent": routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
+    # Not a LocalSearchMetaheuristic value: OR-Tools' iterated local search (`_use_ils`),
+    # run through RoutingModel.SolveWithIteratedLocalSearch.
+    "ruin_and_recreate": routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT,
 }
 
 
@@ -61,6 +64,8 @@ class SolveParams:
     metaheuristic: str = "guided_local_search"
     progress: Callable[[Progress], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    #: "ruin_and_recreate" only: SISR ruin size (average visits removed per perturbation)
+    ruin_size: int = 10
     #: a warm start: per vehicle, the visit indices of a known solution in visiting order
     #: (a re-plan passes the routes it already has); the search starts from it instead of
     #: a first-solution heuristic, and falls back to one if the routes cannot be restored
@@ -132,6 +137,8 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
     search = pywrapcp.DefaultRoutingSearchParameters()
     search.first_solution_strategy = FIRST_SOLUTIONS[_first_solution(params, nodes.n_visits)]
     search.local_search_metaheuristic = METAHEURISTICS[params.metaheuristic]
+    if params.metaheuristic == "ruin_and_recreate":
+        _use_ils(search, params.ruin_size)
     # The LP/MIP cumul scheduling inside the search filters made each move several times
     # slower (60 vs 320 solutions in 20 s on a 458-job zone) for no better plans: the
     # routes are re-timed by routing.schedule and checked by the validator afterwards.
@@ -160,6 +167,10 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
         initial = _initial_assignment(routing, search, params.initial_routes)
         if initial is not None:
             solution = routing.SolveFromAssignmentWithParameters(initial, search)
+    if solution is None and search.use_iterated_local_search:
+        # SolveWithParameters ignores use_iterated_local_search in 9.15; this entry point
+        # builds its own first solution, so a warm start goes through the branch above.
+        solution = routing.SolveWithIteratedLocalSearch(search)
     if solution is None:
         solution = routing.SolveWithParameters(search)
     if solution is None:
@@ -239,6 +250,30 @@ def solve_best_of(
         if found and (best is None or sol.objective < best.objective):
             best = sol
     return best if best is not None else sol
+
+
+def _use_ils(search, ruin_size: int) -> None:
+    """Iterated local search: SISR ruin and cheapest-insertion recreate, SA acceptance.
+
+    SISR (slack induction by string removals, Christiaens & Vanden Berghe 2020) removes
+    strings of consecutive visits from neighbouring routes, which is what lets a search
+    empty a route and reshuffle time windows; greedy descent improves each recreated
+    solution; the simulated-annealing temperatures are derived from the instance
+    (`automatic_temperatures`) so no cost scale is assumed. The random seed is fixed
+    inside OR-Tools, so a run stopped by `solution_limit` is reproducible.
+    """
+    search.use_iterated_local_search = True
+    ils = search.iterated_local_search_parameters
+    ils.perturbation_strategy = routing_ils_pb2.PerturbationStrategy.RUIN_AND_RECREATE
+    rr = ils.ruin_recreate_parameters
+    del rr.ruin_strategies[:]
+    sisr = rr.ruin_strategies.add().sisr
+    sisr.max_removed_sequence_size = ruin_size
+    sisr.avg_num_removed_visits = ruin_size
+    sisr.bypass_factor = 0.01
+    rr.recreate_strategy.heuristic = _FS.LOCAL_CHEAPEST_INSERTION
+    ils.improve_perturbed_solution = True
+    ils.reference_solution_acceptance_strategy.simulated_annealing.automatic_temperatures = True
 
 
 def _first_solution(params: SolveParams, n_visits: int) -> str:
