@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--crews-file", type=Path)
     plan.add_argument("--depots-file", type=Path)
     plan.add_argument("--zones-file", type=Path, help="GeoJSON FeatureCollection of zones")
+    plan.add_argument(
+        "--coords",
+        choices=["wgs84", "gcj02"],
+        default="wgs84",
+        help="coordinate system of the files' lon/lat: gcj02 for AMap/Tencent geocodes",
+    )
     plan.add_argument("--date", type=date.fromisoformat, help="plan day, YYYY-MM-DD")
     plan.add_argument("--jobs", type=int, default=1500, help="demo day size (fixture only)")
     plan.add_argument("--seed", type=int, default=0, help="demo day seed (fixture only)")
@@ -105,11 +111,13 @@ def _load_problem(args: argparse.Namespace):
     if args.zones_file:
         data = json.loads(args.zones_file.read_text(encoding="utf-8"))
         zones = [Zone.from_geojson(f) for f in data.get("features", [])]
+    from dispatch.coords import records_to_wgs84
+
     return DispatchProblem(
         args.date,
-        read_jobs(args.jobs_file),
+        records_to_wgs84(read_jobs(args.jobs_file), args.coords),
         read_crews(args.crews_file),
-        read_depots(args.depots_file),
+        records_to_wgs84(read_depots(args.depots_file), args.coords),
         zones,
     )
 

@@ -87,3 +87,31 @@ def test_zero_jobs_argument_is_a_clear_error(tmp_path):
     run = _dispatch("plan", "--fixture", "shanghai", "--jobs", "0", "--out", str(tmp_path))
     assert run.returncode == 2
     assert "--jobs" in run.stderr
+
+
+def test_gcj02_files_are_planned_in_wgs84(tmp_path):
+    """Files geocoded with a Chinese map (--coords gcj02): the saved problem holds the WGS84
+    points, about 500 m from the raw numbers in Shanghai."""
+    from dispatch.coords import gcj02_to_wgs84
+
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "id,kind,order_id,confirmed_at,lon,lat,windows\n"
+        "J1,repair,O1,2026-06-18T07:00,121.47,31.23,2026-06-18T09:00/2026-06-18T17:00\n"
+    )
+    crews = tmp_path / "crews.csv"
+    crews.write_text("id,kind,people,skills,start_depot\nC1,combined,2,,D\n")
+    depots = tmp_path / "depots.csv"
+    depots.write_text("id,kind,lon,lat\nD,service_point,121.45,31.22\n")
+    out = tmp_path / "out"
+    run = _dispatch(
+        "plan", "--jobs-file", str(jobs), "--crews-file", str(crews), "--depots-file",
+        str(depots), "--date", "2026-06-18", "--coords", "gcj02", "--time-limit", "2",
+        "--solution-limit", "5", "--out", str(out),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    problem = json.loads((out / "plan.json").read_text())["problem"]
+    job = problem["jobs"][0]
+    lon, lat = gcj02_to_wgs84(121.47, 31.23)
+    assert abs(job["lon"] - lon) < 1e-6 and abs(job["lat"] - lat) < 1e-6
+    assert abs(problem["depots"][0]["lon"] - gcj02_to_wgs84(121.45, 31.22)[0]) < 1e-6
