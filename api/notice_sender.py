@@ -48,7 +48,7 @@ from sqlalchemy import select, update
 from api.context import AppContext
 from api.models import CustomerNoticeRow
 from api.settings import Settings
-from api.webhook_sender import USER_AGENT, attempt_outcome, sign
+from api.webhook_sender import USER_AGENT, attempt_outcome, claim_due, sign
 
 log = logging.getLogger("api.notices")
 
@@ -213,17 +213,7 @@ def _claim(ctx: AppContext, notice_id: int, now: datetime) -> Notice | None:
     """Take one due notice for this process (committed before sending), or None."""
     lease = now + timedelta(seconds=ctx.settings.webhook_timeout_s + CLAIM_MARGIN_S)
     with ctx.sessions() as session, session.begin():
-        result = session.execute(
-            update(CustomerNoticeRow)
-            .where(
-                CustomerNoticeRow.id == notice_id,
-                CustomerNoticeRow.status == "pending",
-                CustomerNoticeRow.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=lease, attempts=CustomerNoticeRow.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not claim_due(session, CustomerNoticeRow, notice_id, now, lease):
             return None
         row = session.get(CustomerNoticeRow, notice_id)
         return Notice(row) if row is not None else None

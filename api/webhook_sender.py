@@ -68,6 +68,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from api.context import AppContext
 from api.models import OutboxRow, WebhookRow
@@ -191,21 +192,26 @@ class _Claimed:
         self.webhook_id = hook.id
 
 
+def claim_due(
+    session: Session, model: type[OutboxRow] | Any, row_id: int, now: datetime, lease: datetime
+) -> bool:
+    """Take one due `pending` row of `model` (an outbox or notice row) for this process: one
+    conditional UPDATE pushes its next attempt past `lease` and counts the attempt, so two
+    service processes never send the same row at once. True if this process got it."""
+    result = session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == "pending", model.next_attempt_at <= now)
+        .values(next_attempt_at=lease, attempts=model.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
 def _claim(ctx: AppContext, delivery_id: int, now: datetime) -> _Claimed | None:
     """Take one due row for this process (committed before sending), or None if it is gone."""
     lease = now + timedelta(seconds=ctx.settings.webhook_timeout_s + CLAIM_MARGIN_S)
     with ctx.sessions() as session, session.begin():
-        result = session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.id == delivery_id,
-                OutboxRow.status == "pending",
-                OutboxRow.next_attempt_at <= now,
-            )
-            .values(next_attempt_at=lease, attempts=OutboxRow.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not claim_due(session, OutboxRow, delivery_id, now, lease):
             return None
         row = session.get(OutboxRow, delivery_id)
         hook = session.get(WebhookRow, row.webhook_id) if row is not None else None
