@@ -1,6 +1,6 @@
 """Benchmark the midday re-plan on the demo city, beside a from-scratch plan of the same work.
 
-    python -m scripts.bench_replan [--runs 3] [--cache /tmp/bench_replan_plan.json]
+    python -m scripts.bench_replan [--runs 3] [--cache morning-plan.json]
                                    [--scratch-time 40] [--out results.json]
 
 The morning plan of the 1,500-job demo day (`fixtures.shanghai.demo_problem()`, planned with
