@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from sqlalchemy import select, update
 
 from api.context import AppContext
 from api.models import CustomerNoticeRow
+from api.polling import PollingWorker
 from api.settings import Settings
 from api.webhook_sender import USER_AGENT, attempt_outcome, claim_due, sign
 
@@ -274,45 +274,20 @@ def _give_up(ctx: AppContext, notice_id: int, now: datetime) -> None:
         )
 
 
-class NoticeWorker:
+class NoticeWorker(PollingWorker):
     """The background thread of one service process: a delivery pass every `webhook_poll_s`
     seconds, or at once when woken (after a publication queued notices)."""
 
+    name = "notice-sender"
+
     def __init__(self, ctx: AppContext, sender: NoticeSender | None = None) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.sender = sender if sender is not None else make_sender(ctx.settings)
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="notice-sender", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop after the send in flight (if any); notices not sent stay pending."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(
-                timeout if timeout is not None else self.ctx.settings.webhook_timeout_s + 5
-            )
-            self._thread = None
+    def on_stop(self) -> None:
         close = getattr(self.sender, "close", None)
         if close is not None:
             close()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                deliver_due_notices(self.ctx, self.sender, should_stop=self._stopping.is_set)
-            except Exception:  # the database away for a moment, say: try again next poll
-                log.exception("notice delivery pass failed")
-            self._wake.wait(self.ctx.settings.webhook_poll_s)
+    def deliver(self) -> None:
+        deliver_due_notices(self.ctx, self.sender, should_stop=lambda: self.stopping)

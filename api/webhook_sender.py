@@ -60,7 +60,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -72,6 +71,7 @@ from sqlalchemy.orm import Session
 
 from api.context import AppContext
 from api.models import OutboxRow, WebhookRow
+from api.polling import PollingWorker
 from api.settings import Settings
 
 log = logging.getLogger("api.webhooks")
@@ -315,45 +315,23 @@ def _give_up(ctx: AppContext, delivery_id: int, now: datetime) -> None:
         )
 
 
-class WebhookSender:
+class WebhookSender(PollingWorker):
     """The background thread of one service process: a delivery pass every `webhook_poll_s`
     seconds, or at once when `wake()` is called (after a commit that queued deliveries)."""
 
+    name = "webhook-sender"
+
     def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(ctx)
         self._client: httpx.Client | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
+    def on_start(self) -> None:
         self._client = _client(self.ctx.settings)
-        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
-        self._thread.start()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop after the POST in flight (if any); rows not sent stay pending in the database."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(
-                timeout if timeout is not None else self.ctx.settings.webhook_timeout_s + 5
-            )
-            self._thread = None
+    def on_stop(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                deliver_due(self.ctx, client=self._client, should_stop=self._stopping.is_set)
-            except Exception:  # the database away for a moment, say: try again next poll
-                log.exception("webhook delivery pass failed")
-            self._wake.wait(self.ctx.settings.webhook_poll_s)
+    def deliver(self) -> None:
+        deliver_due(self.ctx, client=self._client, should_stop=lambda: self.stopping)
