@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
-import hmac
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -42,6 +38,7 @@ from api.notices import (
 )
 from api.publication import publish_plan
 from tests.api_support import DEMO_DAY, bearer
+from tests.signed_receiver import SignedReceiver
 
 pytestmark = pytest.mark.api
 
@@ -271,52 +268,12 @@ def test_retry_only_dead_notices_by_office_roles(seeded, auth):
 # ---- delivery
 
 
-class Gateway:
-    """A real HTTP server on 127.0.0.1 standing in for an SMS gateway: checks signatures,
-    answers 500 to the first `fail_first` requests (all when negative), then 200."""
+class Gateway(SignedReceiver):
+    """Stands in for an SMS gateway: checks signatures, answers 500 to the first
+    `fail_first` requests (all when negative), then 200."""
 
     def __init__(self, fail_first: int = 0) -> None:
-        self.fail_first = fail_first
-        self.requests: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                timestamp = self.headers["X-Fieldroute-Timestamp"]
-                mac = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-                valid = hmac.compare_digest(
-                    "sha256=" + mac.hexdigest(), self.headers["X-Fieldroute-Signature"]
-                )
-                with gateway.lock:
-                    gateway.requests.append(
-                        {"headers": dict(self.headers), "body": json.loads(body), "valid": valid}
-                    )
-                    count = len(gateway.requests)
-                failing = gateway.fail_first < 0 or count <= gateway.fail_first
-                code = 401 if not valid else 500 if failing else 200
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/sms"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(fail_first, secret=SECRET, path="/sms", ok_status=200)
 
 
 @pytest.fixture

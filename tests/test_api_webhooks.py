@@ -4,15 +4,12 @@ safety, and the events the service emits (job status changes, plan publications)
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,63 +21,17 @@ from api.outbox import enqueue
 from api.settings import Settings
 from api.webhook_sender import WebhookSender, backoff_delay, deliver_due
 from tests.api_support import bearer, make_settings, publish_demo_plan
+from tests.signed_receiver import SignedReceiver
 
 pytestmark = pytest.mark.api
 
 
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that checks signatures: answers 500 to the first
-    `fail_first` requests, then 204 (401 to a request whose signature does not verify)."""
+class Receiver(SignedReceiver):
+    """The subscriber: answers 500 to the first `fail_first` requests, then 204 (401 to a
+    request whose signature does not verify)."""
 
     def __init__(self, fail_first: int = 0) -> None:
-        self.fail_first = fail_first
-        self.secret = ""
-        self.requests: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                timestamp = self.headers["X-Fieldroute-Timestamp"]
-                mac = hmac.new(
-                    receiver.secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-                )
-                valid = hmac.compare_digest(
-                    "sha256=" + mac.hexdigest(), self.headers["X-Fieldroute-Signature"]
-                )
-                with receiver.lock:
-                    receiver.requests.append(
-                        {
-                            "headers": dict(self.headers),
-                            "body": json.loads(body),
-                            "valid": valid,
-                            "age_s": abs(time.time() - int(timestamp)),
-                        }
-                    )
-                    count = len(receiver.requests)
-                code = 401 if not valid else 500 if count <= receiver.fail_first else 204
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hooks/fieldroute"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(fail_first, path="/hooks/fieldroute")
 
 
 @pytest.fixture
