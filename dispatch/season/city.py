@@ -1,0 +1,189 @@
+"""The city a season runs in: zones, depots, own crews, customer sites and temporary crews.
+
+A `SeasonCity` is built once per run: from the demo city (`fixtures.shanghai_season`) or from
+the user's own zones, depots and crews files (`city_from_files`), where customer sites are
+drawn uniformly inside the zone polygons. Temporary crews are made from one template crew,
+placed at each zone's service point in proportion to zone weights (by default the zones'
+customer sites), so "40 temporary crews" means the same thing in every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from dispatch.errors import InputError
+from dispatch.importers import read_crews, read_depots
+from dispatch.models import Crew, CrewKind, Depot, DepotKind, LunchBreak
+from dispatch.zones import Zone
+
+#: two-hour appointment slots offered to customers (minutes after midnight)
+SLOTS: tuple[tuple[int, int], ...] = tuple((h * 60, (h + 2) * 60) for h in (9, 11, 13, 15, 17))
+
+
+@dataclass(frozen=True, eq=False)
+class CustomerSites:
+    """Where customers live, with the appointment slot each site books (minutes of day)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    zone: np.ndarray  # zone id per site (object array; None outside every zone)
+    slot_start: np.ndarray
+    slot_end: np.ndarray
+    rural: np.ndarray  # bool: the rural promise policy applies
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+
+#: the default temporary crew: two AC installers with a van, long days at the peak
+TEMP_TEMPLATE = Crew(
+    id="TMP",
+    kind=CrewKind.INSTALLATION_CREW,
+    people=2,
+    skills=frozenset({"ac_install", "work_at_height"}),
+    start_depot="-",
+    end_depot="-",
+    shift_start=time(8, 0),
+    shift_end=time(19, 0),
+    lunch=LunchBreak(time(11, 30), time(13, 30), 45),
+    max_jobs=7,
+    cost_per_hour=130.0,
+    cost_per_km=1.6,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class SeasonCity:
+    name: str
+    zones: tuple[Zone, ...]
+    depots: tuple[Depot, ...]
+    own_crews: tuple[Crew, ...]
+    sites: CustomerSites
+    temp_template: Crew = TEMP_TEMPLATE
+
+    def __post_init__(self) -> None:
+        if len(self.sites) == 0:
+            raise InputError(f"city {self.name!r}", "sites", "no customer sites")
+        if not self.zones:
+            raise InputError(f"city {self.name!r}", "zones", "at least one zone is needed")
+
+    def zone_weights(self, override: dict[str, float] | None = None) -> dict[str, float]:
+        """Weights for placing temporary crews: `override`, else customer sites per zone."""
+        ids = [z.id for z in self.zones]
+        if override:
+            unknown = sorted(set(override) - set(ids))
+            if unknown:
+                raise InputError(
+                    "season settings", f"crews.temp_zone_weights.{unknown[0]}", "unknown zone"
+                )
+            return {z: float(override.get(z, 0.0)) for z in ids}
+        counts = {z: 0.0 for z in ids}
+        for z in self.sites.zone:
+            if z in counts:
+                counts[z] += 1
+        return counts
+
+    def depot_for_zone(self, zone_id: str) -> Depot:
+        """The zone's service point, else its first depot, else the first service point."""
+        points = [d for d in self.depots if d.kind is DepotKind.SERVICE_POINT]
+        for d in points:
+            if d.zone == zone_id:
+                return d
+        for d in self.depots:
+            if d.zone == zone_id:
+                return d
+        return (points or list(self.depots))[0]
+
+    def temporary_crews(self, count: int, weights: dict[str, float]) -> list[Crew]:
+        """`count` temporary crews `TMP001..` placed over zones by `weights` (largest remainder).
+
+        Every fifth crew also holds `electrical` (cabinet air conditioners need it).
+        """
+        if count <= 0:
+            return []
+        per_zone = allocate(count, [weights[z.id] for z in self.zones])
+        crews: list[Crew] = []
+        for zone, n in zip(self.zones, per_zone, strict=True):
+            depot = self.depot_for_zone(zone.id).id
+            for _ in range(n):
+                k = len(crews) + 1
+                skills = self.temp_template.skills | ({"electrical"} if k % 5 == 1 else frozenset())
+                crews.append(
+                    dataclasses.replace(
+                        self.temp_template,
+                        id=f"TMP{k:03d}",
+                        skills=frozenset(skills),
+                        start_depot=depot,
+                        end_depot=depot,
+                        home_zone=zone.id,
+                    )
+                )
+        return crews
+
+
+def allocate(total: int, weights: list[float]) -> list[int]:
+    """Split `total` by `weights` (largest remainder, ties to the earlier index)."""
+    w = np.asarray(weights, dtype=float)
+    if w.sum() <= 0:
+        w = np.ones(len(w))
+    exact = total * w / w.sum()
+    base = np.floor(exact).astype(int)
+    order = np.lexsort((np.arange(len(w)), -(exact - base)))
+    for k in order[: total - int(base.sum())]:
+        base[k] += 1
+    return [int(b) for b in base]
+
+
+def city_from_files(
+    zones_file: str | Path,
+    crews_file: str | Path,
+    depots_file: str | Path,
+    sites_per_zone: int = 2000,
+    seed: int = 0,
+) -> SeasonCity:
+    """The user's own territory: zones (GeoJSON), crews and depots (CSV or JSON).
+
+    Customer sites are drawn uniformly inside each zone polygon, `sites_per_zone` per zone,
+    with a two-hour slot each; all sites use the urban promise policy.
+    """
+    import json
+
+    raw = json.loads(Path(zones_file).read_text(encoding="utf-8"))
+    features = raw.get("features", []) if isinstance(raw, dict) else []
+    if not features:
+        raise InputError(str(zones_file), "features", "no zone features in the GeoJSON file")
+    zones = tuple(Zone.from_geojson(f) for f in features)
+    depots = tuple(read_depots(depots_file))
+    crews = tuple(read_crews(crews_file))
+    rng = np.random.default_rng([seed, 7])
+    lon, lat, zone_of, slot = [], [], [], []
+    for z in zones:
+        minx, miny, maxx, maxy = z.polygon.bounds
+        shapely.prepare(z.polygon)
+        got = 0
+        while got < sites_per_zone:
+            xs = rng.uniform(minx, maxx, 4 * sites_per_zone)
+            ys = rng.uniform(miny, maxy, 4 * sites_per_zone)
+            inside = shapely.contains_xy(z.polygon, xs, ys)
+            take = np.flatnonzero(inside)[: sites_per_zone - got]
+            lon += list(xs[take])
+            lat += list(ys[take])
+            zone_of += [z.id] * len(take)
+            slot += list(rng.integers(len(SLOTS), size=len(take)))
+            got += len(take)
+    slots = np.array([SLOTS[k] for k in slot])
+    sites = CustomerSites(
+        lon=np.round(np.array(lon), 6),
+        lat=np.round(np.array(lat), 6),
+        zone=np.array(zone_of, dtype=object),
+        slot_start=slots[:, 0],
+        slot_end=slots[:, 1],
+        rural=np.zeros(len(lon), dtype=bool),
+    )
+    return SeasonCity(Path(zones_file).stem, zones, depots, crews, sites)

@@ -1,0 +1,324 @@
+"""Season figures per day, per zone and per week, computed from the jobs' final records.
+
+Definitions (the service's, docs/service-metrics.md, applied to simulated jobs):
+
+* **Due day** of a job: the day of its promise deadline, or the day before when the deadline
+  falls before the 08:00 shift start (nobody works at 03:00). A job counts **on time** when it
+  was done by its deadline; it is judged at the end of its due day (a job still open then is
+  late). Cancelled jobs and jobs whose customer was absent at a visit are left out (the
+  promise is excused), and so are jobs due after the season's last day.
+* **Share of deliveries within 12 h / installations within 24 h** of a day: on-time jobs over
+  jobs due that day (urban and rural, each under its own policy: rural promises are longer).
+* **Install waiting time**: hours from the order to the installation's end, by completion day.
+* **Utilisation**: driving and working time over shift time, crews on duty.
+* **Callback rate**: completed installations and repairs that will need a repeat visit, over
+  completed installations and repairs (by completion day); `callbacks_opened` counts the
+  repeat-visit jobs that arrived that day.
+* **Follow-up coverage**: completed jobs that got their follow-up call, by completion day (the
+  last `followup_max_age_days` of the season may still be called after it ends).
+* **Cost** (CNY): own crews' shift hours at their hourly cost (sick crews are paid too),
+  temporary crews' daily cost and one onboarding fee per hire, overtime at the overtime
+  factor, and kilometres at each crew's per-km cost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dispatch.models import Crew, JobKind
+from dispatch.season.demand import day_levels
+
+if TYPE_CHECKING:
+    from dispatch.season.execution import DayExecution
+    from dispatch.season.settings import SeasonSettings
+    from dispatch.season.simulator import JobRecord, SeasonState
+
+SHIFT_START = time(8, 0)
+
+
+@dataclass
+class ZoneCrewStats:
+    crews: int = 0
+    temp: int = 0
+    shift_s: float = 0.0
+    worked_s: float = 0.0
+    overtime_s: float = 0.0
+    km: float = 0.0
+    cost: float = 0.0
+
+
+@dataclass
+class DayCrewStats:
+    day: int
+    jobs_offered: int
+    zones: dict[str, ZoneCrewStats] = field(default_factory=dict)
+    onboarding_cost: float = 0.0
+
+    @classmethod
+    def of(
+        cls,
+        day: int,
+        jobs_offered: int,
+        crews: list[Crew],
+        temp_ids: set[str],
+        execution: DayExecution,
+        state: SeasonState,
+        s: SeasonSettings,
+    ) -> DayCrewStats:
+        out = cls(day, jobs_offered)
+        on_duty = {c.id for c in crews}
+        factor = s.crews.overtime_cost_factor
+        for c in crews:
+            z = out.zones.setdefault(c.home_zone or "-", ZoneCrewStats())
+            cd = execution.crews[c.id]
+            z.crews += 1
+            z.temp += c.id in temp_ids
+            z.shift_s += cd.shift_s
+            z.worked_s += cd.worked_s
+            z.overtime_s += cd.overtime_s
+            z.km += cd.km
+            own = c.cost_per_hour * cd.shift_s / 3600
+            base = s.crews.temp_daily_cost if c.id in temp_ids else own
+            z.cost += base + cd.km * c.cost_per_km + cd.overtime_s / 3600 * c.cost_per_hour * factor
+        for c in state.city.own_crews:  # off sick: still paid
+            if c.id not in on_duty:
+                z = out.zones.setdefault(c.home_zone or "-", ZoneCrewStats())
+                shift = (c.shift_end.hour - c.shift_start.hour) + (
+                    c.shift_end.minute - c.shift_start.minute
+                ) / 60
+                z.cost += c.cost_per_hour * shift
+        out.onboarding_cost = state.temp_hires[-1] * s.crews.temp_onboarding_cost
+        return out
+
+
+def due_day(deadline: datetime, start: datetime) -> int:
+    """Season day index on which a job with this deadline must be done (module doc)."""
+    day = deadline.date()
+    if deadline.time() <= SHIFT_START:
+        day -= timedelta(days=1)
+    return (day - start.date()).days
+
+
+def _on_time(r: JobRecord) -> bool:
+    return r.status == "done" and r.done_at is not None and r.done_at <= r.job.deadline
+
+
+def _counts() -> dict[str, float]:
+    return defaultdict(float)
+
+
+def season_tables(state: SeasonState) -> dict[str, Any]:
+    """days, zones, weeks, install_waits_h, summary and ledger of a finished season."""
+    s = state.s
+    start = datetime.combine(s.start, time(0))
+    n = s.days
+    day_rows: list[dict[str, float]] = [_counts() for _ in range(n)]
+    zone_rows: dict[tuple[int, str], dict[str, float]] = defaultdict(_counts)
+    waits: list[list[float]] = [[] for _ in range(n)]
+    all_waits: list[float] = []
+    completed_ir = callbacks_drawn = 0
+    for order_id, day in state.order_day.items():
+        zone = state.jobs[state.orders[order_id][0]].job.zone or "-"
+        day_rows[day]["orders"] += 1
+        zone_rows[(day, zone)]["orders"] += 1
+        if state.order_kind[order_id] == "callback":
+            day_rows[day]["callbacks_opened"] += 1
+            zone_rows[(day, zone)]["callbacks_opened"] += 1
+    for r in state.jobs.values():
+        job = r.job
+        zone = job.zone or "-"
+        if r.status == "done" and r.done_day is not None:
+            row, zrow = day_rows[r.done_day], zone_rows[(r.done_day, zone)]
+            row["jobs_done"] += 1
+            zrow["jobs_done"] += 1
+            if job.kind is JobKind.INSTALLATION and r.done_at is not None:
+                hours = (r.done_at - job.confirmed_at).total_seconds() / 3600
+                waits[r.done_day].append(hours)
+                all_waits.append(hours)
+            if job.kind in (JobKind.INSTALLATION, JobKind.REPAIR):
+                row["completed_install_repair"] += 1
+                row["callbacks_drawn"] += r.callback_drawn
+                completed_ir += 1
+                callbacks_drawn += r.callback_drawn
+            row["followups_called"] += r.called_day is not None
+        if r.status == "cancelled":
+            day_rows[min(n - 1, r.release_day)]["jobs_cancelled"] += 1
+        if r.excused or r.status == "cancelled":
+            continue
+        if job.kind not in (JobKind.DELIVERY, JobKind.INSTALLATION):
+            continue
+        due = due_day(job.deadline, start)
+        if not 0 <= due < n:
+            continue
+        key = "deliveries" if job.kind is JobKind.DELIVERY else "installs"
+        for row in (day_rows[due], zone_rows[(due, zone)]):
+            row[f"{key}_due"] += 1
+            row[f"{key}_on_time"] += _on_time(r)
+    for stats in state.crew_days:
+        row = day_rows[stats.day]
+        row["jobs_offered"] = stats.jobs_offered
+        row["cost_cny"] += stats.onboarding_cost
+        for zone, z in stats.zones.items():
+            zrow = zone_rows[(stats.day, zone)]
+            for target in (row, zrow):
+                target["crews_on_duty"] += z.crews
+                target["temp_crews"] += z.temp
+                target["shift_h"] += z.shift_s / 3600
+                target["worked_h"] += z.worked_s / 3600
+                target["overtime_h"] += z.overtime_s / 3600
+                target["km"] += z.km
+                target["cost_cny"] += z.cost
+    for d, backlog in enumerate(state.backlog):
+        day_rows[d]["backlog"] = sum(backlog.values())
+        for zone, count in backlog.items():
+            zone_rows[(d, zone)]["backlog"] = count
+    days = [_finish_row(d, s, start, row, waits[d]) for d, row in enumerate(day_rows)]
+    zones = [
+        {"zone": zone, **_finish_row(d, s, start, row, None)}
+        for (d, zone), row in sorted(zone_rows.items())
+    ]
+    weeks = _weeks(days, s)
+    ledger = _ledger(state)
+    summary = _summary(days, weeks, all_waits, completed_ir, callbacks_drawn, ledger, s)
+    return {
+        "days": days,
+        "zones": zones,
+        "weeks": weeks,
+        "install_waits_h": [round(w, 2) for w in all_waits],
+        "summary": summary,
+        "ledger": ledger,
+    }
+
+
+def _share(on_time: float, due: float) -> float | None:
+    return round(on_time / due, 4) if due else None
+
+
+def _finish_row(
+    d: int, s: SeasonSettings, start: datetime, row: dict[str, float], waits: list[float] | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"day": d, "date": (start + timedelta(days=d)).date().isoformat()}
+    out["sales_level"] = round(day_levels(s, d).sales, 3)
+    for key in (
+        "orders", "jobs_offered", "jobs_done", "jobs_cancelled", "backlog",
+        "deliveries_due", "deliveries_on_time", "installs_due", "installs_on_time",
+        "crews_on_duty", "temp_crews", "callbacks_opened", "completed_install_repair",
+        "callbacks_drawn", "followups_called",
+    ):  # fmt: skip
+        out[key] = int(row.get(key, 0))
+    out["share_delivery_12h"] = _share(row["deliveries_on_time"], row["deliveries_due"])
+    out["share_install_24h"] = _share(row["installs_on_time"], row["installs_due"])
+    if waits is not None:
+        out["install_wait_p50_h"] = round(float(np.percentile(waits, 50)), 1) if waits else None
+        out["install_wait_p90_h"] = round(float(np.percentile(waits, 90)), 1) if waits else None
+    shift = row.get("shift_h", 0.0)
+    out["utilisation"] = round(row.get("worked_h", 0.0) / shift, 4) if shift else None
+    out["overtime_h"] = round(row.get("overtime_h", 0.0), 1)
+    out["km"] = round(row.get("km", 0.0), 1)
+    out["callback_rate"] = _share(row["callbacks_drawn"], row["completed_install_repair"])
+    out["followup_coverage"] = _share(row["followups_called"], row["jobs_done"])
+    out["cost_cny"] = round(row.get("cost_cny", 0.0), 0)
+    return out
+
+
+def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]]:
+    out = []
+    for w in range(s.weeks):
+        rows = days[7 * w : 7 * w + 7]
+        due = sum(r["installs_due"] for r in rows)
+        on_time = sum(r["installs_on_time"] for r in rows)
+        d_due = sum(r["deliveries_due"] for r in rows)
+        d_on = sum(r["deliveries_on_time"] for r in rows)
+        out.append(
+            {
+                "week": w,
+                "first_day": rows[0]["day"],
+                "last_day": rows[-1]["day"],
+                "peak_days": sum(r["sales_level"] > 1.0 for r in rows),
+                "max_sales_level": max(r["sales_level"] for r in rows),
+                "temp_crews": max(r["temp_crews"] for r in rows),
+                "installs_due": due,
+                "share_install_24h": _share(on_time, due),
+                "share_delivery_12h": _share(d_on, d_due),
+                "backlog_end": rows[-1]["backlog"],
+                "cost_cny": sum(r["cost_cny"] for r in rows),
+            }
+        )
+    return out
+
+
+def _ledger(state: SeasonState) -> dict[str, int]:
+    status = [r.status for r in state.jobs.values()]
+    orders = {"completed": 0, "cancelled": 0, "open": 0}
+    for job_ids in state.orders.values():
+        st = [state.jobs[j].status for j in job_ids]
+        if "cancelled" in st:
+            orders["cancelled"] += 1
+        elif all(x == "done" for x in st):
+            orders["completed"] += 1
+        else:
+            orders["open"] += 1
+    return {
+        "jobs_created": state.jobs_created,
+        "jobs_done": status.count("done"),
+        "jobs_cancelled": status.count("cancelled"),
+        "jobs_open": status.count("open"),
+        "orders_created": state.orders_created,
+        "orders_completed": orders["completed"],
+        "orders_cancelled": orders["cancelled"],
+        "orders_open": orders["open"],
+        "jobs_lost": state.jobs_lost,
+    }
+
+
+def _summary(
+    days: list[dict[str, Any]],
+    weeks: list[dict[str, Any]],
+    waits: list[float],
+    completed_ir: int,
+    callbacks_drawn: int,
+    ledger: dict[str, int],
+    s: SeasonSettings,
+) -> dict[str, Any]:
+    def total(key: str) -> float:
+        return sum(r[key] or 0 for r in days)
+
+    peak = [r for r in days if r["sales_level"] >= s.demand.peak_level > 1.0]
+    covered = days[: max(0, len(days) - s.quality.followup_max_age_days)]
+    shift = sum((r["utilisation"] or 0) * r["crews_on_duty"] for r in days)
+    crews = sum(r["crews_on_duty"] for r in days if r["utilisation"] is not None)
+    return {
+        "days": len(days),
+        "orders": int(total("orders")),
+        "jobs_done": int(total("jobs_done")),
+        "backlog_end": days[-1]["backlog"] if days else 0,
+        "max_backlog": max((r["backlog"] for r in days), default=0),
+        "share_delivery_12h": _share(total("deliveries_on_time"), total("deliveries_due")),
+        "share_install_24h": _share(total("installs_on_time"), total("installs_due")),
+        "share_install_24h_peak": _share(
+            sum(r["installs_on_time"] for r in peak), sum(r["installs_due"] for r in peak)
+        ),
+        "worst_week_install_24h": min(
+            (w["share_install_24h"] for w in weeks if w["share_install_24h"] is not None),
+            default=None,
+        ),
+        "install_wait_p50_h": round(float(np.percentile(waits, 50)), 1) if waits else None,
+        "install_wait_p90_h": round(float(np.percentile(waits, 90)), 1) if waits else None,
+        "install_wait_max_h": round(max(waits), 1) if waits else None,
+        "utilisation": round(shift / crews, 4) if crews else None,
+        "callback_rate": _share(callbacks_drawn, completed_ir),
+        "callbacks_opened": int(total("callbacks_opened")),
+        "followup_coverage": _share(
+            sum(r["followups_called"] for r in covered), sum(r["jobs_done"] for r in covered)
+        ),
+        "temp_crew_days": int(total("temp_crews")),
+        "overtime_h": round(total("overtime_h"), 1),
+        "km": round(total("km"), 0),
+        "cost_cny": round(total("cost_cny"), 0),
+        "jobs_cancelled": ledger["jobs_cancelled"],
+    }

@@ -1,0 +1,403 @@
+"""The season loop: demand in, the real planner each morning, a noisy day, the quality loop.
+
+For each season day:
+
+1. the day's orders arrive (`dispatch.season.demand`) and repeat faults reported today become
+   callback jobs;
+2. own crews (minus those off sick) and the temporary crews of the staffing plan are on duty;
+3. the open jobs released by today are offered to the planner, most urgent first, up to
+   `pool_factor` x the crews' job capacity (a dispatcher does not hand the optimizer a
+   three-day backlog); an installation goes only with its open delivery;
+4. the real planner (`dispatch.planner.make_plan`, validated) plans them;
+5. the day is executed with noise (`dispatch.season.execution`); what is not done stays open
+   (backlog), a customer absent `max_attempts` times cancels the order;
+6. completed jobs join the follow-up queue, which the call centre works oldest first up to its
+   daily capacity; each completed installation or repair draws whether it will come back as a
+   callback (own and temporary crews differ), reported some days later or at its follow-up
+   call, whichever is first.
+
+Every job ends the season done, cancelled or open (in the backlog): `SeasonResult.ledger`
+counts them and `check_conservation` proves nothing was lost. All randomness comes from
+generators seeded by (seed, day, purpose), so the same settings give the same season; the
+planner is reproducible with `planner.solution_limit` (a clock-limited search may differ on
+a busier machine).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time as clock
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+
+from dispatch.models import Crew, CrewKind, Job, JobKind, Priority
+from dispatch.plan import Plan, UnassignedReason
+from dispatch.planner import PlanOptions, make_plan
+from dispatch.problem import DispatchProblem
+from dispatch.season.city import SeasonCity
+from dispatch.season.demand import NewJob, callback_job, orders_of_day, windows_on
+from dispatch.season.execution import ABSENT, DONE, DayExecution, execute_day
+from dispatch.season.metrics import DayCrewStats, season_tables
+from dispatch.season.settings import SeasonSettings, settings_as_dict
+from dispatch.service_time import estimate_minutes
+
+GOODS_KINDS = (CrewKind.DELIVERY_TRUCK,)
+WORK_KINDS = (CrewKind.INSTALLATION_CREW, CrewKind.REPAIR_TECHNICIAN)
+#: share of a crew's working minutes spent on site (the rest drives), for sizing the offer
+WORK_SHARE = 0.7
+
+
+@dataclass
+class JobRecord:
+    """One job's life in the season (what the metrics are computed from)."""
+
+    job: Job
+    slot: tuple[int, int]
+    release_day: int
+    status: str = "open"  # open | done | cancelled
+    attempts: int = 0
+    excused: bool = False  # a visit failed because the customer was absent
+    done_day: int | None = None
+    done_at: datetime | None = None
+    crew_id: str = ""
+    temp: bool = False
+    callback_drawn: bool = False
+    callback_of: str = ""
+    called_day: int | None = None
+
+
+@dataclass
+class SeasonResult:
+    """Plain lists and dicts, so a result travels back from a Dask worker as it is."""
+
+    settings: dict[str, Any]
+    city: str
+    days: list[dict[str, Any]]
+    zones: list[dict[str, Any]]
+    weeks: list[dict[str, Any]]
+    install_waits_h: list[float]
+    summary: dict[str, Any]
+    ledger: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+Progress = Callable[[int, int, str], None]  # (days done, days, message)
+
+
+class SeasonState:
+    """Jobs, orders and queues of one running season."""
+
+    def __init__(self, settings: SeasonSettings, city: SeasonCity) -> None:
+        self.s = settings
+        self.city = city
+        self.jobs: dict[str, JobRecord] = {}
+        self.orders: dict[str, list[str]] = {}
+        self.order_kind: dict[str, str] = {}
+        self.order_day: dict[str, int] = {}
+        self.callbacks_due: dict[int, list[str]] = defaultdict(list)  # day -> original job ids
+        self.callback_count: dict[str, int] = defaultdict(int)  # order -> callbacks so far
+        self.followups: deque[tuple[str, int]] = deque()
+        self.crew_days: list[DayCrewStats] = []
+        self.backlog: list[dict[str, int]] = []  # per day: zone -> open released jobs
+        self.hired = 0
+        self.temp_hires: list[int] = []
+        self.jobs_created = 0
+        self.orders_created = 0
+        self.jobs_lost = 0  # offered to the planner but neither planned nor unassigned
+        #: planned on-site minutes over `_capacity_minutes` on the last day crews were full
+        self.efficiency = {"goods": 1.0, "work": 1.0}
+
+    def add(self, new: NewJob, kind: str, day: int, callback_of: str = "") -> None:
+        job = new.job
+        if job.id in self.jobs:
+            raise RuntimeError(f"job id {job.id!r} created twice")
+        self.jobs[job.id] = JobRecord(job, new.slot, new.release_day, callback_of=callback_of)
+        self.jobs_created += 1
+        if job.order_id not in self.orders:
+            self.orders_created += 1
+        self.orders.setdefault(job.order_id, []).append(job.id)
+        self.order_kind[job.order_id] = kind
+        self.order_day[job.order_id] = day
+
+
+def simulate_season(
+    settings: SeasonSettings, city: SeasonCity, progress: Progress | None = None
+) -> SeasonResult:
+    """Run the whole season (see module doc)."""
+    state = SeasonState(settings, city)
+    weights = city.zone_weights(settings.crews.temp_zone_weights)
+    timings = {"plan_s": 0.0, "execute_s": 0.0, "other_s": 0.0}
+    report = progress or (lambda _d, _n, _m: None)
+    for d in range(settings.days):
+        t0 = clock.monotonic()
+        _arrivals(state, d)
+        crews, temp_ids = _crews_on_duty(state, d, weights)
+        pool = _pool(state, d, crews)
+        problem = DispatchProblem(
+            date=settings.start + timedelta(days=d),
+            jobs=pool,
+            crews=crews,
+            depots=list(city.depots),
+            zones=list(city.zones),
+            name=f"{city.name} season day {d}",
+        )
+        t1 = clock.monotonic()
+        plan = _plan(problem, settings)
+        t2 = clock.monotonic()
+        _learn_efficiency(state, plan, crews)
+        productivity = {
+            c.id: settings.crews.temp_productivity
+            if c.id in temp_ids
+            else settings.crews.own_productivity
+            for c in crews
+        }
+        execution = execute_day(
+            plan,
+            productivity,
+            settings.execution,
+            problem.link_gap_minutes,
+            np.random.default_rng([settings.seed, d, 2]),
+        )
+        t3 = clock.monotonic()
+        state.jobs_lost += _lost(pool, plan, execution)
+        _outcomes(state, d, execution, temp_ids)
+        _quality(state, d)
+        state.crew_days.append(
+            DayCrewStats.of(d, len(pool), crews, temp_ids, execution, state, settings)
+        )
+        state.backlog.append(_backlog(state, d))
+        timings["plan_s"] += t2 - t1
+        timings["execute_s"] += t3 - t2
+        timings["other_s"] += (t1 - t0) + (clock.monotonic() - t3)
+        done = sum(1 for v in execution.visits.values() if v.outcome == DONE)
+        report(
+            d + 1,
+            settings.days,
+            f"day {d}: {len(pool)} jobs offered, {done} done, "
+            f"backlog {sum(state.backlog[-1].values())}",
+        )
+    tables = season_tables(state)
+    return SeasonResult(
+        settings=settings_as_dict(settings),
+        city=city.name,
+        timings={k: round(v, 2) for k, v in timings.items()},
+        **tables,
+    )
+
+
+def _arrivals(state: SeasonState, d: int) -> None:
+    s = state.s
+    rng = np.random.default_rng([s.seed, d, 1])
+    for order in orders_of_day(s, state.city, d, rng):
+        kind = {"D": "sale", "R": "repair", "P": "pickup"}[order[0].job.id[-1]]
+        for new in order:
+            state.add(new, kind, d)
+    release_date = s.start + timedelta(days=d)
+    rng_cb = np.random.default_rng([s.seed, d, 5])
+    for original_id in state.callbacks_due.pop(d, []):
+        original = state.jobs[original_id].job
+        state.callback_count[original.order_id] += 1
+        reported = datetime.combine(release_date, time(0)) + timedelta(
+            minutes=int(rng_cb.integers(0, 7 * 60))
+        )  # reported overnight or early morning: planned today
+        new = callback_job(
+            original,
+            state.callback_count[original.order_id],
+            reported,
+            d,
+            release_date,
+            float(rng_cb.random()),
+        )
+        state.add(new, "callback", d, callback_of=original_id)
+
+
+def _crews_on_duty(
+    state: SeasonState, d: int, weights: dict[str, float]
+) -> tuple[list[Crew], set[str]]:
+    s = state.s
+    rng = np.random.default_rng([s.seed, d, 3])
+    sick = rng.random(len(state.city.own_crews)) < s.execution.sick_probability
+    own = [c for c, off in zip(state.city.own_crews, sick, strict=True) if not off]
+    temp = state.city.temporary_crews(s.temp_on_day(d), weights)
+    new_hires = max(0, len(temp) - state.hired)
+    state.hired = max(state.hired, len(temp))
+    state.temp_hires.append(new_hires)
+    return own + temp, {c.id for c in temp}
+
+
+def _capacity_minutes(crews: list[Crew]) -> dict[str, float]:
+    """Working minutes for (deliveries and pick-ups, installations and repairs).
+
+    A crew's shift less its lunch, times `WORK_SHARE` (the rest is driving); a combined crew
+    counts half for each. Used only to size the day's offer to the planner.
+    """
+    out = {"goods": 0.0, "work": 0.0}
+    for c in crews:
+        minutes = (c.shift_end.hour - c.shift_start.hour) * 60 + (
+            c.shift_end.minute - c.shift_start.minute
+        )
+        minutes = (minutes - (c.lunch.minutes if c.lunch else 0)) * WORK_SHARE
+        if c.kind in GOODS_KINDS:
+            out["goods"] += minutes
+        elif c.kind in WORK_KINDS:
+            out["work"] += minutes
+        else:
+            out["goods"] += minutes / 2
+            out["work"] += minutes / 2
+    return out
+
+
+def _pool(state: SeasonState, d: int, crews: list[Crew]) -> list[Job]:
+    """Open jobs for today's plan, most urgent first, capped by capacity (module doc, 3)."""
+    s = state.s
+    capacity = _capacity_minutes(crews)
+    left = {k: v * state.efficiency[k] * s.planner.pool_factor for k, v in capacity.items()}
+    open_jobs = [r for r in state.jobs.values() if r.status == "open" and r.release_day <= d]
+    open_jobs.sort(key=lambda r: (r.job.deadline, -r.job.priority.weight, r.job.id))
+    open_delivery = {r.job.order_id for r in open_jobs if r.job.kind is JobKind.DELIVERY}
+    chosen_delivery: set[str] = set()
+    day = s.start + timedelta(days=d)
+    pool = []
+    for r in open_jobs:
+        job = r.job
+        group = _group(job)
+        if left[group] <= 0:
+            continue
+        if (
+            job.kind is JobKind.INSTALLATION
+            and job.order_id in open_delivery
+            and job.order_id not in chosen_delivery
+        ):
+            continue
+        left[group] -= estimate_minutes(job)
+        if job.kind is JobKind.DELIVERY:
+            chosen_delivery.add(job.order_id)
+        pool.append(dataclasses.replace(job, windows=windows_on(r.slot, day)))
+    return pool
+
+
+def _learn_efficiency(state: SeasonState, plan: Plan, crews: list[Crew]) -> None:
+    """How much of the crews' minutes the planner really filled, per group, on a full day.
+
+    Only a day with jobs left for lack of capacity says where the limit is; the next day's
+    offer is sized with it (`_pool`), so the planner gets about `pool_factor` x what fits.
+    """
+    jobs = plan.problem.jobs_by_id()
+    full = {"goods": False, "work": False}
+    for u in plan.unassigned:
+        if u.reason is UnassignedReason.NO_CAPACITY_LEFT:
+            full[_group(jobs[u.job_id])] = True
+    used = {"goods": 0.0, "work": 0.0}
+    for r in plan.routes:
+        for stop in r.stops:
+            used[_group(jobs[stop.job_id])] += estimate_minutes(jobs[stop.job_id])
+    capacity = _capacity_minutes(crews)
+    for g, is_full in full.items():
+        if is_full and capacity[g] > 0:
+            state.efficiency[g] = min(1.5, max(0.2, used[g] / capacity[g]))
+
+
+def _group(job: Job) -> str:
+    return "goods" if job.kind in (JobKind.DELIVERY, JobKind.PICKUP) else "work"
+
+
+def _plan(problem: DispatchProblem, s: SeasonSettings) -> Plan:
+    if not problem.jobs:
+        return Plan(problem, [], [])
+    options = PlanOptions(
+        time_limit_s=s.planner.time_limit_s,
+        solution_limit=s.planner.solution_limit,
+        workers=s.planner.workers,
+    )
+    return make_plan(problem, options)
+
+
+def _outcomes(state: SeasonState, d: int, execution, temp_ids: set[str]) -> None:
+    s = state.s
+    rng = np.random.default_rng([s.seed, d, 4])
+    lo, hi = s.quality.callback_delay_days
+    for visit in sorted(execution.visits.values(), key=lambda v: v.job_id):
+        r = state.jobs[visit.job_id]
+        if visit.outcome == DONE:
+            r.status, r.done_day, r.done_at = "done", d, visit.end
+            r.crew_id, r.temp = visit.crew_id, visit.crew_id in temp_ids
+            state.followups.append((r.job.id, d))
+            if r.job.kind in (JobKind.INSTALLATION, JobKind.REPAIR):
+                c = s.crews
+                p = c.temp_callback_probability if r.temp else c.own_callback_probability
+                if rng.random() < p:
+                    r.callback_drawn = True
+                    report_day = d + int(rng.integers(lo, hi + 1))
+                    state.callbacks_due[report_day].append(r.job.id)
+        elif visit.outcome == ABSENT:
+            r.attempts += 1
+            r.excused = True
+            if r.attempts >= s.execution.max_attempts:
+                _cancel_order(state, r.job.order_id)
+    overdue = datetime.combine(s.start + timedelta(days=d), time(0)) - timedelta(hours=24)
+    for r in state.jobs.values():
+        late = r.status == "open" and r.job.deadline < overdue
+        if late and r.job.priority in (Priority.NORMAL, Priority.VIP):
+            r.job = dataclasses.replace(r.job, priority=Priority.COMPLAINT)
+
+
+def _lost(pool: list[Job], plan: Plan, execution: DayExecution) -> int:
+    """Jobs offered but neither planned nor reported unassigned, or planned but not executed."""
+    planned = [s.job_id for r in plan.routes for s in r.stops]
+    unassigned = [u.job_id for u in plan.unassigned]
+    accounted = planned + unassigned
+    lost = len(pool) - len(set(accounted) & {j.id for j in pool})
+    lost += len(accounted) - len(set(accounted))  # a job twice
+    lost += sum(1 for j in planned if j not in execution.visits)
+    return lost
+
+
+def _cancel_order(state: SeasonState, order_id: str) -> None:
+    for job_id in state.orders[order_id]:
+        if state.jobs[job_id].status == "open":
+            state.jobs[job_id].status = "cancelled"
+
+
+def _quality(state: SeasonState, d: int) -> None:
+    """Follow-up calls, oldest first, up to capacity; a call may surface a latent callback."""
+    q = state.s.quality
+    rng = np.random.default_rng([state.s.seed, d, 6])
+    calls = 0
+    while state.followups and calls < q.followup_calls_per_day:
+        job_id, done_day = state.followups.popleft()
+        if d - done_day > q.followup_max_age_days:
+            continue  # too old: never called
+        calls += 1
+        state.jobs[job_id].called_day = d
+        if state.jobs[job_id].callback_drawn and rng.random() < q.followup_detects:
+            for day, ids in state.callbacks_due.items():
+                if day > d + 1 and job_id in ids:
+                    ids.remove(job_id)
+                    state.callbacks_due[d + 1].append(job_id)
+                    break
+
+
+def _backlog(state: SeasonState, d: int) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in state.jobs.values():
+        if r.status == "open" and r.release_day <= d:
+            out[r.job.zone or "-"] += 1
+    return dict(out)
+
+
+def check_conservation(result: SeasonResult) -> list[str]:
+    """Problems with the job and order ledger (empty when nothing was lost or double-counted)."""
+    led = result.ledger
+    problems = []
+    if led["jobs_created"] != led["jobs_done"] + led["jobs_cancelled"] + led["jobs_open"]:
+        problems.append(f"jobs: {led}")
+    if led["orders_created"] != (
+        led["orders_completed"] + led["orders_cancelled"] + led["orders_open"]
+    ):
+        problems.append(f"orders: {led}")
+    return problems
