@@ -6,6 +6,7 @@
     dispatch replan PLAN.json --at HH:MM [--sick CREW@HH:MM ...] --out DIR   (scripts/replan_cli.py)
     dispatch db upgrade | seed | token | serve     (the service: see scripts/service_cli.py)
     dispatch bench vrptw FILE.vrp... --time-limit SEC --out DIR    (scripts/bench_vrptw.py)
+    dispatch bench hhcrsp FILE.json... --time-limit SEC --out DIR  (scripts/bench_hhcrsp.py)
 
 Exit codes: 0 success; 1 the plan fails validation; 2 invalid input (the message names the
 record and field). Progress goes to stderr, the summary to stdout.
@@ -82,13 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     val = sub.add_parser("validate", help="re-validate a saved plan.json against its own problem")
     val.add_argument("plan", type=Path)
+    from scripts.bench_hhcrsp import add_hhcrsp_command
     from scripts.bench_vrptw import add_bench_command
     from scripts.replan_cli import add_replan_command
     from scripts.service_cli import add_service_commands
+    from scripts.simulate_cli import add_simulate_command
 
     add_replan_command(sub)
     add_service_commands(sub)
-    add_bench_command(sub)
+    add_hhcrsp_command(add_bench_command(sub))
+    add_simulate_command(sub)
     return p
 
 

@@ -11,7 +11,8 @@
 * **Arrivals** through the day follow the hourly profile. An order confirmed before the plan
   time (07:00) books a slot that day; one confirmed between 07:00 and the same-day cut-off
   (14:00) is served the same day, from two hours after the order (standing for intraday
-  re-planning); later orders book a slot the next day.
+  re-planning); later orders book a slot the next day. A job carried over past its first
+  day is re-booked on a wide window (`carried_slot`): the customer takes any time.
 * **Product mix** moves from the normal mix to the peak mix with the AC intensity (0 on a
   normal day, 1 on the plateau): each order draws from the peak mix with that probability.
   A sale is a delivery and, for products that get installed (`dispatch.products`), a linked
@@ -44,6 +45,8 @@ from dispatch.season.settings import DemandSettings, SeasonSettings
 PLAN_MINUTE = 7 * 60  # the daily plan runs at 07:00
 INSTALL_UNTIL = 19 * 60
 LAST_LINKED_SLOT = 15 * 60  # latest delivery slot start offered with same-day installation
+#: delivery, link gap and installation, minutes: a linked slot must leave this much time
+LINKED_WORK_MINUTES = 200
 WIDE = (9 * 60, 18 * 60)
 VIP_SHARE = 0.05
 _POLICIES = default_policies()
@@ -97,6 +100,12 @@ class NewJob:
     job: Job
     slot: tuple[int, int]
     release_day: int
+
+
+def carried_slot(kind: JobKind) -> tuple[int, int]:
+    """The window of a job carried over from an earlier day: the customer, called to re-book,
+    takes any time of the day (repairs until 18:00, other work until 19:00)."""
+    return WIDE if kind is JobKind.REPAIR else (WIDE[0], INSTALL_UNTIL)
 
 
 def windows_on(slot: tuple[int, int], day: date) -> tuple[TimeWindow, ...]:
@@ -207,9 +216,8 @@ def _order_jobs(
         if same_day_start is not None:
             slot = (same_day_start, max(INSTALL_UNTIL, same_day_start + 60))
         installs = u[9] < NEEDS_INSTALL[cat]
-        if installs and same_day_start is None and slot[0] > LAST_LINKED_SLOT:
-            early = [s for s in SLOTS if s[0] <= LAST_LINKED_SLOT]
-            slot = early[min(int(u[5] * len(early)), len(early) - 1)]
+        if installs and same_day_start is None:
+            slot = _linked_slot(slot, confirmed_at, region, release_date, u[5])
         todo.append((JobKind.DELIVERY, "D", slot))
         if installs:
             todo.append((JobKind.INSTALLATION, "I", (slot[0], max(INSTALL_UNTIL, slot[0] + 60))))
@@ -254,6 +262,26 @@ def _order_jobs(
         )
         jobs.append(NewJob(job, window, release))
     return jobs
+
+
+def _linked_slot(
+    slot: tuple[int, int], confirmed_at: datetime, region: str, day: date, u: float
+) -> tuple[int, int]:
+    """The delivery slot booked with an installation: one that leaves time for both.
+
+    It starts by `LAST_LINKED_SLOT` and early enough that the delivery, the link gap and an
+    installation (`LINKED_WORK_MINUTES`) end within the installation's promise; the site's
+    own slot when it qualifies, else one of those drawn with `u`, else the earliest slot.
+    """
+    due = _POLICIES[region].deadline(JobKind.INSTALLATION, confirmed_at)
+    due_min = (due - datetime.combine(day, time(0))).total_seconds() / 60
+    latest = min(LAST_LINKED_SLOT, due_min - LINKED_WORK_MINUTES)
+    if slot[0] <= latest:
+        return slot
+    fits = [s for s in SLOTS if s[0] <= latest]
+    if not fits:
+        return SLOTS[0]
+    return fits[min(int(u * len(fits)), len(fits) - 1)]
 
 
 def callback_job(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dispatch.models import Crew, JobKind
+from dispatch.models import Crew, CrewKind, JobKind
 from dispatch.season.demand import day_levels
 
 if TYPE_CHECKING:
@@ -50,6 +50,9 @@ class ZoneCrewStats:
     overtime_s: float = 0.0
     km: float = 0.0
     cost: float = 0.0
+    temp_jobs: int = 0  # jobs done by temporary crews
+    install_crews: int = 0  # installation crews (own and temporary) on duty
+    install_crew_jobs: int = 0  # jobs they did
 
 
 @dataclass
@@ -82,6 +85,11 @@ class DayCrewStats:
             z.worked_s += cd.worked_s
             z.overtime_s += cd.overtime_s
             z.km += cd.km
+            if c.id in temp_ids:
+                z.temp_jobs += cd.jobs_done
+            if c.kind is CrewKind.INSTALLATION_CREW:
+                z.install_crews += 1
+                z.install_crew_jobs += cd.jobs_done
             own = c.cost_per_hour * cd.shift_s / 3600
             base = s.crews.temp_daily_cost if c.id in temp_ids else own
             z.cost += base + cd.km * c.cost_per_km + cd.overtime_s / 3600 * c.cost_per_hour * factor
@@ -173,6 +181,9 @@ def season_tables(state: SeasonState) -> dict[str, Any]:
                 target["overtime_h"] += z.overtime_s / 3600
                 target["km"] += z.km
                 target["cost_cny"] += z.cost
+                target["temp_jobs_done"] += z.temp_jobs
+                target["install_crews"] += z.install_crews
+                target["install_crew_jobs"] += z.install_crew_jobs
     for d, backlog in enumerate(state.backlog):
         day_rows[d]["backlog"] = sum(backlog.values())
         for zone, count in backlog.items():
@@ -208,7 +219,8 @@ def _finish_row(
         "orders", "jobs_offered", "jobs_done", "jobs_cancelled", "backlog",
         "deliveries_due", "deliveries_on_time", "installs_due", "installs_on_time",
         "crews_on_duty", "temp_crews", "callbacks_opened", "completed_install_repair",
-        "callbacks_drawn", "followups_called",
+        "callbacks_drawn", "followups_called", "temp_jobs_done", "install_crews",
+        "install_crew_jobs",
     ):  # fmt: skip
         out[key] = int(row.get(key, 0))
     out["share_delivery_12h"] = _share(row["deliveries_on_time"], row["deliveries_due"])

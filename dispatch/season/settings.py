@@ -66,7 +66,7 @@ class DemandSettings:
     hourly: tuple[float, ...] = HOURLY
     #: orders confirmed from the plan time (07:00) until this hour are served the same day
     #: (standing for intraday re-planning); later ones from the next morning
-    same_day_cutoff_hour: int = 14
+    same_day_cutoff_hour: int = 17
 
 
 @dataclass(frozen=True)

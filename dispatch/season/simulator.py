@@ -40,7 +40,7 @@ from dispatch.plan import Plan, UnassignedReason
 from dispatch.planner import PlanOptions, make_plan
 from dispatch.problem import DispatchProblem
 from dispatch.season.city import SeasonCity
-from dispatch.season.demand import NewJob, callback_job, orders_of_day, windows_on
+from dispatch.season.demand import NewJob, callback_job, carried_slot, orders_of_day, windows_on
 from dispatch.season.execution import ABSENT, DONE, DayExecution, execute_day
 from dispatch.season.metrics import DayCrewStats, season_tables
 from dispatch.season.settings import SeasonSettings, settings_as_dict
@@ -277,7 +277,8 @@ def _pool(state: SeasonState, d: int, crews: list[Crew]) -> list[Job]:
         left[group] -= estimate_minutes(job)
         if job.kind is JobKind.DELIVERY:
             chosen_delivery.add(job.order_id)
-        pool.append(dataclasses.replace(job, windows=windows_on(r.slot, day)))
+        slot = r.slot if d == r.release_day else carried_slot(job.kind)
+        pool.append(dataclasses.replace(job, windows=windows_on(slot, day)))
     return pool
 
 
@@ -336,7 +337,8 @@ def _outcomes(state: SeasonState, d: int, execution, temp_ids: set[str]) -> None
                     state.callbacks_due[report_day].append(r.job.id)
         elif visit.outcome == ABSENT:
             r.attempts += 1
-            r.excused = True
+            for job_id in state.orders[r.job.order_id]:  # the whole order waits for them
+                state.jobs[job_id].excused = True
             if r.attempts >= s.execution.max_attempts:
                 _cancel_order(state, r.job.order_id)
     overdue = datetime.combine(s.start + timedelta(days=d), time(0)) - timedelta(hours=24)

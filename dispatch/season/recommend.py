@@ -1,0 +1,276 @@
+"""Capacity recommendation: the fewest temporary crews per week that hold the 24 h promise.
+
+The target: in every week that overlaps the peak (ramp, plateau and decline), the mean over
+the seeded replications of the share of installations done within their promise is at
+least `target_share` (95 % by default). The spread (min and max over replications) is
+reported beside it.
+
+The search runs whole seasons (the real planner every day), so it is economical:
+
+1. round 0 runs the given staffing plan (none by default) on every replication;
+2. each later round moves every not-yet-settled peak week by a **shortfall step**: the
+   installations it missed against the target, divided by what one temporary crew
+   completes in a week (measured in the runs: jobs per temporary crew-day, or the own
+   installers' rate times the temporary productivity before any is hired); a week that
+   holds the target with room to spare gives back half of its surplus the same way;
+3. weeks settle in calendar order: a season is causal (week w's figures depend only on
+   weeks <= w), so once week w holds the target with the weeks before it fixed, it stays
+   fixed and the later weeks are tuned;
+4. the answer is the passing plan with the fewest temporary crew-days among the rounds run.
+
+It is a search by measured steps, not a proof of minimality: a plan one crew smaller in
+some week might still pass. The rounds, their plans and worst-week shares are returned so
+a planner sees how the answer was reached. Weeks that end before temporary crews can start
+(`temp_lead_days`) cannot be helped and are named in the notes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dispatch.cluster import Cluster
+from dispatch.season.city import SeasonCity, allocate
+from dispatch.season.settings import CrewSettings, SeasonSettings
+from dispatch.season.simulator import SeasonResult
+from dispatch.season.study import run_replications
+
+#: a week passing with more than this above the target gives crews back
+SURPLUS_MARGIN = 0.02
+
+
+@dataclass
+class Recommendation:
+    target_share: float
+    replications: int
+    per_week: list[dict[str, Any]]
+    per_zone: list[dict[str, Any]]
+    met: bool
+    temp_crew_days: int
+    cost_cny: float
+    extra_cost_cny: float
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target_share": self.target_share,
+            "replications": self.replications,
+            "met": self.met,
+            "per_week": self.per_week,
+            "per_zone": self.per_zone,
+            "temp_crew_days": self.temp_crew_days,
+            "cost_cny": self.cost_cny,
+            "extra_cost_cny": self.extra_cost_cny,
+            "rounds": self.rounds,
+            "notes": self.notes,
+        }
+
+
+def peak_weeks(s: SeasonSettings) -> list[int]:
+    """Weeks that overlap the ramp, the plateau or the decline of the peak."""
+    d = s.demand
+    first = d.peak_start_day - d.ramp_days
+    last = min(s.days - 1, d.peak_start_day + d.peak_days + d.decline_days - 1)
+    return sorted({day // 7 for day in range(max(0, first), last + 1)})
+
+
+def _week_shares(results: list[SeasonResult], week: int) -> list[float]:
+    return [
+        r.weeks[week]["share_install_24h"]
+        for r in results
+        if r.weeks[week]["share_install_24h"] is not None
+    ]
+
+
+def _crew_week_output(results: list[SeasonResult], s: SeasonSettings) -> float:
+    """Jobs one temporary crew completes in a week (measured; see module doc, step 2)."""
+    temp_days = sum(row["temp_crews"] for r in results for row in r.days)
+    temp_jobs = sum(row["temp_jobs_done"] for r in results for row in r.days)
+    if temp_days and temp_jobs:
+        per_day = temp_jobs / temp_days
+    else:
+        crews = sum(row["install_crews"] for r in results for row in r.days)
+        jobs = sum(row["install_crew_jobs"] for r in results for row in r.days)
+        per_day = (jobs / crews if crews else 3.0) * s.crews.temp_productivity
+    return max(0.5, per_day) * 7
+
+
+def recommend_capacity(
+    settings: SeasonSettings,
+    city: SeasonCity,
+    replications: int = 3,
+    cluster: Cluster | None = None,
+    max_rounds: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Recommendation, list[SeasonResult]]:
+    """Search the staffing plan (module doc); returns it and the replications that back it."""
+    say = progress or (lambda _m: None)
+    weeks = peak_weeks(settings)
+    lead = settings.crews.temp_lead_days
+    helpable = {w for w in weeks if 7 * w + 6 >= lead}
+    given = list(settings.crews.temp_per_week)
+    plan = given + [0] * (settings.weeks - len(given))
+    rounds: list[dict[str, Any]] = []
+    best: tuple[int, list[int], list[SeasonResult]] | None = None
+    baseline_cost: float | None = None
+    settled = -1  # weeks[: settled + 1] are fixed
+    trimmed: set[int] = set()  # weeks that already gave back surplus once
+    results: list[SeasonResult] = []
+    for n in range(max_rounds):
+        trial = settings.with_changes(crews=_with_plan(settings, plan))
+        say(f"round {n}: temporary crews per week {plan}")
+        results = run_replications(trial, city, replications, cluster)
+        shares = {w: _week_shares(results, w) for w in weeks}
+        means = {w: float(np.mean(v)) if v else 1.0 for w, v in shares.items()}
+        cost = float(np.mean([r.summary["cost_cny"] for r in results]))
+        if baseline_cost is None:
+            baseline_cost = cost
+        passed = all(means[w] >= settings.target_share for w in weeks if w in helpable)
+        crew_days = sum(trial.temp_on_day(d) for d in range(settings.days))
+        rounds.append(
+            {
+                "per_week": list(plan),
+                "week_share_mean": {str(w): round(means[w], 4) for w in weeks},
+                "worst_week_share": round(min(means.values()), 4) if means else None,
+                "passed": passed,
+                "temp_crew_days": crew_days,
+                "cost_cny": round(cost, 0),
+            }
+        )
+        if passed and (best is None or crew_days < best[0]):
+            best = (crew_days, list(plan), results)
+        # settle passing weeks in calendar order; a week with room to spare first gives
+        # back half its surplus once
+        while settled + 1 < len(weeks) and _settles(
+            weeks[settled + 1], means, settings.target_share, helpable, plan, trimmed
+        ):
+            settled += 1
+        per_crew = _crew_week_output(results, settings)
+        changed = False
+        for w in weeks[settled + 1 :]:
+            if w not in helpable:
+                continue
+            due = float(np.mean([r.weeks[w]["installs_due"] for r in results]))
+            gap = (settings.target_share - means[w]) * due
+            if means[w] < settings.target_share:
+                step = max(1, math.ceil(gap / per_crew))
+            elif w in trimmed or plan[w] == 0:
+                continue
+            else:
+                trimmed.add(w)
+                step = -math.floor(-gap / per_crew / 2)
+            new = max(0, plan[w] + step)
+            changed |= new != plan[w]
+            plan[w] = new
+        if not changed:
+            break
+    notes = []
+    unhelpable = [w for w in weeks if w not in helpable]
+    if unhelpable:
+        notes.append(
+            f"week(s) {unhelpable} end before temporary crews can start (lead time {lead} days)"
+        )
+    if best is None:
+        notes.append(
+            f"no plan within {max_rounds} rounds held {settings.target_share:.0%} in every peak "
+            "week: the last round is shown; run more rounds or check own capacity"
+        )
+        chosen_plan, chosen = plan, results
+    else:
+        _, chosen_plan, chosen = best
+    rec = _describe(settings, city, weeks, chosen_plan, chosen, rounds, notes, baseline_cost)
+    rec.met = best is not None
+    return rec, chosen
+
+
+def _settles(
+    w: int,
+    means: dict[int, float],
+    target: float,
+    helpable: set[int],
+    plan: list[int],
+    trimmed: set[int],
+) -> bool:
+    if w not in helpable:
+        return True
+    snug = means[w] - target <= SURPLUS_MARGIN
+    return means[w] >= target and (snug or plan[w] == 0 or w in trimmed)
+
+
+def _with_plan(settings: SeasonSettings, plan: list[int]) -> CrewSettings:
+    return dataclasses.replace(settings.crews, temp_per_week=tuple(plan))
+
+
+def _describe(
+    settings: SeasonSettings,
+    city: SeasonCity,
+    weeks: list[int],
+    plan: list[int],
+    results: list[SeasonResult],
+    rounds: list[dict[str, Any]],
+    notes: list[str],
+    baseline_cost: float | None,
+) -> Recommendation:
+    per_week = []
+    for w in range(settings.weeks):
+        shares = _week_shares(results, w)
+        per_week.append(
+            {
+                "week": w,
+                "first_day": 7 * w,
+                "peak_week": w in weeks,
+                "temp_crews": plan[w],
+                "share_mean": round(float(np.mean(shares)), 4) if shares else None,
+                "share_min": round(min(shares), 4) if shares else None,
+                "share_max": round(max(shares), 4) if shares else None,
+                "met": (not shares) or float(np.mean(shares)) >= settings.target_share,
+            }
+        )
+    weights = city.zone_weights(settings.crews.temp_zone_weights)
+    top = max(plan) if plan else 0
+    placed = allocate(top, [weights[z.id] for z in city.zones]) if top else [0] * len(city.zones)
+    peak_days = {d for w in weeks for d in range(7 * w, min(settings.days, 7 * w + 7))}
+    per_zone = []
+    for zone, n in zip(city.zones, placed, strict=True):
+        due = on_time = 0
+        for r in results:
+            for row in r.zones:
+                if row["zone"] == zone.id and row["day"] in peak_days:
+                    due += row["installs_due"]
+                    on_time += row["installs_due"] * (row["share_install_24h"] or 0)
+        share = round(on_time / due, 4) if due else None
+        per_zone.append(
+            {
+                "zone": zone.id,
+                "temp_crews": n,
+                "share_install_24h_mean": share,
+                "below_target": share is not None and share < settings.target_share,
+            }
+        )
+    below = [z["zone"] for z in per_zone if z["below_target"]]
+    if below:
+        notes.append(
+            "zones below the target through the peak even with this plan: "
+            + ", ".join(below)
+            + " (give them more of the temporary crews with crews.temp_zone_weights)"
+        )
+    cost = float(np.mean([r.summary["cost_cny"] for r in results])) if results else 0.0
+    crew_days = int(np.mean([r.summary["temp_crew_days"] for r in results])) if results else 0
+    return Recommendation(
+        target_share=settings.target_share,
+        replications=len(results),
+        per_week=per_week,
+        per_zone=per_zone,
+        met=False,
+        temp_crew_days=crew_days,
+        cost_cny=round(cost, 0),
+        extra_cost_cny=round(cost - (baseline_cost or cost), 0),
+        rounds=rounds,
+        notes=notes,
+    )
