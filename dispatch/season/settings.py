@@ -46,9 +46,9 @@ class DemandSettings:
 
     #: a normal (off-peak) day's new orders: sales (delivery, often installation), repair
     #: reports and trade-in pick-ups; at the defaults a normal day plans about 1,500 jobs
-    sales_orders_per_day: float = 560.0
-    repairs_per_day: float = 300.0
-    pickups_per_day: float = 110.0
+    sales_orders_per_day: float = 680.0
+    repairs_per_day: float = 360.0
+    pickups_per_day: float = 130.0
     #: the air-conditioner peak: plateau days, the ramp before it and the decline after it
     peak_start_day: int = 10
     peak_days: int = 12
@@ -121,6 +121,9 @@ class PlannerSettings:
     workers: int = 0  # planner processes per day; 0: all cores (1 inside parallel replications)
     #: open jobs offered to the planner per day, as a multiple of the crews' job capacity
     pool_factor: float = 1.6
+    #: the planner's first-solution strategies and zone group size (None: its defaults)
+    constructions: tuple[str, ...] | None = None
+    group_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,8 @@ def _section(name: str, raw: Any, current: Any) -> Any:
         old = getattr(current, key)
         if key in ("heat_waves", "promotions"):
             changes[key] = tuple(_spike(f"{path}[{k}]", s) for k, s in enumerate(value or []))
+        elif key == "constructions":
+            changes[key] = _constructions(path, value)
         elif key == "temp_zone_weights":
             if not isinstance(value, dict):
                 raise InputError(REC, path, "must map zone ids to weights")
@@ -212,6 +217,20 @@ def _section(name: str, raw: Any, current: Any) -> Any:
         else:
             changes[key] = _number(path, value, old)
     return dataclasses.replace(current, **changes)
+
+
+def _constructions(path: str, value: Any) -> tuple[str, ...] | None:
+    from routing.ortools_model import FIRST_SOLUTIONS
+
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not value:
+        raise InputError(REC, path, "must be a non-empty list of strategy names")
+    for k, name in enumerate(value):
+        if name not in FIRST_SOLUTIONS:
+            known = ", ".join(sorted(FIRST_SOLUTIONS))
+            raise InputError(REC, f"{path}[{k}]", f"{name!r} is not one of: {known}")
+    return tuple(value)
 
 
 def _spike(path: str, raw: Any) -> Spike:

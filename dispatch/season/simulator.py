@@ -192,11 +192,15 @@ def simulate_season(
 
 def _arrivals(state: SeasonState, d: int) -> None:
     s = state.s
-    rng = np.random.default_rng([s.seed, d, 1])
-    for order in orders_of_day(s, state.city, d, rng):
-        kind = {"D": "sale", "R": "repair", "P": "pickup"}[order[0].job.id[-1]]
-        for new in order:
-            state.add(new, kind, d)
+    days = [-1, 0] if d == 0 else [d]  # day 0 starts with the evening orders of the day before
+    for day in days:
+        rng = np.random.default_rng([s.seed, day + 1, 1])  # day -1 seeds with 0
+        for order in orders_of_day(s, state.city, day, rng):
+            if order[0].release_day < 0:
+                continue
+            kind = {"D": "sale", "R": "repair", "P": "pickup"}[order[0].job.id[-1]]
+            for new in order:
+                state.add(new, kind, max(0, day))
     release_date = s.start + timedelta(days=d)
     rng_cb = np.random.default_rng([s.seed, d, 5])
     for original_id in state.callbacks_due.pop(d, []):
@@ -290,6 +294,8 @@ def _learn_efficiency(state: SeasonState, plan: Plan, crews: list[Crew]) -> None
     """
     jobs = plan.problem.jobs_by_id()
     full = {"goods": False, "work": False}
+    if any(u.reason is UnassignedReason.NOT_SOLVED_IN_TIME for u in plan.unassigned):
+        return  # the search ran out of time: that says nothing about the crews' capacity
     for u in plan.unassigned:
         if u.reason is UnassignedReason.NO_CAPACITY_LEFT:
             full[_group(jobs[u.job_id])] = True
@@ -300,7 +306,7 @@ def _learn_efficiency(state: SeasonState, plan: Plan, crews: list[Crew]) -> None
     capacity = _capacity_minutes(crews)
     for g, is_full in full.items():
         if is_full and capacity[g] > 0:
-            state.efficiency[g] = min(1.5, max(0.2, used[g] / capacity[g]))
+            state.efficiency[g] = min(1.5, max(0.5, used[g] / capacity[g]))
 
 
 def _group(job: Job) -> str:
@@ -310,10 +316,16 @@ def _group(job: Job) -> str:
 def _plan(problem: DispatchProblem, s: SeasonSettings) -> Plan:
     if not problem.jobs:
         return Plan(problem, [], [])
+    extra: dict[str, Any] = {}
+    if s.planner.constructions:
+        extra["constructions"] = tuple(s.planner.constructions)
+    if s.planner.group_size:
+        extra["group_size"] = s.planner.group_size
     options = PlanOptions(
         time_limit_s=s.planner.time_limit_s,
         solution_limit=s.planner.solution_limit,
         workers=s.planner.workers,
+        **extra,
     )
     return make_plan(problem, options)
 
