@@ -1,0 +1,141 @@
+"""Season simulator benchmark: a whole season's wall time, and the speed-up of replications.
+
+    python -m scripts.bench_season season [--days 30] [--time-limit 8] [--out FILE]
+    python -m scripts.bench_season speedup [--days 10] [--scale 0.25] [--replications 2]
+
+`season` runs one season of the demo city at full scale (a normal day about 1,500 jobs, the
+peak about 4,000) with the default settings, serially (the planner uses both cores), and
+reports wall time, planning and execution time, the slowest day, the largest day offered to
+the planner, peak memory (this process and its children) and the season's headline figures.
+
+`speedup` runs the same replications serially (each season's planner on one process, as on a
+worker) and on a Dask local cluster of two worker processes, checks that both give the same
+seasons (solution-limited planner), and reports both wall times and their ratio.
+
+Results go to stdout as JSON and, with --out, to a file (docs/bench-results/season-*.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+from dispatch.cluster import Cluster
+from dispatch.season.settings import PlannerSettings, SeasonSettings
+from dispatch.season.simulator import check_conservation, simulate_season
+from dispatch.season.study import run_replications
+from fixtures.shanghai_season import season_city
+
+
+def _peak_rss_mb() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"main_mb": round(own, 0), "largest_child_mb": round(kids, 0)}
+
+
+def bench_season(days: int, time_limit: float, scale: float) -> dict:
+    settings = SeasonSettings(
+        days=days, scale=scale, planner=PlannerSettings(time_limit_s=time_limit)
+    )
+    day_times: list[float] = []
+    started = time.monotonic()
+    last = [started]
+
+    def progress(done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        day_times.append(now - last[0])
+        last[0] = now
+        print(f"{now - started:7.0f}s {message}", file=sys.stderr, flush=True)
+
+    result = simulate_season(settings, season_city(scale), progress)
+    wall = time.monotonic() - started
+    offered = [r["jobs_offered"] for r in result.days]
+    return {
+        "case": "season",
+        "days": days,
+        "scale": scale,
+        "time_limit_s": time_limit,
+        "wall_s": round(wall, 1),
+        "target_s": 900,
+        "day_s_median": round(sorted(day_times)[len(day_times) // 2], 1),
+        "day_s_max": round(max(day_times), 1),
+        "timings": result.timings,
+        "jobs_offered_max": max(offered),
+        "orders": result.summary["orders"],
+        "orders_per_day_max": max(r["orders"] for r in result.days),
+        "summary": result.summary,
+        "ledger": result.ledger,
+        "conservation_problems": check_conservation(result),
+        "memory": _peak_rss_mb(),
+        "weeks": result.weeks,
+    }
+
+
+def bench_speedup(days: int, scale: float, replications: int, time_limit: float) -> dict:
+    planner = PlannerSettings(time_limit_s=time_limit, solution_limit=200, workers=1)
+    settings = SeasonSettings(days=days, scale=scale, planner=planner)
+    settings = dataclasses.replace(settings, demand=_short_peak(settings, days))
+    city = season_city(scale)
+    t0 = time.monotonic()
+    serial = [
+        simulate_season(settings.with_changes(seed=settings.seed + k), city)
+        for k in range(replications)
+    ]
+    t1 = time.monotonic()
+    parallel = run_replications(settings, city, replications, Cluster("local", workers=2))
+    t2 = time.monotonic()
+    same = all(a.days == b.days for a, b in zip(serial, parallel, strict=True))
+    return {
+        "case": "speedup",
+        "days": days,
+        "scale": scale,
+        "replications": replications,
+        "serial_s": round(t1 - t0, 1),
+        "local_cluster_2_workers_s": round(t2 - t1, 1),
+        "speedup": round((t1 - t0) / (t2 - t1), 2),
+        "same_results": same,
+    }
+
+
+def _short_peak(settings: SeasonSettings, days: int):
+    d = settings.demand
+    start = max(1, days // 3)
+    return dataclasses.replace(
+        d,
+        peak_start_day=start,
+        peak_days=max(1, days // 3),
+        ramp_days=min(d.ramp_days, start),
+        decline_days=min(d.decline_days, max(0, days - 2 * max(1, days // 3) - start)),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("case", choices=["season", "speedup"])
+    p.add_argument("--days", type=int)
+    p.add_argument("--scale", type=float)
+    p.add_argument("--time-limit", type=float, default=8.0)
+    p.add_argument("--replications", type=int, default=2)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    if args.case == "season":
+        out = bench_season(args.days or 30, args.time_limit, args.scale or 1.0)
+    else:
+        out = bench_speedup(args.days or 10, args.scale or 0.25, args.replications, args.time_limit)
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    text = json.dumps(out, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
