@@ -37,6 +37,10 @@ class TravelSettings:
     `osrm_url`). For the road providers `detour_factor` is unused and `speeds_kmh` is relative:
     the fastest crew kind drives the road's free-flow time, slower kinds proportionally longer
     (`routing.road_network.profile_durations`).
+
+    "matrix" takes the travel seconds as given in `matrix_s` (rows and columns: the depots,
+    then the jobs, in the problem's order), the same for every crew kind: for benchmark
+    instances that ship their own matrix. It carries times only, so distances count as 0 m.
     """
 
     provider: str = "haversine"
@@ -45,14 +49,23 @@ class TravelSettings:
     rush_hours: tuple[tuple[str, str, float], ...] = DEFAULT_RUSH_HOURS
     osm_file: str = ""
     osrm_url: str = ""
+    matrix_s: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.provider not in ("haversine", "osm", "osrm"):
+        if self.provider not in ("haversine", "osm", "osrm", "matrix"):
             raise InputError("travel settings", "provider", f"unknown provider {self.provider!r}")
         if self.provider == "osm" and not self.osm_file:
             raise InputError("travel settings", "osm_file", "provider 'osm' needs an OSM file")
         if self.provider == "osrm" and not self.osrm_url.startswith(("http://", "https://")):
             raise InputError("travel settings", "osrm_url", "provider 'osrm' needs an http(s) URL")
+        if self.provider == "matrix":
+            n = len(self.matrix_s)
+            if not n or any(len(row) != n for row in self.matrix_s):
+                raise InputError(
+                    "travel settings", "matrix_s", "provider 'matrix' needs a square matrix"
+                )
+            if any(not isinstance(x, int) or x < 0 for row in self.matrix_s for x in row):
+                raise InputError("travel settings", "matrix_s", "entries must be integers >= 0")
         if self.detour_factor < 1:
             raise InputError("travel settings", "detour_factor", "must be >= 1")
         for kind, speed in self.speeds_kmh.items():
@@ -63,6 +76,20 @@ class TravelSettings:
                 raise InputError(
                     "travel settings", f"rush_hours[{k}]", "need start < end, factor >= 1"
                 )
+
+
+@dataclass(frozen=True)
+class JobSync:
+    """Two jobs at one customer done by two crews together: a two-person visit.
+
+    `second` starts between `min_delay_minutes` and `max_delay_minutes` after `first` starts;
+    (0, 0) is a simultaneous start. Both are planned or neither, on two different crews.
+    """
+
+    first: str
+    second: str
+    min_delay_minutes: int = 0
+    max_delay_minutes: int = 0
 
 
 @dataclass
@@ -81,6 +108,9 @@ class DispatchProblem:
     #: jobs farther than this from every depot are rejected as outside the region
     max_km_from_depot: float = 80.0
     name: str = ""
+    #: two-person visits (see `JobSync`); the planner's zone split and repair passes do not
+    #: know them yet, so they are for problems solved whole (`dispatch.hhcrsp`)
+    syncs: list[JobSync] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_unique("job", [j.id for j in self.jobs])
@@ -96,6 +126,17 @@ class DispatchProblem:
                     )
         if self.link_gap_minutes < 0:
             raise InputError("problem", "link_gap_minutes", "must be >= 0")
+        job_ids = {j.id for j in self.jobs}
+        for k, sync in enumerate(self.syncs):
+            for name in ("first", "second"):
+                if getattr(sync, name) not in job_ids:
+                    raise InputError(f"sync {k}", name, f"unknown job {getattr(sync, name)!r}")
+            if sync.first == sync.second:
+                raise InputError(f"sync {k}", "second", "must differ from first")
+            if not 0 <= sync.min_delay_minutes <= sync.max_delay_minutes:
+                raise InputError(
+                    f"sync {k}", "max_delay_minutes", "need 0 <= min_delay_minutes <= max"
+                )
 
     def jobs_by_id(self) -> dict[str, Job]:
         return {j.id: j for j in self.jobs}

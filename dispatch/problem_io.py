@@ -9,6 +9,7 @@ problem read back is equal to the one written. Reading reports every problem at 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from datetime import date, time
@@ -26,7 +27,7 @@ from dispatch.fields import (
     parse_int,
     parse_text,
 )
-from dispatch.problem import DispatchProblem, TravelSettings
+from dispatch.problem import DispatchProblem, JobSync, TravelSettings
 from dispatch.promises import PromiseBook, PromiseClock, RegionPolicy
 from dispatch.records import (
     crew_from_dict,
@@ -42,9 +43,12 @@ T = TypeVar("T")
 
 _PROBLEM_KEYS = (
     "name", "date", "link_gap_minutes", "max_km_from_depot", "travel", "promises",
-    "depots", "crews", "jobs", "zones",
+    "depots", "crews", "jobs", "zones", "syncs",
 )  # fmt: skip
-_TRAVEL_KEYS = ("provider", "detour_factor", "speeds_kmh", "rush_hours", "osm_file", "osrm_url")
+_TRAVEL_KEYS = (
+    "provider", "detour_factor", "speeds_kmh", "rush_hours", "osm_file", "osrm_url", "matrix_s",
+)  # fmt: skip
+_SYNC_KEYS = ("first", "second", "min_delay_minutes", "max_delay_minutes")
 _HOURS_KEYS = ("delivery_hours", "installation_hours", "repair_hours", "pickup_hours")
 _POLICY_KEYS = (*_HOURS_KEYS, "clock", "opening", "cutoff", "closing")
 
@@ -67,12 +71,14 @@ def problem_to_dict(
             # written only when set, so haversine plans read by older versions stay valid
             **({"osm_file": p.travel.osm_file} if p.travel.osm_file else {}),
             **({"osrm_url": p.travel.osrm_url} if p.travel.osrm_url else {}),
+            **({"matrix_s": [list(r) for r in p.travel.matrix_s]} if p.travel.matrix_s else {}),
         },
         "promises": {region: _policy_to_dict(pol) for region, pol in p.promises.policies.items()},
         "depots": [depot_to_dict(d) for d in p.depots],
         "crews": [crew_to_dict(c) for c in p.crews],
         "jobs": [job_to_dict(j, include_personal_data=include_personal_data) for j in p.jobs],
         "zones": [json.loads(json.dumps(z.to_geojson())) for z in p.zones],  # tuples -> lists
+        **({"syncs": [dataclasses.asdict(s) for s in p.syncs]} if p.syncs else {}),
     }
 
 
@@ -162,6 +168,7 @@ def _problem(
         "max_km_from_depot": r.get("max_km_from_depot", parse_float, 80.0),
         "travel": _travel(object_at(raw, "travel", base, errors), base, errors),
         "promises": _promises(object_at(raw, "promises", base, errors), base, errors),
+        "syncs": _syncs(raw, base, errors),
     }
     found: dict[str, list[tuple[str, Any]]] = {
         "depots": _records(raw, "depots", depot_from_dict, base, errors),
@@ -224,9 +231,34 @@ def _travel(
         rush_hours=r.required("rush_hours", _parse_rush_hours),
         osm_file=r.get("osm_file", parse_text, ""),
         osrm_url=r.get("osrm_url", parse_text, ""),
+        matrix_s=r.get("matrix_s", _parse_matrix, ()),
     )
     errors.extend(r.errors)
     return settings
+
+
+def _parse_matrix(value: object) -> tuple[tuple[int, ...], ...]:
+    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
+        raise ValueError("must be a list of rows of whole seconds")
+    return tuple(tuple(parse_int(x) for x in row) for row in value)
+
+
+def _syncs(raw: Mapping[str, Any], base: str, errors: list[InputError]) -> list[JobSync]:
+    """Two-person visits (`JobSync`), each as {first, second, min/max_delay_minutes}."""
+    out = []
+    for k, item in objects_in(raw, "syncs", base, errors):
+        r = FieldReader(item, f"{base}.syncs[{k}]", _SYNC_KEYS)
+        sync = r.build(
+            JobSync,
+            first=r.required("first", parse_text),
+            second=r.required("second", parse_text),
+            min_delay_minutes=r.get("min_delay_minutes", parse_int, 0),
+            max_delay_minutes=r.get("max_delay_minutes", parse_int, 0),
+        )
+        errors.extend(r.errors)
+        if sync is not None:
+            out.append(sync)
+    return out
 
 
 def _parse_speeds(value: object) -> dict[str, float]:

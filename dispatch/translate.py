@@ -15,10 +15,11 @@ from datetime import datetime, time
 
 import numpy as np
 
-from dispatch.models import Crew, Job, JobKind
+from dispatch.errors import InputError
+from dispatch.models import Crew, CrewKind, Job, JobKind
 from dispatch.problem import DispatchProblem
 from dispatch.service_time import estimate_minutes
-from routing.problem import Break, Precedence, RoutingProblem, Vehicle, Visit
+from routing.problem import Break, Precedence, RoutingProblem, Sync, Vehicle, Visit
 from routing.travel import Congestion, TravelModel, haversine_model
 
 #: lateness cost in cents per second for a normal job (about 100 CNY per hour late)
@@ -31,12 +32,15 @@ def seconds_of(t: time) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
 
 
-def build_travel(problem: DispatchProblem) -> TravelModel:
+def build_travel(problem: DispatchProblem, lazy: bool = False) -> TravelModel:
     """The travel model over all depots then all jobs, from the problem's travel settings.
 
     Road providers ("osm", "osrm") give free-flow road seconds scaled per crew kind (see
     `TravelSettings`); the rush-hour congestion applies on top, as for "haversine". Road
     matrices are cached on disk under $FIELDROUTE_TRAVEL_CACHE when that is set.
+
+    `lazy=True` (the planner, for large days): with "haversine", a model that computes the
+    same entries on demand instead of all pairs up front (`routing.lazy_travel`).
     """
     points = [d.location for d in problem.depots] + [j.location for j in problem.jobs]
     settings = problem.travel
@@ -44,6 +48,8 @@ def build_travel(problem: DispatchProblem) -> TravelModel:
         (seconds_of(time.fromisoformat(a)), seconds_of(time.fromisoformat(b)), round(f * 1000))
         for a, b, f in settings.rush_hours
     )
+    if settings.provider == "matrix":
+        return _given_matrix(problem, Congestion(slices))
     lon = np.array([p.lon for p in points])
     lat = np.array([p.lat for p in points])
     if settings.provider == "osm":
@@ -57,9 +63,27 @@ def build_travel(problem: DispatchProblem) -> TravelModel:
         from routing.osrm_client import osrm_model
 
         return osrm_model(settings.osrm_url, lon, lat, settings.speeds_kmh, Congestion(slices))
+    if lazy:
+        from routing.lazy_travel import LazyHaversineModel
+
+        return LazyHaversineModel(
+            lon, lat, settings.speeds_kmh, settings.detour_factor, Congestion(slices)
+        )
     return haversine_model(
         lon, lat, settings.speeds_kmh, settings.detour_factor, Congestion(slices)
     )
+
+
+def _given_matrix(problem: DispatchProblem, congestion: Congestion) -> TravelModel:
+    """Provider "matrix": the problem's own travel seconds, the same for every crew kind."""
+    m = np.array(problem.travel.matrix_s, dtype=np.int64)
+    n = len(problem.depots) + len(problem.jobs)
+    if m.shape != (n, n):
+        raise InputError(
+            "travel settings", "matrix_s", f"is {len(m)}x{len(m)}, need {n}x{n} (depots, jobs)"
+        )
+    durations = {kind.value: m for kind in CrewKind}
+    return TravelModel(np.zeros_like(m), durations, congestion, {"provider": "matrix"})
 
 
 def job_location(problem: DispatchProblem, job_index: int) -> int:
@@ -193,12 +217,7 @@ def translate(
         used_depots + [job_location(problem, i) for i in job_indices] + extra, dtype=np.int64
     )
     local_depot = {problem.depots[g].id: k for k, g in enumerate(used_depots)}
-    sub = TravelModel(
-        travel.distances[np.ix_(global_locs, global_locs)],
-        {p: m[np.ix_(global_locs, global_locs)] for p, m in travel.durations.items()},
-        travel.congestion,
-        travel.settings,
-    )
+    sub = travel.subset(global_locs)
     vehicles = [crew_vehicle(problem, c, local_depot) for c in crews]
     first_extra = len(used_depots) + len(jobs)
     for pos, k in enumerate(crew_indices):
@@ -239,5 +258,11 @@ def translate(
     for k, job in enumerate(jobs):
         if job.kind is JobKind.INSTALLATION and job.order_id in deliveries:
             precedences.append(Precedence(deliveries[job.order_id], k, gap))
-    routing = RoutingProblem(visits, vehicles, sub, precedences)
+    pos = {j.id: k for k, j in enumerate(jobs)}
+    syncs = [  # two-person visits with both jobs in this subset
+        Sync(pos[s.first], pos[s.second], s.min_delay_minutes * 60, s.max_delay_minutes * 60)
+        for s in problem.syncs
+        if s.first in pos and s.second in pos
+    ]
+    routing = RoutingProblem(visits, vehicles, sub, precedences, syncs)
     return Translation(routing, [j.id for j in jobs], [c.id for c in crews], global_locs)

@@ -123,6 +123,21 @@ class Precedence:
     gap_s: int = 0
 
 
+@dataclass(frozen=True)
+class Sync:
+    """Two visits served together by two different vehicles (a two-person visit).
+
+    `second` starts between `min_delay_s` and `max_delay_s` after `first` starts: (0, 0) is
+    a simultaneous start, (900, 1800) "15 to 30 minutes later". Both are served or neither:
+    half of a two-person visit is no visit.
+    """
+
+    first: int
+    second: int
+    min_delay_s: int = 0
+    max_delay_s: int = 0
+
+
 @dataclass
 class RoutingProblem:
     """Everything the optimizer and the validator need, and nothing else."""
@@ -131,6 +146,7 @@ class RoutingProblem:
     vehicles: list[Vehicle]
     travel: TravelModel
     precedences: list[Precedence] = field(default_factory=list)
+    syncs: list[Sync] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n_loc = self.travel.size
@@ -161,6 +177,14 @@ class RoutingProblem:
             for i in (p.before, p.after):
                 if not 0 <= i < len(self.visits):
                     raise ProblemError(f"precedence {p}: unknown visit index {i}")
+        for sy in self.syncs:
+            for i in (sy.first, sy.second):
+                if not 0 <= i < len(self.visits):
+                    raise ProblemError(f"sync {sy}: unknown visit index {i}")
+            if sy.first == sy.second:
+                raise ProblemError(f"sync {sy}: a visit cannot be synchronised with itself")
+            if not 0 <= sy.min_delay_s <= sy.max_delay_s:
+                raise ProblemError(f"sync {sy}: need 0 <= min_delay_s <= max_delay_s")
 
     @property
     def demand_dims(self) -> int:

@@ -6,8 +6,9 @@ crew allow, which keeps promise lateness as small as the sequence permits. Becau
 optimizer planned with travel times that bound the real ones from above, these earliest times
 are never later than the optimizer's, so the windows it respected stay respected.
 
-Cross-route links (installation after a delivery done by another crew) are resolved by
-repeating the forward pass until no start time moves; start times only grow, so this ends.
+Cross-route links (installation after a delivery done by another crew, two-person visits
+synchronised across crews) are resolved by repeating the forward pass until no start time
+moves; start times only grow, so this ends at the earliest times that satisfy every link.
 """
 
 from __future__ import annotations
@@ -44,14 +45,24 @@ def build_schedules(
     preds: dict[int, list[tuple[int, int]]] = {}
     for p in problem.precedences:
         preds.setdefault(p.after, []).append((p.before, p.gap_s))
+    # synced[v]: (partner, offset): v starts no earlier than the partner's start + offset
+    synced: dict[int, list[tuple[int, int]]] = {}
+    for sy in problem.syncs:
+        synced.setdefault(sy.second, []).append((sy.first, sy.min_delay_s))
+        synced.setdefault(sy.first, []).append((sy.second, -sy.max_delay_s))
     vehicle_of = {v: veh for v, (_, veh) in fixed.items()}
     vehicle_of.update({v: veh for veh, seq in sequences for v in seq})
     base_ends = {v: end for v, (end, _) in fixed.items()}
     ends: dict[int, int] = dict(base_ends)
     routes: list[RouteSchedule] = []
-    for _ in range(len(problem.precedences) + 2):
+    # Syncs pull both ways (a start bound each way), so they may need one pass per visit, as
+    # Bellman-Ford does on a difference-constraint graph without positive cycles.
+    passes = len(problem.precedences) + 2 + (len(problem.visits) if problem.syncs else 0)
+    for _ in range(passes):
         routes = [
-            _time_route(problem, veh, seq, break_positions.get(veh), preds, ends, vehicle_of)
+            _time_route(
+                problem, veh, seq, break_positions.get(veh), preds, ends, vehicle_of, synced
+            )
             for veh, seq in sequences
         ]
         new_ends = base_ends | {s.visit: s.end for r in routes for s in r.stops}
@@ -69,6 +80,7 @@ def _time_route(
     preds: dict[int, list[tuple[int, int]]],
     ends: dict[int, int],
     vehicle_of: dict[int, int],
+    synced: dict[int, list[tuple[int, int]]] | None = None,
 ) -> RouteSchedule:
     veh = problem.vehicles[vehicle]
     travel = problem.travel
@@ -99,6 +111,9 @@ def _time_route(
         for before, gap in preds.get(v, ()):
             if before in ends:
                 lower = max(lower, ends[before] + (gap if vehicle_of.get(before) != vehicle else 0))
+        for partner, offset in (synced or {}).get(v, ()):
+            if partner in ends:  # the partner's start is its end less its service
+                lower = max(lower, ends[partner] - problem.visits[partner].service_s + offset)
         start = earliest_in_windows(lower, visit.windows)
         if start is None:  # windows closed: keep timing so the validator names the stop
             start = lower

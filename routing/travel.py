@@ -122,6 +122,19 @@ class TravelModel:
     def profiles(self) -> tuple[str, ...]:
         return tuple(self.durations)
 
+    def subset(self, locations: Sequence[int] | np.ndarray) -> TravelModel:
+        """The model over `locations` (indices, in that order): what a sub-problem sees.
+
+        Dense here; `routing.lazy_travel.LazyHaversineModel` computes it from coordinates.
+        """
+        loc = np.asarray(locations, dtype=np.int64)
+        return TravelModel(
+            self.distances[np.ix_(loc, loc)],
+            {p: m[np.ix_(loc, loc)] for p, m in self.durations.items()},
+            self.congestion,
+            self.settings,
+        )
+
     def travel_time(self, profile: str, i: int, j: int, depart: int) -> int:
         """Real travel time of leg i->j leaving at `depart` (seconds since plan-day midnight)."""
         base = int(self.durations[profile][i, j])

@@ -60,6 +60,37 @@ def validate_solution(problem: RoutingProblem, solution: RoutingSolution) -> lis
                         after.id,
                     )
                 )
+    out += _check_syncs(problem, starts)
+    return out
+
+
+def _check_syncs(problem: RoutingProblem, starts: dict[int, tuple[int, int]]) -> list[Violation]:
+    """Two-person visits: both served or neither, by two vehicles, starts `min..max` apart."""
+    out = []
+    for sy in problem.syncs:
+        first, second = problem.visits[sy.first], problem.visits[sy.second]
+        served = (sy.first in starts, sy.second in starts)
+        if served[0] != served[1]:
+            lone, other = (first, second) if served[0] else (second, first)
+            out.append(Violation("sync", f"{lone.id} is planned but {other.id} is not", lone.id))
+            continue
+        if not served[0]:
+            continue
+        (start1, veh1), (start2, veh2) = starts[sy.first], starts[sy.second]
+        if veh1 == veh2:
+            out.append(
+                Violation("sync", f"{first.id} and {second.id} are on the same vehicle", second.id)
+            )
+        delay = start2 - start1
+        if not sy.min_delay_s <= delay <= sy.max_delay_s:
+            out.append(
+                Violation(
+                    "sync",
+                    f"{second.id} starts {delay} s after {first.id}, outside "
+                    f"[{sy.min_delay_s}, {sy.max_delay_s}]",
+                    second.id,
+                )
+            )
     return out
 
 

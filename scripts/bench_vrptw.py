@@ -37,9 +37,11 @@ COLUMNS = [
 DEFAULT_BKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "vrptw" / "bks.csv"
 
 
-def add_bench_command(sub: argparse._SubParsersAction) -> None:
-    """Register `dispatch bench vrptw ...`."""
-    bench = sub.add_parser("bench", help="benchmarks: `dispatch bench vrptw FILE... --out DIR`")
+def add_bench_command(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Register `dispatch bench vrptw ...`; returns the `bench` kinds for other benchmarks."""
+    bench = sub.add_parser(
+        "bench", help="benchmarks: `dispatch bench vrptw|hhcrsp FILE... --out DIR`"
+    )
     kinds = bench.add_subparsers(dest="bench_kind", required=True)
     p = kinds.add_parser("vrptw", help="solve VRPLIB VRPTW instances and score them against BKS")
     p.add_argument("files", nargs="+", type=Path, help="VRPLIB .vrp instance files")
@@ -59,6 +61,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--vroom-exploration", type=int, default=5, help="VROOM exploration level")
     p.set_defaults(run=cmd_bench)
+    return kinds
 
 
 def read_bks(path: Path | None, files: list[Path]) -> dict[str, tuple[int, float]]:
