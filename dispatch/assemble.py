@@ -57,9 +57,8 @@ def time_day(full: Translation, day: DaySequences) -> tuple[list[RouteSchedule],
     dropped: list[int] = []
     for _ in range(MAX_REPAIRS):
         routes = build_schedules(full.routing, sorted(seqs.items()), day.breaks)
-        unassigned = [
-            i for i in range(len(full.routing.visits)) if not any(i in s for s in seqs.values())
-        ]
+        on_routes = set(itertools.chain.from_iterable(seqs.values()))
+        unassigned = [i for i in range(len(full.routing.visits)) if i not in on_routes]
         bad = _offending_visits(full, RoutingSolution(routes, unassigned), seqs)
         if not bad:
             return routes, dropped

@@ -44,6 +44,13 @@ def insert_leftovers(
     ends = {s.visit: (s.end, r.vehicle) for r in timed for s in r.stops}
     awaited = {pr.before for pr in p.precedences}  # deliveries an installation waits for
     before_of = {pr.after: pr.before for pr in p.precedences}
+    # visits whose timing a visit's start depends on: its predecessors and sync partners
+    preds_of: dict[int, list[int]] = {}
+    for pr in p.precedences:
+        preds_of.setdefault(pr.after, []).append(pr.before)
+    for sy in getattr(p, "syncs", ()):
+        preds_of.setdefault(sy.second, []).append(sy.first)
+        preds_of.setdefault(sy.first, []).append(sy.second)
     order = sorted(left, key=lambda v: (v not in awaited, -p.visits[v].drop_penalty, v))
     inserted: list[int] = []
     evaluations = 0
@@ -71,8 +78,10 @@ def insert_leftovers(
                 if brk is not None and pos <= brk:
                     brk += 1
                 hints = {k: brk} if brk is not None else {}
-                # `ends` also holds this route's old stops: the timing overrides them.
-                route = build_schedules(p, [(k, new_seq)], hints, ends)[0]
+                # Only the linked visits of this route's stops matter to its timing: passing
+                # those, not the whole day's `ends`, keeps an evaluation cheap at 10,000 jobs.
+                linked = {b: ends[b] for x in new_seq for b in preds_of.get(x, ()) if b in ends}
+                route = build_schedules(p, [(k, new_seq)], hints, linked)[0]
                 if check_route(p, route):
                     continue
                 if any(

@@ -1,12 +1,27 @@
 """The planner: a day's jobs and crews in, a validated plan out.
 
 1. derive promise deadlines and screen out jobs that cannot be served (with reasons);
-2. split large days into groups of neighbouring zones and solve them in parallel processes;
-3. a second pass across zones: the jobs no group could fit are offered to every crew for
-   the rest of its day (idle crews from their depot, busy ones from their last stop), so a
-   crew can help the zone next door;
+2. split large days into groups of neighbouring territories (`dispatch.decompose`: zones,
+   and sectors of zones too big for one solve) and solve them in parallel: local processes
+   by default, or the workers of a `dispatch.cluster.Cluster` (a local Dask cluster or a
+   running Dask scheduler, so a region larger than one machine still plans);
+3. rebalance across territories: the jobs no group could fit are offered to every eligible
+   crew for the rest of its day (idle crews from their depot, busy ones from their last
+   stop), so a crew with spare time helps the zone next door; then an insertion repair tries
+   the remaining ones between the stops of any eligible crew within reach;
 4. time all routes together on the whole problem, translate back, and run the independent
    validator: a plan that fails it is never returned (`PlanInvalid`).
+
+On a cluster only the group solves travel: each task is one group's routing problem (its
+own dense sub-matrices, a few MB), so the main process needs the whole day's jobs and crews
+but never all-pairs matrices, and the solver memory is spread over the workers. Results come
+back in submission order, so with a solution limit a cluster plan equals a serial one.
+
+Memory and time at 10,000 jobs: with the "haversine" travel provider the whole-day travel
+model is lazy (`routing.lazy_travel`): each group's solve gets dense sub-matrices of its own
+locations only, and the whole-day steps (second pass, insertion, timing, validation) read
+single legs and short rows, never all pairs. The up-front screening is vectorised
+(`dispatch.feasibility`). Road-network providers keep their dense matrices.
 """
 
 from __future__ import annotations
@@ -19,7 +34,8 @@ from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
 
 from dispatch.assemble import DaySequences, time_day, to_plan
-from dispatch.decompose import Group, make_groups, time_limits
+from dispatch.cluster import Cluster
+from dispatch.decompose import Group, make_groups, neighbours, time_limits
 from dispatch.feasibility import screen
 from dispatch.insertion import insert_leftovers
 from dispatch.models import JobKind
@@ -51,6 +67,9 @@ class PlanOptions:
     #: 1,500-job demo day the pair planned 98.6 % in a run where PCI alone gave 97.7-98.0 %
     constructions: tuple[str, ...] = ("parallel_cheapest_insertion", "local_cheapest_insertion")
     progress: Callable[[str, float], None] | None = None  # (message, fraction done)
+    #: where the group solves run: None (default) is a pool of `workers` local processes;
+    #: a `Cluster` runs them serially, on a local Dask cluster or on a Dask scheduler
+    cluster: Cluster | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0:
@@ -63,7 +82,7 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     started = time.monotonic()
     report = options.progress or (lambda _m, _f: None)
     report("building travel matrices", 0.0)
-    travel = build_travel(problem)
+    travel = build_travel(problem, lazy=True)
     deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
     screening = screen(problem, travel)
     groups = make_groups(problem, screening.eligible, options.decompose_above, options.group_size)
@@ -77,16 +96,30 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     day = DaySequences()
     for tr, sol in solutions:
         day.add(tr, sol, job_pos, crew_pos)
+    # the whole day, each job allowed the crews the screening found (none if screened out)
+    allowed = {j.id: screening.eligible.get(j.id, []) for j in problem.jobs}
     full = translate(
-        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
+        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews)), allowed
     )
     left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
+    first_pass_s = round(time.monotonic() - started, 2)
+    first_pass_left = len(left)
+    rebalanced = 0
     if len(groups) > 1 and left:
-        report(f"second pass: {len(left)} jobs offered to all crews' remaining time", 0.85)
-        tr, sol = _second_pass(
-            problem, travel, deadlines, screening.eligible, full, day, left, options
+        report(f"second pass: {len(left)} jobs offered to neighbouring crews' spare time", 0.85)
+        rebalanced = _rebalance(
+            problem,
+            travel,
+            deadlines,
+            screening.eligible,
+            full,
+            day,
+            groups,
+            left,
+            options,
+            job_pos,
+            crew_pos,
         )
-        day.add(tr, sol, job_pos, crew_pos)
     left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
     inserted: list[int] = []
     phases = {"search_s": round(time.monotonic() - started, 2)}
@@ -108,6 +141,14 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
         wall_s=round(time.monotonic() - started, 2),
         groups=len(groups),
         solutions=sum(s.stats.get("solutions", 0) for _, s in solutions),
+        unsolved_groups=sum(
+            1
+            for g, (_, sol) in zip(groups, solutions, strict=True)
+            if g.job_indices and sol.stats.get("solutions", 0) == 0
+        ),
+        first_pass_s=first_pass_s,
+        left_after_first_pass=first_pass_left,
+        rebalanced=rebalanced,
         inserted_by_repair=len(inserted),
     )
     report("validating", 0.98)
@@ -134,9 +175,11 @@ def _solve_one(
 def _solve_groups(
     problem, travel, deadlines, eligible, groups: list[Group], budget, options, report
 ):
-    """Solve each group (in parallel processes when there are several)."""
+    """Solve each group: serially, in a pool of local processes, or on `options.cluster`."""
     total = sum(len(g.job_indices) for g in groups) or 1
-    workers = max(1, min(options.workers or os.cpu_count() or 1, len(groups)))
+    cluster = options.cluster
+    slots = (cluster.worker_count() if cluster.mode != "serial" else 1) if cluster else 0
+    workers = max(1, min(slots or options.workers or os.cpu_count() or 1, len(groups)))
     translations = [
         translate(problem, travel, deadlines, g.job_indices, g.crew_indices, eligible)
         for g in groups
@@ -145,49 +188,115 @@ def _solve_groups(
         SolveParams(time_limit_s=limit, solution_limit=options.solution_limit)
         for limit in time_limits([len(g.job_indices) for g in groups], workers, budget)
     ]
+    # Largest groups first, so the last to finish are small ones.
+    order = sorted(range(len(groups)), key=lambda k: -len(groups[k].job_indices))
+    done = 0
+
+    def solved(k: int) -> None:
+        nonlocal done
+        done += len(groups[k].job_indices)
+        report(f"zone {groups[k].name} solved", 0.05 + 0.8 * done / total)
+
+    if cluster is not None and len(groups) > 1:
+        tasks = [(translations[k], params[k], options.constructions) for k in order]
+        out = cluster.map(_solve_one, tasks, on_done=lambda n, _r: solved(order[n]))
+        results = dict(zip(order, out, strict=True))
+        return [(translations[k], results[k]) for k in range(len(groups))]
     if workers == 1:
-        results = []
-        done = 0
-        for g, t, p in zip(groups, translations, params, strict=True):
+        results_list = []
+        for k, (t, p) in enumerate(zip(translations, params, strict=True)):
             if len(groups) == 1:
                 p.progress = lambda pr: report(
                     f"{pr.solutions} solutions, cost {pr.objective}, {pr.unassigned} unassigned",
                     min(0.9, 0.05 + 0.85 * pr.elapsed_s / budget),
                 )
-            results.append(_solve_one(t, p, options.constructions))
-            done += len(g.job_indices)
-            report(f"zone {g.name} solved", 0.05 + 0.8 * done / total)
-        return list(zip(translations, results, strict=True))
+            results_list.append(_solve_one(t, p, options.constructions))
+            solved(k)
+        return list(zip(translations, results_list, strict=True))
     # fork where the platform has it: callers' scripts need no __main__ guard, and the parent
-    # has started no solver threads; spawn elsewhere. Largest groups first.
+    # has started no solver threads; spawn elsewhere.
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
-    order = sorted(range(len(groups)), key=lambda k: -len(groups[k].job_indices))
     results: dict[int, RoutingSolution] = {}
     with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
         futures = {
             k: pool.submit(_solve_one, translations[k], params[k], options.constructions)
             for k in order
         }
-        done = 0
         for k in order:
             results[k] = futures[k].result()
-            done += len(groups[k].job_indices)
-            report(f"zone {groups[k].name} solved", 0.05 + 0.8 * done / total)
+            solved(k)
     return [(translations[k], results[k]) for k in range(len(groups))]
 
 
-def _second_pass(
-    problem, travel, deadlines, eligible, full: Translation, day: DaySequences, left, options
-):
-    """Offer the leftover jobs to every crew's remaining day (see module docstring).
+def _rebalance(
+    problem,
+    travel,
+    deadlines,
+    eligible,
+    full: Translation,
+    day: DaySequences,
+    groups,
+    left,
+    options,
+    job_pos,
+    crew_pos,
+) -> int:
+    """The second pass: offer the jobs the groups left over to neighbouring crews' spare time.
 
-    An installation whose delivery is already on a route keeps the link through a "not
-    before the delivery's end + gap" bound on its windows.
+    The leftovers of each group are offered to the remaining day of every eligible crew of
+    that group and of the groups whose territory touches it (`decompose.neighbours`): a crew
+    with spare time helps the zone next door. When every group touches every other (the
+    1,500-job day: four groups) that is one solve over all leftovers and all crews. Otherwise
+    one small solve per group, most leftovers first, each on the crews' days as the previous
+    solves left them; the time for this pass is shared in proportion to the leftovers.
+    Returns how many jobs it placed.
     """
+    near = neighbours(groups)
+    budget = max(1.0, options.time_limit_s * (1 - FIRST_PASS_SHARE))
+    if all(len(near[g.name]) == len(groups) - 1 for g in groups):
+        passes: list[tuple[list[int], set[int] | None]] = [(left, None)]
+    else:
+        group_of = {i: g.name for g in groups for i in g.job_indices}
+        crews_of = {g.name: g.crew_indices for g in groups}
+        left_in: dict[str, list[int]] = {}
+        for i in left:
+            left_in.setdefault(group_of[i], []).append(i)
+        passes = [
+            (left_in[n], {k for m in (n, *near[n]) for k in crews_of[m]})
+            for n in sorted(left_in, key=lambda n: (-len(left_in[n]), n))
+        ]
     timed = build_schedules(
         full.routing, sorted((k, v) for k, v in day.jobs.items() if v), day.breaks
     )
     routes = {r.vehicle: r for r in timed}
+    placed = 0
+    for jobs, crews in passes:
+        limit = max(1.0, budget * len(jobs) / len(left))
+        tr, sol = _second_pass(
+            problem, travel, deadlines, eligible, full, routes, jobs, crews, limit, options
+        )
+        day.add(tr, sol, job_pos, crew_pos)
+        changed = sorted({crew_pos[tr.crew_ids[r.vehicle]] for r in sol.routes if r.stops})
+        placed += sum(len(r.stops) for r in sol.routes)
+        if changed and len(passes) > 1:  # re-time the crews that took jobs, for the next pass
+            fixed = {
+                s.visit: (s.end, k) for k, r in routes.items() if k not in changed for s in r.stops
+            }
+            seqs = [(k, day.jobs[k]) for k in changed]
+            for r in build_schedules(full.routing, seqs, day.breaks, fixed):
+                routes[r.vehicle] = r
+    return placed
+
+
+def _second_pass(
+    problem, travel, deadlines, eligible, full: Translation, routes, left, allowed, limit, options
+):
+    """Offer `left` to the remaining day of the eligible crews (of `allowed`, None: all).
+
+    `routes` are the timed routes so far (by crew index). An installation whose delivery is
+    already on a route keeps the link through a "not before the delivery's end + gap" bound
+    on its windows.
+    """
     gap = problem.link_gap_minutes * 60
     delivery_end = {}
     continuations: dict[int, Continuation] = {}
@@ -218,16 +327,25 @@ def _second_pass(
         for i in left
         if problem.jobs[i].kind is JobKind.INSTALLATION and problem.jobs[i].order_id in delivery_end
     }
-    # Only crews that may do a leftover job and still have half an hour of shift left.
+    # Only crews that may do a leftover job, still have half an hour of shift left and may
+    # still take a job.
     wanted = {k for i in left for k in eligible[problem.jobs[i].id]}
+    if allowed is not None:
+        wanted &= allowed
+    vehicles = full.routing.vehicles
     crews = [
         k
         for k in sorted(wanted)
         if k not in continuations
-        or continuations[k].free_at + 1800 < full.routing.vehicles[k].shift_end
+        or (
+            continuations[k].free_at + 1800 < vehicles[k].shift_end
+            and (
+                vehicles[k].max_visits is None
+                or continuations[k].visits_used < vehicles[k].max_visits
+            )
+        )
     ]
     tr = translate(problem, travel, deadlines, left, crews, eligible, not_before, continuations)
-    limit = max(1.0, options.time_limit_s * (1 - FIRST_PASS_SHARE))
     return tr, solve(
         tr.routing, SolveParams(time_limit_s=limit, solution_limit=options.solution_limit)
     )

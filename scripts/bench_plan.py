@@ -1,15 +1,29 @@
 """Benchmark the daily plan on the demo city: wall time, planned share, validity, memory.
 
     python -m scripts.bench_plan [--runs 3] [--out docs/benchmarks-plan.json]
+    python -m scripts.bench_plan --runs 1 --cases scale-1000 scale-2000 scale-5000 scale-10000
 
 Each run plans in a fresh subprocess (so peak memory is that run's own) and prints one JSON
 line; the summary gives medians. Not a test: these machines are shared and noisy, so the
 figures go into docs/benchmarks.md by hand, with the machine they were taken on.
+
+The scaling cases (issue 5) use a fleet that grows with the jobs (`scale_fleet=True`; the
+normal and peak days keep the capped fleet) and measure, per size:
+
+* the decomposed plan at the case's time limit: wall time, planned share, km, on-time share,
+  unassigned by reason, and peak memory of the main process plus its solver processes
+  (psutil samples the resident sets of the process tree every 0.2 s and keeps the largest
+  sum; pages shared after fork are counted in every process, so it errs high);
+* time to the first valid plan: the same planner stopped at each solve's first solution
+  (`solution_limit=1`), timed to the validated plan it returns;
+* monolithic, where it is feasible (1,000 and 2,000 jobs): one solve over the whole day, the
+  same time limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -17,52 +31,131 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 CASES = {
     "normal-1500": {"jobs": 1500, "peak": False, "time_limit": 50.0},
     "peak-4000": {"jobs": 4000, "peak": True, "time_limit": 210.0},
     # the scaling curve (issue 5): normal-day mix, crews scaled with the jobs; the search
-    # limits leave room for set-up and validation under the 120 s / 300 s wall targets
-    "scale-1000": {"jobs": 1000, "peak": False, "time_limit": 30.0},
-    "scale-2000": {"jobs": 2000, "peak": False, "time_limit": 60.0},
-    "scale-5000": {"jobs": 5000, "peak": False, "time_limit": 95.0},
-    "scale-10000": {"jobs": 10000, "peak": False, "time_limit": 240.0},
+    # limits leave room for set-up, repair and validation under the 120 s / 300 s targets
+    "scale-1000": {"jobs": 1000, "time_limit": 30.0, "scale": True, "monolithic": True},
+    "scale-2000": {"jobs": 2000, "time_limit": 60.0, "scale": True, "monolithic": True},
+    "scale-5000": {"jobs": 5000, "time_limit": 90.0, "scale": True},
+    "scale-10000": {"jobs": 10000, "time_limit": 230.0, "scale": True},
 }
 #: what a plain run measures (the scaling cases are asked for by name)
 DEFAULT_CASES = ("normal-1500", "peak-4000")
+#: how a scaling case is planned: see the module docstring
+MODES = ("decomposed", "first", "monolithic")
 
 
-def run_case(jobs: int, peak: bool, time_limit: float, seed: int) -> dict:
+class TreeMemory:
+    """Peak of the summed resident sets of this process and its children, sampled."""
+
+    def __init__(self, every_s: float = 0.2) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self._every = every_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0
+        for proc in [self._me, *self._me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):  # a worker that just ended
+                total += proc.memory_info().rss
+        self.peak = max(self.peak, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self._sample()
+
+    def __enter__(self) -> TreeMemory:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def run_case(
+    jobs: int,
+    peak: bool,
+    time_limit: float,
+    seed: int,
+    scale: bool = False,
+    mode: str = "decomposed",
+) -> dict:
     """Plan once in this process and return the figures (called in a subprocess)."""
     from dispatch.kpis import plan_kpis
     from dispatch.planner import PlanOptions, make_plan
+    from dispatch.translate import build_travel
     from dispatch.validation import validate_plan
     from fixtures.shanghai import demo_problem
 
-    problem = demo_problem(jobs=jobs, seed=seed, peak=peak)
+    problem = demo_problem(jobs=jobs, seed=seed, peak=peak, scale_fleet=scale)
+    options = PlanOptions(time_limit_s=time_limit)
+    if mode == "first":
+        options.solution_limit = 1
+    elif mode == "monolithic":
+        options.decompose_above = len(problem.jobs) + 1
     started = time.monotonic()
-    plan = make_plan(problem, PlanOptions(time_limit_s=time_limit))
+    with TreeMemory() as memory:
+        plan = make_plan(problem, options)
     wall = time.monotonic() - started
-    valid = validate_plan(plan) == []
+    # independent re-validation from the plan's own problem (a fresh travel model; the
+    # on-demand one gives the dense model's entries bit for bit, without its all-pairs memory)
+    valid = validate_plan(plan, build_travel(problem, lazy=True)) == []
     k = plan_kpis(plan)
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "jobs": jobs,
+        "mode": mode,
+        "time_limit": time_limit,
         "crews": len(problem.crews),
         "wall_s": round(wall, 1),
         "valid": valid,
         "planned_share": round(k.planned_share, 4),
+        "unassigned": k.unassigned,
         "unassigned_by_reason": k.unassigned_by_reason,
+        "on_time_share": round((k.planned - k.late_jobs) / k.planned, 4) if k.planned else 0.0,
         "delivery_12h_of_planned": round(k.on_time_share_by_kind.get("delivery", 0), 4),
         "installation_24h_of_planned": round(k.on_time_share_by_kind.get("installation", 0), 4),
         "km": round(k.km, 1),
         "utilisation": round(k.utilisation, 3),
         "groups": plan.stats.get("groups"),
+        "phases": {
+            key: plan.stats.get(key)
+            for key in (
+                "first_pass_s",
+                "left_after_first_pass",
+                "rebalanced",
+                "inserted_by_repair",
+                "search_s",
+                "insertion_s",
+                "validation_s",
+                "unsolved_groups",
+            )
+        },
+        "peak_rss_tree_mb": round(memory.peak / 2**20),
         "peak_rss_main_mb": round(self_kb / 1024),
         "peak_rss_worker_mb": round(child_kb / 1024),
     }
+
+
+def _modes(case: dict) -> list[str]:
+    if not case.get("scale"):
+        return ["decomposed"]
+    return ["decomposed", "first"] + (["monolithic"] if case.get("monolithic") else [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,35 +165,56 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="write all runs and medians as JSON here")
     p.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one case, print JSON
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", choices=MODES, default="decomposed", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
         c = CASES[args.one]
-        print(json.dumps(run_case(c["jobs"], c["peak"], c["time_limit"], args.seed)))
+        row = run_case(
+            c["jobs"],
+            c.get("peak", False),
+            c["time_limit"],
+            args.seed,
+            c.get("scale", False),
+            args.mode,
+        )
+        print(json.dumps(row))
         return 0
     results: dict[str, list[dict]] = {}
     for name in args.cases:
-        for r in range(args.runs):
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "scripts.bench_plan",
-                    "--one",
-                    name,
-                    "--seed",
-                    str(args.seed),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            results.setdefault(name, []).append(row)
-            print(name, r, json.dumps(row), flush=True)
+        for mode in _modes(CASES[name]):
+            for r in range(args.runs if mode == "decomposed" else 1):
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "scripts.bench_plan",
+                        "--one",
+                        name,
+                        "--mode",
+                        mode,
+                        "--seed",
+                        str(args.seed),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                key = name if mode == "decomposed" else f"{name}/{mode}"
+                results.setdefault(key, []).append(row)
+                print(key, r, json.dumps(row), flush=True)
     summary = {
         name: {
             key: statistics.median(row[key] for row in rows)
-            for key in ("wall_s", "planned_share", "km", "peak_rss_main_mb", "peak_rss_worker_mb")
+            for key in (
+                "wall_s",
+                "planned_share",
+                "km",
+                "on_time_share",
+                "peak_rss_tree_mb",
+                "peak_rss_main_mb",
+                "peak_rss_worker_mb",
+            )
         }
         | {"all_valid": all(row["valid"] for row in rows), "runs": len(rows)}
         for name, rows in results.items()

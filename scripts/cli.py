@@ -1,6 +1,7 @@
 """`dispatch` command line: plan a day, validate a saved plan.
 
     dispatch plan --fixture shanghai [--date D] [--jobs N] [--seed S] [--peak] --out DIR
+        [--scheduler tcp://host:port]   (zone groups solved on an existing Dask cluster)
     dispatch plan --jobs-file F --crews-file G --depots-file H [--zones-file Z] --date D --out DIR
     dispatch validate PLAN.json
     dispatch replan PLAN.json --at HH:MM [--sick CREW@HH:MM ...] --out DIR   (scripts/replan_cli.py)
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         "--solution-limit", type=int, help="stop after N improving solutions per zone"
     )
     plan.add_argument("--workers", type=int, default=0, help="parallel zone solves (0: CPUs)")
+    plan.add_argument(
+        "--scheduler",
+        default="",
+        help="solve the zone groups on this Dask scheduler (tcp://host:port); "
+        "default: local processes",
+    )
     plan.add_argument("--out", type=Path, required=True, help="output directory")
     plan.add_argument(
         "--no-personal-data", action="store_true", help="blank names/phones/addresses"
@@ -127,6 +134,7 @@ def _load_problem(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from dispatch.cluster import Cluster
     from dispatch.geojson import plan_to_geojson
     from dispatch.plan_io import save_plan_json
     from dispatch.planner import PlanOptions, make_plan
@@ -139,6 +147,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         solution_limit=args.solution_limit,
         workers=args.workers,
         progress=ProgressBar(),
+        cluster=Cluster("dask", workers=args.workers, address=args.scheduler)
+        if args.scheduler
+        else None,
     )
     plan = make_plan(problem, options)
     args.out.mkdir(parents=True, exist_ok=True)
