@@ -2,8 +2,9 @@
 import time (no engine, no threads), so tests and the CLI build as many apps as they need.
 
 On startup the schema is migrated to the newest Alembic revision, the plan runner (which solves
-plans in separate processes, outside the web event loop), the webhook sender and the customer
-notice sender start; on shutdown they stop. Routers live in `api/routers/`, one per resource.
+plans in separate processes, outside the web event loop), the simulation runner (season
+simulations, the same way), the webhook sender and the customer notice sender start; on
+shutdown they stop. Routers live in `api/routers/`, one per resource.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from api.routers import (
     plans,
     replans,
     routes,
+    simulations,
     webhooks,
     zones,
 )
@@ -37,7 +39,7 @@ log = logging.getLogger("api")
 
 DESCRIPTION = """
 Field-service dispatch service: jobs, crews, zones, daily plans, drivers' routes, job events,
-follow-up calls, callbacks, webhooks and service metrics.
+follow-up calls, callbacks, webhooks, service metrics and peak-season simulations.
 
 Authenticate with `Authorization: Bearer <token>` (mint one with `dispatch token`). Roles:
 dispatcher, driver (bound to one crew), planner, manager, admin. Times are local times of the
@@ -57,10 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.background_workers:
             from api.notice_sender import NoticeWorker
             from api.plan_runner import PlanRunner
+            from api.simulation_runner import SimulationRunner
             from api.webhook_sender import WebhookSender
 
             for name, worker in (
                 ("plans", PlanRunner(ctx)),
+                ("simulations", SimulationRunner(ctx)),
                 ("webhooks", WebhookSender(ctx)),
                 ("notices", NoticeWorker(ctx)),
             ):
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         callbacks,
         webhooks,
         metrics,
+        simulations,
     ):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

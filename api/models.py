@@ -321,3 +321,41 @@ class CustomerNoticeRow(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
 
     __table_args__ = (Index("ix_customer_notices_due", "status", "next_attempt_at"),)
+
+
+class SimulationRow(Base):
+    """A peak-season simulation asked for by a planner (`POST /simulations`), from `queued`
+    through `running` to `done`, `failed` or `cancelled`; run by `api.simulation_runner` in
+    a worker process like a plan.
+
+    `params` holds the request as validated (fixture, replications, the scenario overrides
+    and the full settings they resolve to); `city` the service's zones, depots and own crews
+    as they were when a simulation of fixture `own` was asked for (the worker simulates this
+    snapshot, not the tables as they are later). The outcome is stored whole in the row: the
+    summary and weekly figures as JSON, the report page and the daily table as text, so the
+    service needs no file storage. Simulated customers have no names: no personal data.
+    """
+
+    __tablename__ = "simulations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    city: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: `dispatch.season.report.summary_dict`: per replication and across replications
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: every replication's weekly rows, with `replication` and `seed` (as weeks.csv)
+    weeks: Mapped[list[Any] | None] = mapped_column(JSON)
+    #: the capacity recommendation, when one was asked for
+    recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    report_html: Mapped[str | None] = mapped_column(Text)
+    days_csv: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker_pid: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     plan_workers: int = Field(default=0, ge=0, description="zone solves per plan (0: CPUs)")
     max_running_plans: int = Field(default=1, ge=1, description="plans solved at the same time")
 
+    # season simulations (api.simulation_runner): replications run one after another in the
+    # worker, or on this Dask scheduler (tcp://host:8786) when one is named
+    dask_scheduler: str = Field(
+        default="",
+        max_length=500,
+        description="Dask scheduler address for simulation replications (empty: serial)",
+    )
+
     # input limits
     max_import_rows: int = Field(default=20_000, gt=0)
     max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)

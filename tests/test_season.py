@@ -59,6 +59,10 @@ def small_city():
         ({"target_share": 1.2}, "target_share", "100 %"),
         ({"demand": {"heat_waves": [{"day": 3, "dayz": 2}]}}, "demand.heat_waves[0]", "object"),
         ({"planner": {"time_limit_s": "fast"}}, "planner.time_limit_s", "not a number"),
+        ({"demand": {"heat_waves": 5}}, "demand.heat_waves", "list"),
+        ({"quality": {"callback_delay_days": [3]}}, "quality.callback_delay_days", "first"),
+        ({"days": 10**400}, "days", "out of range"),
+        ({"seed": -1}, "seed", "must be"),
     ],
 )
 def test_bad_settings_name_the_setting(raw, field, words):

@@ -202,7 +202,9 @@ def _section(name: str, raw: Any, current: Any) -> Any:
             raise InputError(REC, path, f"unknown setting; known: {', '.join(sorted(known))}")
         old = getattr(current, key)
         if key in ("heat_waves", "promotions"):
-            changes[key] = tuple(_spike(f"{path}[{k}]", s) for k, s in enumerate(value or []))
+            if not isinstance(value, list | tuple):
+                raise InputError(REC, path, "must be a list of {day, days, factor}")
+            changes[key] = tuple(_spike(f"{path}[{k}]", s) for k, s in enumerate(value))
         elif key == "constructions":
             changes[key] = _constructions(path, value)
         elif key == "temp_zone_weights":
@@ -249,6 +251,8 @@ def _number(path: str, value: Any, like: Any) -> Any:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(REC, path, f"{value!r} is not a number")
+    if isinstance(value, int) and abs(value) > 10**12:
+        raise InputError(REC, path, f"{value} is out of range")
     if isinstance(like, int) and not isinstance(like, bool) and like is not None:
         if float(value) != int(value):
             raise InputError(REC, path, f"{value!r} must be a whole number")
@@ -269,6 +273,7 @@ def check_settings(s: SeasonSettings) -> None:
             raise InputError(REC, path, message)
 
     need(1 <= s.days <= 366, "days", f"must be 1..366, got {s.days}")
+    need(0 <= s.seed < 2**32, "seed", f"must be 0..2^32-1, got {s.seed}")
     share = s.target_share
     need(0 < share <= 1, "target_share", f"must be in (0, 1] (at most 100 %), got {share}")
     need(0 < s.scale <= 4, "scale", f"must be in (0, 4], got {s.scale}")
@@ -317,8 +322,9 @@ def check_settings(s: SeasonSettings) -> None:
     need(c.overtime_cost_factor >= 1, "crews.overtime_cost_factor", "must be >= 1")
     need(q.followup_calls_per_day >= 0, "quality.followup_calls_per_day", "negative capacity")
     need(q.followup_max_age_days >= 0, "quality.followup_max_age_days", "must be >= 0")
+    need(len(q.callback_delay_days) == 2, "quality.callback_delay_days", "needs [first, last]")
     lo, hi = q.callback_delay_days
-    need(1 <= lo <= hi, "quality.callback_delay_days", "needs 1 <= first <= second")
+    need(1 <= lo <= hi <= 180, "quality.callback_delay_days", "needs 1 <= first <= last <= 180")
     need(0 <= q.followup_detects <= 1, "quality.followup_detects", "must be in [0, 1]")
     need(p.time_limit_s > 0, "planner.time_limit_s", "must be > 0")
     need(p.solution_limit is None or p.solution_limit > 0, "planner.solution_limit", "> 0")
