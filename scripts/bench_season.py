@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from dispatch.cluster import Cluster
-from dispatch.season.settings import PlannerSettings, SeasonSettings
+from dispatch.season.settings import DemandSettings, PlannerSettings, SeasonSettings
 from dispatch.season.simulator import check_conservation, simulate_season
 from dispatch.season.study import run_replications
 from fixtures.shanghai_season import season_city
@@ -78,10 +78,13 @@ def bench_season(days: int, time_limit: float, scale: float) -> dict:
     }
 
 
-def bench_speedup(days: int, scale: float, replications: int, time_limit: float) -> dict:
-    planner = PlannerSettings(time_limit_s=time_limit, solution_limit=200, workers=1)
-    settings = SeasonSettings(days=days, scale=scale, planner=planner)
-    settings = dataclasses.replace(settings, demand=_short_peak(settings, days))
+def bench_speedup(
+    days: int, scale: float, replications: int, time_limit: float, solution_limit: int
+) -> dict:
+    """Serial vs a 2-worker local cluster; the solution limit should bind before the clock."""
+    planner = PlannerSettings(time_limit_s=time_limit, solution_limit=solution_limit, workers=1)
+    demand = _short_peak(DemandSettings(), days)
+    settings = SeasonSettings(days=days, scale=scale, planner=planner, demand=demand)
     city = season_city(scale)
     t0 = time.monotonic()
     serial = [
@@ -97,6 +100,7 @@ def bench_speedup(days: int, scale: float, replications: int, time_limit: float)
         "days": days,
         "scale": scale,
         "replications": replications,
+        "planner": {"time_limit_s": time_limit, "solution_limit": solution_limit},
         "serial_s": round(t1 - t0, 1),
         "local_cluster_2_workers_s": round(t2 - t1, 1),
         "speedup": round((t1 - t0) / (t2 - t1), 2),
@@ -104,8 +108,8 @@ def bench_speedup(days: int, scale: float, replications: int, time_limit: float)
     }
 
 
-def _short_peak(settings: SeasonSettings, days: int):
-    d = settings.demand
+def _short_peak(d: DemandSettings, days: int) -> DemandSettings:
+    """The default curve squeezed into `days`: ramp, plateau and decline each about a third."""
     start = max(1, days // 3)
     return dataclasses.replace(
         d,
@@ -123,12 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float)
     p.add_argument("--time-limit", type=float, default=8.0)
     p.add_argument("--replications", type=int, default=2)
+    p.add_argument("--solution-limit", type=int, default=30, help="speedup: planner limit")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     if args.case == "season":
         out = bench_season(args.days or 30, args.time_limit, args.scale or 1.0)
     else:
-        out = bench_speedup(args.days or 10, args.scale or 0.25, args.replications, args.time_limit)
+        out = bench_speedup(
+            args.days or 10,
+            args.scale or 0.25,
+            args.replications,
+            args.time_limit,
+            args.solution_limit,
+        )
     out["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
     text = json.dumps(out, indent=1)
     print(text)

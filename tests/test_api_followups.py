@@ -167,9 +167,9 @@ def test_follow_ups_and_the_worklist(published, auth, settings):
     assert [d["job"]["id"] for d in only_today["items"]] == [second]
     assert "customer_phone" not in only_today["items"][0]["job"]["record"]
 
-    r = published.post(
-        f"/jobs/{first}/follow-ups", json={"reached": False}, headers=auth("manager")
-    )
+    # an explicit time: the second call below is at 10:00, and "now" may be later in the day
+    missed = {"reached": False, "called_at": f"{today}T00:05:00+08:00"}
+    r = published.post(f"/jobs/{first}/follow-ups", json=missed, headers=auth("manager"))
     assert r.status_code == 201 and r.json()["caller"] == "test-manager"
     due = published.get("/follow-ups/due", params={"date": today}, headers=auth("dispatcher"))
     assert due.json()["items"][0]["calls"] == 1 and due.json()["total"] == 2

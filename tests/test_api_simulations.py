@@ -176,8 +176,8 @@ def test_report_of_an_unfinished_or_unknown_simulation(client, auth):
         ({"settings": {"crews": {"temp_per_week": [0, -2]}}}, "crews.temp_per_week[1]"),
         ({"settings": {"crews": {"temp_zone_weights": {"Z99": 1}}}}, "crews.temp_zone_weights.Z99"),
         ({"days": 30, "settings": {"days": 20}}, "settings.days"),
-        ({"settings": {"demand": {"heat_waves": 5}}}, "settings"),  # no 500 on odd shapes
-        ({"settings": {"quality": {"callback_delay_days": [1]}}}, "settings"),
+        ({"settings": {"demand": {"heat_waves": 5}}}, "demand.heat_waves"),  # no 500 on odd shapes
+        ({"settings": {"quality": {"callback_delay_days": [1]}}}, "quality.callback_delay_days"),
         ({"settings": {"seed": -1}}, "seed"),
     ],
 )
