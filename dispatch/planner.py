@@ -271,7 +271,10 @@ def _rebalance(
     routes = {r.vehicle: r for r in timed}
     placed = 0
     for jobs, crews in passes:
-        limit = max(1.0, budget * len(jobs) / len(left))
+        # With a solution limit (reproducible runs) the clock is only a ceiling: a pass cut
+        # by a one-second share on a busy machine would make the plan depend on the load.
+        share = 1.0 if options.solution_limit else len(jobs) / len(left)
+        limit = max(1.0, budget * share)
         tr, sol = _second_pass(
             problem, travel, deadlines, eligible, full, routes, jobs, crews, limit, options
         )
