@@ -6,8 +6,9 @@ For each season day:
    callback jobs;
 2. own crews (minus those off sick) and the temporary crews of the staffing plan are on duty;
 3. the open jobs released by today are offered to the planner, most urgent first, up to
-   `pool_factor` x the crews' job capacity (a dispatcher does not hand the optimizer a
-   three-day backlog); an installation goes only with its open delivery;
+   `pool_factor` x what each class of crews on duty can do (`dispatch.season.offer`: a
+   dispatcher does not hand the optimizer a three-day backlog); an installation goes only
+   with its open delivery;
 4. the real planner (`dispatch.planner.make_plan`, validated) plans them;
 5. the day is executed with noise (`dispatch.season.execution`); what is not done stays open
    (backlog), a customer absent `max_attempts` times cancels the order;
@@ -35,21 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.models import Crew, CrewKind, Job, JobKind, Priority
-from dispatch.plan import Plan, UnassignedReason
+from dispatch.models import Crew, Job, JobKind, Priority
+from dispatch.plan import Plan
 from dispatch.planner import PlanOptions, make_plan
 from dispatch.problem import DispatchProblem
 from dispatch.season.city import SeasonCity
 from dispatch.season.demand import NewJob, callback_job, carried_slot, orders_of_day, windows_on
 from dispatch.season.execution import ABSENT, DONE, DayExecution, execute_day
 from dispatch.season.metrics import DayCrewStats, season_tables
+from dispatch.season.offer import ClassKey, choose_offer, learn_fill
 from dispatch.season.settings import SeasonSettings, settings_as_dict
-from dispatch.service_time import estimate_minutes
-
-GOODS_KINDS = (CrewKind.DELIVERY_TRUCK,)
-WORK_KINDS = (CrewKind.INSTALLATION_CREW, CrewKind.REPAIR_TECHNICIAN)
-#: share of a crew's working minutes spent on site (the rest drives), for sizing the offer
-WORK_SHARE = 0.7
 
 
 @dataclass
@@ -109,8 +105,8 @@ class SeasonState:
         self.jobs_created = 0
         self.orders_created = 0
         self.jobs_lost = 0  # offered to the planner but neither planned nor unassigned
-        #: planned on-site minutes over `_capacity_minutes` on the last day crews were full
-        self.efficiency = {"goods": 1.0, "work": 1.0}
+        #: per crew class: planned on-site minutes per working minute (`offer.learn_fill`)
+        self.fill: dict[ClassKey, float] = {}
 
     def add(self, new: NewJob, kind: str, day: int, callback_of: str = "") -> None:
         job = new.job
@@ -149,7 +145,7 @@ def simulate_season(
         t1 = clock.monotonic()
         plan = _plan(problem, settings)
         t2 = clock.monotonic()
-        _learn_efficiency(state, plan, crews)
+        learn_fill(plan, state.fill)
         productivity = {
             c.id: settings.crews.temp_productivity
             if c.id in temp_ids
@@ -234,83 +230,25 @@ def _crews_on_duty(
     return own + temp, {c.id for c in temp}
 
 
-def _capacity_minutes(crews: list[Crew]) -> dict[str, float]:
-    """Working minutes for (deliveries and pick-ups, installations and repairs).
-
-    A crew's shift less its lunch, times `WORK_SHARE` (the rest is driving); a combined crew
-    counts half for each. Used only to size the day's offer to the planner.
-    """
-    out = {"goods": 0.0, "work": 0.0}
-    for c in crews:
-        minutes = (c.shift_end.hour - c.shift_start.hour) * 60 + (
-            c.shift_end.minute - c.shift_start.minute
-        )
-        minutes = (minutes - (c.lunch.minutes if c.lunch else 0)) * WORK_SHARE
-        if c.kind in GOODS_KINDS:
-            out["goods"] += minutes
-        elif c.kind in WORK_KINDS:
-            out["work"] += minutes
-        else:
-            out["goods"] += minutes / 2
-            out["work"] += minutes / 2
-    return out
-
-
 def _pool(state: SeasonState, d: int, crews: list[Crew]) -> list[Job]:
-    """Open jobs for today's plan, most urgent first, capped by capacity (module doc, 3)."""
+    """Open jobs for today's plan, most urgent first, sized per crew class (module doc, 3)."""
     s = state.s
-    capacity = _capacity_minutes(crews)
-    left = {k: v * state.efficiency[k] * s.planner.pool_factor for k, v in capacity.items()}
-    open_jobs = [r for r in state.jobs.values() if r.status == "open" and r.release_day <= d]
-    open_jobs.sort(key=lambda r: (r.job.deadline, -r.job.priority.weight, r.job.id))
-    open_delivery = {r.job.order_id for r in open_jobs if r.job.kind is JobKind.DELIVERY}
-    chosen_delivery: set[str] = set()
+    records = {
+        r.job.id: r for r in state.jobs.values() if r.status == "open" and r.release_day <= d
+    }
+    offer = choose_offer(
+        [(r.job, r.job.deadline) for r in records.values()],
+        crews,
+        state.fill,
+        s.planner.pool_factor,
+    )
     day = s.start + timedelta(days=d)
     pool = []
-    for r in open_jobs:
-        job = r.job
-        group = _group(job)
-        if left[group] <= 0:
-            continue
-        if (
-            job.kind is JobKind.INSTALLATION
-            and job.order_id in open_delivery
-            and job.order_id not in chosen_delivery
-        ):
-            continue
-        left[group] -= estimate_minutes(job)
-        if job.kind is JobKind.DELIVERY:
-            chosen_delivery.add(job.order_id)
+    for job in offer:
+        r = records[job.id]
         slot = r.slot if d == r.release_day else carried_slot(job.kind)
         pool.append(dataclasses.replace(job, windows=windows_on(slot, day)))
     return pool
-
-
-def _learn_efficiency(state: SeasonState, plan: Plan, crews: list[Crew]) -> None:
-    """How much of the crews' minutes the planner really filled, per group, on a full day.
-
-    Only a day with jobs left for lack of capacity says where the limit is; the next day's
-    offer is sized with it (`_pool`), so the planner gets about `pool_factor` x what fits.
-    """
-    jobs = plan.problem.jobs_by_id()
-    full = {"goods": False, "work": False}
-    if any(u.reason is UnassignedReason.NOT_SOLVED_IN_TIME for u in plan.unassigned):
-        return  # the search ran out of time: that says nothing about the crews' capacity
-    for u in plan.unassigned:
-        if u.reason is UnassignedReason.NO_CAPACITY_LEFT:
-            full[_group(jobs[u.job_id])] = True
-    used = {"goods": 0.0, "work": 0.0}
-    for r in plan.routes:
-        for stop in r.stops:
-            used[_group(jobs[stop.job_id])] += estimate_minutes(jobs[stop.job_id])
-    capacity = _capacity_minutes(crews)
-    for g, is_full in full.items():
-        if is_full and capacity[g] > 0:
-            state.efficiency[g] = min(1.5, max(0.5, used[g] / capacity[g]))
-
-
-def _group(job: Job) -> str:
-    return "goods" if job.kind in (JobKind.DELIVERY, JobKind.PICKUP) else "work"
 
 
 def _plan(problem: DispatchProblem, s: SeasonSettings) -> Plan:

@@ -1,0 +1,105 @@
+"""The simulator's daily offer to the planner: sized per crew class (dispatch.season.offer)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime, time, timedelta
+
+from dispatch.models import Crew, CrewKind, GeoPoint, Job, JobKind, ProductCategory, TimeWindow
+from dispatch.season.offer import CrewClasses, choose_offer, working_minutes
+
+T0 = datetime(2026, 6, 10, 8, 0)
+WINDOW = (TimeWindow(T0, T0 + timedelta(hours=10)),)
+HERE = GeoPoint(121.47, 31.23)
+
+
+def crew(cid: str, kind: CrewKind, skills: set[str], people: int = 2) -> Crew:
+    return Crew(
+        id=cid,
+        kind=kind,
+        people=people,
+        skills=frozenset(skills),
+        start_depot="D",
+        end_depot="D",
+        shift_start=time(8),
+        shift_end=time(18),
+    )
+
+
+def install(n: int, skills: set[str], people: int = 2, minutes: int = 60) -> Job:
+    return Job(
+        id=f"I{n:03d}",
+        kind=JobKind.INSTALLATION,
+        order_id=f"O{n:03d}",
+        confirmed_at=T0 - timedelta(days=1),
+        location=HERE,
+        windows=WINDOW,
+        category=ProductCategory.SPLIT_AC,
+        skills=frozenset(skills),
+        people=people,
+        service_minutes=minutes,
+    )
+
+
+def urgency(job: Job, n: int) -> tuple[Job, datetime]:
+    return job, T0 + timedelta(minutes=n)
+
+
+SPECIALIST = crew("OWN", CrewKind.INSTALLATION_CREW, {"ac_install", "electrical"}, people=3)
+TEMPS = [crew(f"TMP{k}", CrewKind.COMBINED, {"ac_install"}) for k in range(3)]
+
+
+def test_a_specialist_backlog_does_not_crowd_out_what_hired_crews_can_do():
+    # 30 old cabinet installations only the own 3-person electrician crew can do, then 30
+    # newer split units anyone can do. One budget for all installers would offer the 30
+    # old ones first and leave the hired crews nothing; per class, both are offered.
+    special = [urgency(install(n, {"ac_install", "electrical"}, people=3), n) for n in range(30)]
+    plain = [urgency(install(100 + n, {"ac_install"}), 100 + n) for n in range(30)]
+    offer = choose_offer(special + plain, [SPECIALIST, *TEMPS], {}, pool_factor=1.0)
+    ids = {j.id for j in offer}
+    own_minutes = working_minutes(SPECIALIST)
+    temp_minutes = 3 * working_minutes(TEMPS[0])
+    n_special = sum(1 for j in ids if int(j[1:]) < 100)
+    n_plain = len(ids) - n_special
+    # each class gets its own minutes' worth: a job is offered while budget is left
+    assert n_special == math.ceil(own_minutes / 60)
+    assert n_plain == math.ceil(temp_minutes / 60) < 30
+
+
+def test_the_most_urgent_jobs_go_first_within_a_class():
+    jobs = [urgency(install(n, {"ac_install"}), 50 - n) for n in range(50)]
+    offer = choose_offer(jobs, TEMPS[:1], {}, pool_factor=1.0)
+    assert [j.id for j in offer] == [f"I{n:03d}" for n in range(49, 49 - len(offer), -1)]
+
+
+def test_a_learnt_fill_rate_scales_the_class_budget():
+    jobs = [urgency(install(n, {"ac_install"}), n) for n in range(60)]
+    key = next(iter(CrewClasses.of(TEMPS).minutes))
+    normal = choose_offer(jobs, TEMPS, {}, pool_factor=1.0)
+    low = choose_offer(jobs, TEMPS, {key: 0.8}, pool_factor=1.0)
+    assert len(low) < len(normal)
+
+
+def test_a_job_no_crew_can_do_is_still_offered_so_its_reason_is_reported():
+    odd = install(1, {"crane"})
+    offer = choose_offer([urgency(odd, 0)], TEMPS, {}, pool_factor=1.0)
+    assert [j.id for j in offer] == ["I001"]
+
+
+def test_an_installation_goes_only_with_its_delivery():
+    delivery = dataclasses.replace(
+        install(7, set()), id="D007", kind=JobKind.DELIVERY, service_minutes=20
+    )
+    inst = install(7, {"ac_install"})
+    truck = crew("TRK", CrewKind.DELIVERY_TRUCK, set())
+    installer = crew("INS", CrewKind.INSTALLATION_CREW, {"ac_install"})
+    # no truck on duty: the delivery has no eligible crew but is offered (reported), and the
+    # installation goes with it
+    both = choose_offer([urgency(delivery, 0), urgency(inst, 1)], [installer], {}, 1.0)
+    assert {j.id for j in both} == {"D007", "I007"}
+    # trucks full (a more urgent delivery took their budget): neither is offered
+    filler = dataclasses.replace(delivery, id="D000", order_id="O000", service_minutes=720)
+    jobs = [urgency(filler, -1), urgency(delivery, 0), urgency(inst, 1)]
+    offer = choose_offer(jobs, [truck, installer], {}, pool_factor=1.0)
+    assert {j.id for j in offer} == {"D000"}
