@@ -123,11 +123,22 @@ def clip_windows(problem: DispatchProblem, job: Job) -> tuple[tuple[int, int], .
     return tuple(out)
 
 
+#: days overdue that still raise a job's drop penalty (older backlog counts as this old)
+MAX_AGE_DAYS = 2
+
+
 def urgency(problem: DispatchProblem, deadline: datetime) -> int:
-    """0: due after today, 1: due today, 2: already overdue when the day starts."""
+    """0: due after today, 1: due today, 2: already overdue when the day starts, plus one per
+    further whole day overdue up to `MAX_AGE_DAYS`.
+
+    The aging keeps a backlog from starving: when every job on offer is overdue (a busy
+    peak), jobs only a few crews can do (a water heater needs `electrical` and `plumbing`)
+    would otherwise lose, day after day, to easier jobs those same crews can reach more
+    cheaply. In a scale-0.1 peak season they stayed undone for the whole plateau.
+    """
     day_start = problem.at(time(0))
     if deadline < day_start:
-        return 2
+        return 2 + min(MAX_AGE_DAYS, (day_start - deadline).days)
     return 1 if deadline.date() <= problem.date else 0
 
 

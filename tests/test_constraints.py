@@ -186,6 +186,28 @@ def test_overdue_job_goes_first():
     assert [s.job_id for s in _route(plan, "C1").stops] == ["OVERDUE"]
 
 
+def test_older_backlog_goes_first():
+    """Both overdue, one slot: the job waiting three days wins over the one due yesterday.
+
+    Without aging both had the same drop penalty and the nearer one won, so a job only a few
+    crews can do could wait for ever behind easier ones.
+    """
+    c = crew(shift_start=time(8), shift_end=time(9))
+    yesterday = at(7, 0).replace(day=17)
+    jobs = [
+        job("RECENT", 1, minutes=40, confirmed_at=yesterday.replace(hour=6), deadline=yesterday),
+        job(
+            "OLD",
+            1.2,
+            minutes=40,
+            confirmed_at=at(7, 0).replace(day=14),
+            deadline=at(7, 0).replace(day=15),
+        ),
+    ]
+    plan = make_plan(problem(jobs, [c]), FAST)
+    assert [s.job_id for s in _route(plan, "C1").stops] == ["OLD"]
+
+
 def test_max_jobs_per_day():
     """A crew capped at 2 jobs a day plans two of three easy jobs."""
     c = crew(max_jobs=2)

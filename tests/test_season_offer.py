@@ -103,3 +103,38 @@ def test_an_installation_goes_only_with_its_delivery():
     jobs = [urgency(filler, -1), urgency(delivery, 0), urgency(inst, 1)]
     offer = choose_offer(jobs, [truck, installer], {}, pool_factor=1.0)
     assert {j.id for j in offer} == {"D000"}
+
+
+# --- the recommendation's judgement when own-only installations cap a week ------------------
+
+
+class _Result:
+    def __init__(self, weeks):
+        self.weeks = weeks
+
+
+def _week(due, on_time, own_due, own_on):
+    from dispatch.season.metrics import _share
+
+    return {
+        "installs_due": due,
+        "share_install_24h": _share(on_time, due),
+        "own_only_installs_due": own_due,
+        "share_install_24h_own_only": _share(own_on, own_due),
+        "share_install_24h_ceiling": _share(due - own_due + own_on, due),
+        "share_install_24h_temp_capable": _share(on_time - own_on, due - own_due),
+    }
+
+
+def test_a_week_temporary_crews_cannot_lift_is_judged_on_what_they_can_do():
+    from dispatch.season.recommend import _beyond_notes, _judged
+
+    # week 0: 10 of 100 installations are own-only and all late: at most 90 % whatever is
+    # hired; the 90 others were 87 on time. Week 1: own-only ones on time, 96 % overall.
+    results = [_Result([_week(100, 87, 10, 0), _week(100, 96, 10, 10)])]
+    judged, due, beyond = _judged(results, [0, 1], 0.95)
+    assert beyond == {0}
+    assert judged[0] == round(87 / 90, 4) and due[0] == 90
+    assert judged[1] == 0.96 and due[1] == 100
+    (note,) = _beyond_notes(results, [0], 0.95)
+    assert "week 0" in note and "10%" in note and "at most 90%" in note

@@ -18,7 +18,7 @@ import numpy as np
 
 from dispatch.errors import InputError
 from dispatch.importers import read_crews, read_depots
-from dispatch.models import Crew, CrewKind, Depot, DepotKind, LunchBreak
+from dispatch.models import Crew, CrewKind, Depot, DepotKind, Job, LunchBreak
 from dispatch.zones import Zone
 
 #: two-hour appointment slots offered to customers (minutes after midnight)
@@ -126,18 +126,28 @@ class SeasonCity:
             depot = self.depot_for_zone(zone.id, self.temp_template.carries_goods).id
             for _ in range(n):
                 k = len(crews) + 1
-                skills = self.temp_template.skills | ({"electrical"} if k % 5 == 1 else frozenset())
                 crews.append(
                     dataclasses.replace(
                         self.temp_template,
                         id=f"TMP{k:03d}",
-                        skills=frozenset(skills),
+                        skills=self._temp_skills(k),
                         start_depot=depot,
                         end_depot=depot,
                         home_zone=zone.id,
                     )
                 )
         return crews
+
+    def _temp_skills(self, k: int) -> frozenset[str]:
+        extra = {"electrical"} if k % 5 == 1 else set()
+        return frozenset(self.temp_template.skills | extra)
+
+    def temp_can_do(self, job: Job) -> bool:
+        """Could some temporary crew do this job (the template or its `electrical` variant)?"""
+        return any(
+            dataclasses.replace(self.temp_template, skills=self._temp_skills(k)).can_do(job)
+            for k in (1, 2)
+        )
 
 
 def _km2(a: Depot, b: Depot) -> float:

@@ -137,6 +137,14 @@ def season_tables(state: SeasonState) -> dict[str, Any]:
         if state.order_kind[order_id] == "callback":
             day_rows[day]["callbacks_opened"] += 1
             zone_rows[(day, zone)]["callbacks_opened"] += 1
+    can_do: dict[tuple, bool] = {}
+
+    def temp_can_do(job) -> bool:  # cached: the check builds crews
+        sig = (job.kind, job.skills, job.people)
+        if sig not in can_do:
+            can_do[sig] = state.city.temp_can_do(job)
+        return can_do[sig]
+
     for r in state.jobs.values():
         job = r.job
         zone = job.zone or "-"
@@ -164,9 +172,13 @@ def season_tables(state: SeasonState) -> dict[str, Any]:
         if not 0 <= due < n:
             continue
         key = "deliveries" if job.kind is JobKind.DELIVERY else "installs"
+        on_time = _on_time(r)
         for row in (day_rows[due], zone_rows[(due, zone)]):
             row[f"{key}_due"] += 1
-            row[f"{key}_on_time"] += _on_time(r)
+            row[f"{key}_on_time"] += on_time
+        if key == "installs" and not temp_can_do(job):
+            day_rows[due]["own_only_installs_due"] += 1
+            day_rows[due]["own_only_installs_on_time"] += on_time
     for stats in state.crew_days:
         row = day_rows[stats.day]
         row["jobs_offered"] = stats.jobs_offered
@@ -220,7 +232,7 @@ def _finish_row(
         "deliveries_due", "deliveries_on_time", "installs_due", "installs_on_time",
         "crews_on_duty", "temp_crews", "callbacks_opened", "completed_install_repair",
         "callbacks_drawn", "followups_called", "temp_jobs_done", "install_crews",
-        "install_crew_jobs",
+        "install_crew_jobs", "own_only_installs_due", "own_only_installs_on_time",
     ):  # fmt: skip
         out[key] = int(row.get(key, 0))
     out["share_delivery_12h"] = _share(row["deliveries_on_time"], row["deliveries_due"])
@@ -246,6 +258,8 @@ def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]
         on_time = sum(r["installs_on_time"] for r in rows)
         d_due = sum(r["deliveries_due"] for r in rows)
         d_on = sum(r["deliveries_on_time"] for r in rows)
+        own_due = sum(r["own_only_installs_due"] for r in rows)
+        own_on = sum(r["own_only_installs_on_time"] for r in rows)
         out.append(
             {
                 "week": w,
@@ -256,6 +270,13 @@ def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]
                 "temp_crews": max(r["temp_crews"] for r in rows),
                 "installs_due": due,
                 "share_install_24h": _share(on_time, due),
+                # installations no temporary crew can do (skills, people): the own fleet's
+                "own_only_installs_due": own_due,
+                "share_install_24h_own_only": _share(own_on, own_due),
+                # the best the week could do with every other installation on time
+                "share_install_24h_ceiling": _share(due - own_due + own_on, due),
+                # the installations temporary crews can do: what hiring more of them moves
+                "share_install_24h_temp_capable": _share(on_time - own_on, due - own_due),
                 "share_delivery_12h": _share(d_on, d_due),
                 "backlog_end": rows[-1]["backlog"],
                 "cost_cny": sum(r["cost_cny"] for r in rows),

@@ -18,6 +18,14 @@ The search runs whole seasons (the real planner every day), so it is economical:
    fixed and the later weeks are tuned;
 4. the answer is the passing plan with the fewest temporary crew-days among the rounds run.
 
+**When the target is out of temporary crews' reach.** Some installations need skills or
+people no temporary crew has (a water heater needs `electrical` and `plumbing`, some cabinet
+units three people). If, in a week, even every other installation on time would leave the
+share below the target (its `share_install_24h_ceiling`), no number of temporary crews
+meets it: that week is judged on the installations temporary crews can do instead, the
+recommendation says `met: false` with `met_for_temp_capable: true`, and a note names the
+week, the own-only share and its ceiling: that gap needs own specialists, not more hires.
+
 It is a search by measured steps, not a proof of minimality: a plan one crew smaller in
 some week might still pass. The rounds, their plans and worst-week shares are returned so
 a planner sees how the answer was reached. Weeks that end before temporary crews can start
@@ -56,12 +64,15 @@ class Recommendation:
     extra_cost_cny: float
     rounds: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: every peak week held the target on the installations temporary crews can do
+    met_for_temp_capable: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "target_share": self.target_share,
             "replications": self.replications,
             "met": self.met,
+            "met_for_temp_capable": self.met_for_temp_capable,
             "per_week": self.per_week,
             "per_zone": self.per_zone,
             "temp_crew_days": self.temp_crew_days,
@@ -80,12 +91,36 @@ def peak_weeks(s: SeasonSettings) -> list[int]:
     return sorted({day // 7 for day in range(max(0, first), last + 1)})
 
 
-def _week_shares(results: list[SeasonResult], week: int) -> list[float]:
-    return [
-        r.weeks[week]["share_install_24h"]
-        for r in results
-        if r.weeks[week]["share_install_24h"] is not None
-    ]
+def _week_shares(
+    results: list[SeasonResult], week: int, key: str = "share_install_24h"
+) -> list[float]:
+    return [r.weeks[week][key] for r in results if r.weeks[week].get(key) is not None]
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 1.0
+
+
+def _judged(
+    results: list[SeasonResult], weeks: list[int], target: float
+) -> tuple[dict[int, float], dict[int, float], set[int]]:
+    """Per week: the share the search judges, the installations due it is judged on, and the
+    weeks out of temporary crews' reach (module doc)."""
+    judged: dict[int, float] = {}
+    due: dict[int, float] = {}
+    beyond: set[int] = set()
+    for w in weeks:
+        ceiling = _mean(_week_shares(results, w, "share_install_24h_ceiling"))
+        all_due = float(np.mean([r.weeks[w]["installs_due"] for r in results]))
+        if ceiling < target:
+            beyond.add(w)
+            judged[w] = _mean(_week_shares(results, w, "share_install_24h_temp_capable"))
+            own = float(np.mean([r.weeks[w].get("own_only_installs_due", 0) for r in results]))
+            due[w] = all_due - own
+        else:
+            judged[w] = _mean(_week_shares(results, w))
+            due[w] = all_due
+    return judged, due, beyond
 
 
 def _crew_week_output(results: list[SeasonResult], s: SeasonSettings) -> float:
@@ -126,25 +161,29 @@ def recommend_capacity(
         trial = settings.with_changes(crews=_with_plan(settings, plan))
         say(f"round {n}: temporary crews per week {plan}")
         results = run_replications(trial, city, replications, cluster)
-        shares = {w: _week_shares(results, w) for w in weeks}
-        means = {w: float(np.mean(v)) if v else 1.0 for w, v in shares.items()}
+        overall = {w: _mean(_week_shares(results, w)) for w in weeks}
+        means, due_judged, beyond = _judged(results, weeks, settings.target_share)
         cost = float(np.mean([r.summary["cost_cny"] for r in results]))
         if baseline_cost is None:
             baseline_cost = cost
         passed = all(means[w] >= settings.target_share for w in weeks if w in helpable)
+        strict = passed and all(overall[w] >= settings.target_share for w in helpable)
         crew_days = sum(trial.temp_on_day(d) for d in range(settings.days))
         rounds.append(
             {
                 "per_week": list(plan),
-                "week_share_mean": {str(w): round(means[w], 4) for w in weeks},
-                "worst_week_share": round(min(means.values()), 4) if means else None,
+                "week_share_mean": {str(w): round(overall[w], 4) for w in weeks},
+                "week_share_judged": {str(w): round(means[w], 4) for w in weeks},
+                "beyond_temp_reach": sorted(beyond),
+                "worst_week_share": round(min(overall.values()), 4) if overall else None,
                 "passed": passed,
+                "passed_overall": strict,
                 "temp_crew_days": crew_days,
                 "cost_cny": round(cost, 0),
             }
         )
         if passed and (best is None or crew_days < best[0]):
-            best = (crew_days, list(plan), results)
+            best = (crew_days, list(plan), results, strict, beyond)
         # settle passing weeks in calendar order; a week with room to spare first gives
         # back half its surplus once
         while settled + 1 < len(weeks) and _settles(
@@ -156,8 +195,7 @@ def recommend_capacity(
         for w in weeks[settled + 1 :]:
             if w not in helpable:
                 continue
-            due = float(np.mean([r.weeks[w]["installs_due"] for r in results]))
-            gap = (settings.target_share - means[w]) * due
+            gap = (settings.target_share - means[w]) * due_judged[w]
             if means[w] < settings.target_share:
                 step = max(1, math.ceil(gap / per_crew))
             elif w in trimmed or plan[w] == 0:
@@ -181,12 +219,33 @@ def recommend_capacity(
             f"no plan within {max_rounds} rounds held {settings.target_share:.0%} in every peak "
             "week: the last round is shown; run more rounds or check own capacity"
         )
-        chosen_plan, chosen = plan, results
+        chosen_plan, chosen, strict, beyond = plan, results, False, set(beyond)
     else:
-        _, chosen_plan, chosen = best
+        _, chosen_plan, chosen, strict, beyond = best
+    notes.extend(_beyond_notes(chosen, sorted(beyond), settings.target_share))
     rec = _describe(settings, city, weeks, chosen_plan, chosen, rounds, notes, baseline_cost)
-    rec.met = best is not None
+    rec.met = strict
+    rec.met_for_temp_capable = best is not None
     return rec, chosen
+
+
+def _beyond_notes(results: list[SeasonResult], weeks: list[int], target: float) -> list[str]:
+    notes = []
+    for w in weeks:
+        own_due = float(np.mean([r.weeks[w].get("own_only_installs_due", 0) for r in results]))
+        due = float(np.mean([r.weeks[w]["installs_due"] for r in results]))
+        own = _mean(_week_shares(results, w, "share_install_24h_own_only"))
+        ceiling = _mean(_week_shares(results, w, "share_install_24h_ceiling"))
+        if not due:
+            continue
+        notes.append(
+            f"week {w}: {own_due / due:.0%} of installations need skills or people no "
+            f"temporary crew has (water heaters, three-person cabinet units...); own crews did "
+            f"{own:.0%} of them within 24 h, so the week can reach at most {ceiling:.0%} "
+            f"whatever is hired; the plan is sized to hold {target:.0%} of the installations "
+            "temporary crews can do, and the rest needs own specialist capacity"
+        )
+    return notes
 
 
 def _settles(

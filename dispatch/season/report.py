@@ -684,6 +684,11 @@ def recommendation_html(rec: dict[str, Any]) -> str:
         if met is not None
         else "–"
     )
+    if not met and rec.get("met_for_temp_capable"):
+        verdict += (
+            " (met on the installations temporary crews can do: the rest needs own "
+            "specialists, see the notes)"
+        )
     parts = [
         "<h2>Capacity recommendation</h2>",
         "<p>Target: "
@@ -834,6 +839,8 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
     target = rec.get("target_share")
     met = rec.get("met")
     verdict = "met" if met else "NOT met" if met is not None else "unknown"
+    if not met and rec.get("met_for_temp_capable"):
+        verdict += " (met on the installations temporary crews can do; see the notes)"
     target_text = fmt(target, "share") if isinstance(target, int | float) else "?"
     lines = [
         f"Capacity recommendation: {target_text} of installations within 24 h in every peak "

@@ -121,9 +121,12 @@ class PlannerSettings:
     workers: int = 0  # planner processes per day; 0: all cores (1 inside parallel replications)
     #: open jobs offered to the planner per day, as a multiple of the crews' job capacity
     pool_factor: float = 1.6
-    #: the planner's first-solution strategies and zone group size (None: its defaults)
+    #: the planner's first-solution strategies (None: its defaults)
     constructions: tuple[str, ...] | None = None
-    group_size: int | None = None
+    #: jobs per zone-group solve (None: the planner's 500). Smaller than the service's
+    #: default because hired crews double or triple the fleet at the peak, and a group whose
+    #: first solution does not come in time leaves all its jobs unplanned (docs/season.md)
+    group_size: int | None = 150
 
 
 @dataclass(frozen=True)
