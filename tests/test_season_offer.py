@@ -138,3 +138,16 @@ def test_a_week_temporary_crews_cannot_lift_is_judged_on_what_they_can_do():
     assert judged[1] == 0.96 and due[1] == 100
     (note,) = _beyond_notes(results, [0], 0.95)
     assert "week 0" in note and "10%" in note and "at most 90%" in note
+
+
+def test_the_secant_step_aims_at_the_target_and_is_capped():
+    from dispatch.season.recommend import _secant_step
+    from dispatch.season.settings import SeasonSettings
+
+    s = SeasonSettings()
+    assert _secant_step([(10, 0.5)], s) == 0  # one plan: no line yet
+    # 10 -> 20 crews moved 50 % -> 70 %: 2 points a crew, 25 points to go: 13 more
+    assert _secant_step([(10, 0.5), (20, 0.7)], s) == 13
+    assert _secant_step([(10, 0.5), (20, 0.5)], s) == 0  # flat: no extrapolation
+    # 1 point a crew from 40 crews at 20 %: 75 to go, capped at doubling (40)
+    assert _secant_step([(30, 0.1), (40, 0.2)], s) == 40

@@ -11,8 +11,13 @@ The search runs whole seasons (the real planner every day), so it is economical:
 2. each later round moves every not-yet-settled peak week by a **shortfall step**: the
    installations it missed against the target, divided by what one temporary crew
    completes in a week (measured in the runs: jobs per temporary crew-day, or the own
-   installers' rate times the temporary productivity before any is hired); a week that
-   holds the target with room to spare gives back half of its surplus the same way;
+   installers' rate times the temporary productivity before any is hired), or by the
+   **secant step** if larger: the crews that the line through the week's last two plans
+   and shares says reach the target (at most doubling the week's crews). The shortfall
+   step alone is too timid under a backlog: first-come service makes every job late, so
+   the share is not linear in crews (scale 0.1: about 7 crews a week per round, 4 rounds
+   without reaching the target). A week that holds the target with room to spare gives
+   back half of its surplus the shortfall way;
 3. weeks settle in calendar order: a season is causal (week w's figures depend only on
    weeks <= w), so once week w holds the target with the weeks before it fixed, it stays
    fixed and the later weeks are tuned;
@@ -157,6 +162,7 @@ def recommend_capacity(
     settled = -1  # weeks[: settled + 1] are fixed
     trimmed: set[int] = set()  # weeks that already gave back surplus once
     results: list[SeasonResult] = []
+    seen: dict[int, list[tuple[int, float]]] = {w: [] for w in weeks}  # (crews, judged share)
     for n in range(max_rounds):
         trial = settings.with_changes(crews=_with_plan(settings, plan))
         say(f"round {n}: temporary crews per week {plan}")
@@ -196,8 +202,9 @@ def recommend_capacity(
             if w not in helpable:
                 continue
             gap = (settings.target_share - means[w]) * due_judged[w]
+            seen[w].append((plan[w], means[w]))
             if means[w] < settings.target_share:
-                step = max(1, math.ceil(gap / per_crew))
+                step = max(1, math.ceil(gap / per_crew), _secant_step(seen[w], settings))
             elif w in trimmed or plan[w] == 0:
                 continue
             else:
@@ -246,6 +253,22 @@ def _beyond_notes(results: list[SeasonResult], weeks: list[int], target: float) 
             "temporary crews can do, and the rest needs own specialist capacity"
         )
     return notes
+
+
+def _secant_step(seen: list[tuple[int, float]], s: SeasonSettings) -> int:
+    """Crews to add so the line through the week's last two different plans reaches the
+    target; 0 without two such plans or a rising share. At most doubles the week's crews
+    (and at least allows 10): the response flattens near the ceiling, so a long
+    extrapolation would overshoot."""
+    crews, share = seen[-1]
+    earlier = [(c, v) for c, v in seen[:-1] if c != crews]
+    if not earlier:
+        return 0
+    c0, v0 = earlier[-1]
+    slope = (share - v0) / (crews - c0)
+    if slope <= 0:
+        return 0
+    return min(math.ceil((s.target_share - share) / slope), max(crews, 10))
 
 
 def _settles(
