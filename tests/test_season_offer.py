@@ -151,3 +151,38 @@ def test_the_secant_step_aims_at_the_target_and_is_capped():
     assert _secant_step([(10, 0.5), (20, 0.5)], s) == 0  # flat: no extrapolation
     # 1 point a crew from 40 crews at 20 %: 75 to go, capped at doubling (40)
     assert _secant_step([(30, 0.1), (40, 0.2)], s) == 40
+
+
+def test_a_search_that_never_passes_reports_the_plan_it_last_ran(monkeypatch):
+    """The last round's plan, not the next step the search would have tried."""
+    from dispatch.season import recommend
+    from dispatch.season.settings import CrewSettings, DemandSettings, SeasonSettings
+    from fixtures.shanghai_season import season_city
+
+    peak = DemandSettings(peak_start_day=8, peak_days=5, decline_days=2)
+    s = SeasonSettings(
+        days=21, demand=peak, crews=CrewSettings(temp_per_week=(0, 0, 0)), scale=0.03
+    )
+
+    class Fake:
+        def __init__(self, plan):
+            self.weeks = [_week(100, 50, 0, 0) for _ in plan]
+            self.days = [
+                {
+                    "temp_crews": plan[d // 7],
+                    "temp_jobs_done": 4 * plan[d // 7],
+                    "install_crews": 10,
+                    "install_crew_jobs": 40,
+                }
+                for d in range(21)
+            ]
+            self.zones = []
+            self.summary = {"cost_cny": 1.0, "temp_crew_days": 7 * sum(plan)}
+
+    def fake_runs(trial, city, n, cluster):
+        return [Fake(list(trial.crews.temp_per_week))]
+
+    monkeypatch.setattr(recommend, "run_replications", fake_runs)
+    rec, _ = recommend.recommend_capacity(s, season_city(0.03), 1, max_rounds=2)
+    assert not rec.met and not rec.met_for_temp_capable
+    assert [w["temp_crews"] for w in rec.per_week] == rec.rounds[-1]["per_week"]

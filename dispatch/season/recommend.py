@@ -163,7 +163,9 @@ def recommend_capacity(
     trimmed: set[int] = set()  # weeks that already gave back surplus once
     results: list[SeasonResult] = []
     seen: dict[int, list[tuple[int, float]]] = {w: [] for w in weeks}  # (crews, judged share)
+    ran = list(plan)
     for n in range(max_rounds):
+        ran = list(plan)  # `plan` becomes the next round's below
         trial = settings.with_changes(crews=_with_plan(settings, plan))
         say(f"round {n}: temporary crews per week {plan}")
         results = run_replications(trial, city, replications, cluster)
@@ -226,7 +228,7 @@ def recommend_capacity(
             f"no plan within {max_rounds} rounds held {settings.target_share:.0%} in every peak "
             "week: the last round is shown; run more rounds or check own capacity"
         )
-        chosen_plan, chosen, strict, beyond = plan, results, False, set(beyond)
+        chosen_plan, chosen, strict, beyond = ran, results, False, set(beyond)
     else:
         _, chosen_plan, chosen, strict, beyond = best
     notes.extend(_beyond_notes(chosen, sorted(beyond), settings.target_share))
