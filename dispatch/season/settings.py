@@ -126,7 +126,7 @@ class PlannerSettings:
     #: jobs per zone-group solve (None: the planner's 500). Smaller than the service's
     #: default because hired crews double or triple the fleet at the peak, and a group whose
     #: first solution does not come in time leaves all its jobs unplanned (docs/season.md)
-    group_size: int | None = 150
+    group_size: int | None = 300
 
 
 @dataclass(frozen=True)
