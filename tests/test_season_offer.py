@@ -114,16 +114,9 @@ class _Result:
 
 
 def _week(due, on_time, own_due, own_on):
-    from dispatch.season.metrics import _share
+    from dispatch.season.metrics import install_shares
 
-    return {
-        "installs_due": due,
-        "share_install_24h": _share(on_time, due),
-        "own_only_installs_due": own_due,
-        "share_install_24h_own_only": _share(own_on, own_due),
-        "share_install_24h_ceiling": _share(due - own_due + own_on, due),
-        "share_install_24h_temp_capable": _share(on_time - own_on, due - own_due),
-    }
+    return install_shares(due, on_time, own_due, own_on)
 
 
 def test_a_week_temporary_crews_cannot_lift_is_judged_on_what_they_can_do():

@@ -143,11 +143,9 @@ class SeasonCity:
         return frozenset(self.temp_template.skills | extra)
 
     def temp_can_do(self, job: Job) -> bool:
-        """Could some temporary crew do this job (the template or its `electrical` variant)?"""
-        return any(
-            dataclasses.replace(self.temp_template, skills=self._temp_skills(k)).can_do(job)
-            for k in (1, 2)
-        )
+        """Could some temporary crew do this job? The `electrical` variant (crew 1) holds
+        every skill the others do, so it answers for all of them."""
+        return dataclasses.replace(self.temp_template, skills=self._temp_skills(1)).can_do(job)
 
 
 def _km2(a: Depot, b: Depot) -> float:

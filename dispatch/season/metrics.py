@@ -222,6 +222,21 @@ def _share(on_time: float, due: float) -> float | None:
     return round(on_time / due, 4) if due else None
 
 
+def install_shares(due: int, on_time: int, own_due: int, own_on: int) -> dict[str, Any]:
+    """A period's installation figures, split by whether temporary crews can do them."""
+    return {
+        "installs_due": due,
+        "share_install_24h": _share(on_time, due),
+        # installations no temporary crew can do (skills, people): the own fleet's
+        "own_only_installs_due": own_due,
+        "share_install_24h_own_only": _share(own_on, own_due),
+        # the best the period could do with every other installation on time
+        "share_install_24h_ceiling": _share(due - own_due + own_on, due),
+        # the installations temporary crews can do: what hiring more of them moves
+        "share_install_24h_temp_capable": _share(on_time - own_on, due - own_due),
+    }
+
+
 def _finish_row(
     d: int, s: SeasonSettings, start: datetime, row: dict[str, float], waits: list[float] | None
 ) -> dict[str, Any]:
@@ -268,15 +283,7 @@ def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]
                 "peak_days": sum(r["sales_level"] > 1.0 for r in rows),
                 "max_sales_level": max(r["sales_level"] for r in rows),
                 "temp_crews": max(r["temp_crews"] for r in rows),
-                "installs_due": due,
-                "share_install_24h": _share(on_time, due),
-                # installations no temporary crew can do (skills, people): the own fleet's
-                "own_only_installs_due": own_due,
-                "share_install_24h_own_only": _share(own_on, own_due),
-                # the best the week could do with every other installation on time
-                "share_install_24h_ceiling": _share(due - own_due + own_on, due),
-                # the installations temporary crews can do: what hiring more of them moves
-                "share_install_24h_temp_capable": _share(on_time - own_on, due - own_due),
+                **install_shares(due, on_time, own_due, own_on),
                 "share_delivery_12h": _share(d_on, d_due),
                 "backlog_end": rows[-1]["backlog"],
                 "cost_cny": sum(r["cost_cny"] for r in rows),
