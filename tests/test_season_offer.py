@@ -179,3 +179,67 @@ def test_a_search_that_never_passes_reports_the_plan_it_last_ran(monkeypatch):
     rec, _ = recommend.recommend_capacity(s, season_city(0.03), 1, max_rounds=2)
     assert not rec.met and not rec.met_for_temp_capable
     assert [w["temp_crews"] for w in rec.per_week] == rec.rounds[-1]["per_week"]
+
+
+def test_the_search_limits_the_planner_by_work_not_by_the_clock():
+    """Replications share the cores: a clock-limited planner would be judged by the load."""
+    from dispatch.season.recommend import (
+        SEARCH_SOLUTION_LIMIT,
+        SEARCH_TIME_CEILING_S,
+        work_limited,
+    )
+    from dispatch.season.settings import PlannerSettings, SeasonSettings
+
+    clocked = SeasonSettings(planner=PlannerSettings(time_limit_s=3))
+    s, note = work_limited(clocked)
+    assert s.planner.solution_limit == SEARCH_SOLUTION_LIMIT
+    assert s.planner.time_limit_s == SEARCH_TIME_CEILING_S
+    assert "solutions per solve" in note
+    chosen = SeasonSettings(planner=PlannerSettings(time_limit_s=3, solution_limit=12))
+    assert work_limited(chosen) == (chosen, "")
+
+
+def test_a_week_with_room_to_spare_tries_a_smaller_plan(monkeypatch):
+    """Near saturation half the surplus is under one crew: the search still tries fewer
+    crews, keeps the cheaper plan if it passes, and goes back up if it does not."""
+    from dispatch.season import recommend
+    from dispatch.season.settings import CrewSettings, DemandSettings, SeasonSettings
+    from fixtures.shanghai_season import season_city
+
+    peak = DemandSettings(peak_start_day=8, peak_days=5, ramp_days=1, decline_days=2)
+    s = SeasonSettings(
+        days=14,
+        demand=peak,
+        crews=CrewSettings(temp_per_week=(0, 40), temp_lead_days=0),
+        scale=0.03,
+        target_share=0.8,
+    )
+
+    def share(crews: int) -> int:  # on time of 100: flat above 25 crews, as at saturation
+        return 84 if crews >= 25 else 60
+
+    class Fake:
+        def __init__(self, plan):
+            self.weeks = [_week(100, share(c), 0, 0) for c in plan]
+            self.days = [
+                {
+                    "temp_crews": plan[d // 7],
+                    "temp_jobs_done": 40 * plan[d // 7],  # 280 a crew-week: a tiny step
+                    "install_crews": 10,
+                    "install_crew_jobs": 40,
+                }
+                for d in range(14)
+            ]
+            self.zones = []
+            self.summary = {"cost_cny": 1.0, "temp_crew_days": 7 * sum(plan)}
+
+    tried = []
+
+    def fake_runs(trial, city, n, cluster):
+        tried.append(list(trial.crews.temp_per_week))
+        return [Fake(tried[-1])]
+
+    monkeypatch.setattr(recommend, "run_replications", fake_runs)
+    rec, _ = recommend.recommend_capacity(s, season_city(0.03), 1, max_rounds=3)
+    assert tried[0] == [0, 40] and tried[1] == [0, 30]  # a quarter given back
+    assert rec.met and [w["temp_crews"] for w in rec.per_week] == [0, 30]

@@ -17,7 +17,11 @@ The search runs whole seasons (the real planner every day), so it is economical:
    step alone is too timid under a backlog: first-come service makes every job late, so
    the share is not linear in crews (scale 0.1: about 7 crews a week per round, 4 rounds
    without reaching the target). A week that holds the target with room to spare gives
-   back half of its surplus the shortfall way;
+   back, once, half of its surplus the shortfall way or `TRIM_SHARE` of its crews,
+   whichever is more. Near saturation the share hardly moves with crews (scale 0.1: 30, 60
+   and 40 crews held 83, 82 and 85 % against an 80 % target), so half the surplus came to
+   less than one crew and the search never tried a smaller plan. If the smaller plan fails,
+   the secant through the two plans brings the week back up;
 3. weeks settle in calendar order: a season is causal (week w's figures depend only on
    weeks <= w), so once week w holds the target with the weeks before it fixed, it stays
    fixed and the later weeks are tuned;
@@ -30,6 +34,16 @@ share below the target (its `share_install_24h_ceiling`), no number of temporary
 meets it: that week is judged on the installations temporary crews can do instead, the
 recommendation says `met: false` with `met_for_temp_capable: true`, and a note names the
 week, the own-only share and its ceiling: that gap needs own specialists, not more hires.
+
+**The planner in the search is limited by work, not by the clock.** Unless the settings
+name a `planner.solution_limit`, each solve stops after `SEARCH_SOLUTION_LIMIT` solutions
+(the clock, at least `SEARCH_TIME_CEILING_S`, is only a guard). Replications run side by
+side, one planner process each, so a clock-limited planner gets less search per group the
+more replications share the cores, and worse still with every hire (bigger models): the
+search then measures the starved planner, not the staffing. At scale 0.1 the same plan (0,
+32, 60, 37 temporary crews in weeks 0-3) held 61-68 % per peak week with the 3 s clock on a
+two-worker cluster and 82-84 % with 30 solutions; the clock-limited search answered more
+crews with lower shares (173 crews in week 2: 42 %).
 
 It is a search by measured steps, not a proof of minimality: a plan one crew smaller in
 some week might still pass. The rounds, their plans and worst-week shares are returned so
@@ -55,6 +69,12 @@ from dispatch.season.study import run_replications
 
 #: a week passing with more than this above the target gives crews back
 SURPLUS_MARGIN = 0.02
+#: a week passing with room to spare gives back at least this share of its crews, once
+TRIM_SHARE = 0.25
+#: solutions per planner solve in the search, when the settings name none (module doc)
+SEARCH_SOLUTION_LIMIT = 30
+#: the planner's clock in the search is at least this: a guard, not the limit
+SEARCH_TIME_CEILING_S = 60.0
 
 
 @dataclass
@@ -151,6 +171,7 @@ def recommend_capacity(
 ) -> tuple[Recommendation, list[SeasonResult]]:
     """Search the staffing plan (module doc); returns it and the replications that back it."""
     say = progress or (lambda _m: None)
+    settings, planner_note = work_limited(settings)
     weeks = peak_weeks(settings)
     lead = settings.crews.temp_lead_days
     helpable = {w for w in weeks if 7 * w + 6 >= lead}
@@ -193,7 +214,7 @@ def recommend_capacity(
         if passed and (best is None or crew_days < best[0]):
             best = (crew_days, list(plan), results, strict, beyond)
         # settle passing weeks in calendar order; a week with room to spare first gives
-        # back half its surplus once
+        # back some crews once (module doc, 2)
         while settled + 1 < len(weeks) and _settles(
             weeks[settled + 1], means, settings.target_share, helpable, plan, trimmed
         ):
@@ -207,17 +228,17 @@ def recommend_capacity(
             seen[w].append((plan[w], means[w]))
             if means[w] < settings.target_share:
                 step = max(1, math.ceil(gap / per_crew), _secant_step(seen[w], settings))
-            elif w in trimmed or plan[w] == 0:
+            elif w in trimmed or plan[w] == 0 or means[w] - settings.target_share <= SURPLUS_MARGIN:
                 continue
             else:
                 trimmed.add(w)
-                step = -math.floor(-gap / per_crew / 2)
+                step = min(-math.floor(-gap / per_crew / 2), -math.ceil(plan[w] * TRIM_SHARE))
             new = max(0, plan[w] + step)
             changed |= new != plan[w]
             plan[w] = new
         if not changed:
             break
-    notes = []
+    notes = [planner_note] if planner_note else []
     unhelpable = [w for w in weeks if w not in helpable]
     if unhelpable:
         notes.append(
@@ -236,6 +257,25 @@ def recommend_capacity(
     rec.met = strict
     rec.met_for_temp_capable = best is not None
     return rec, chosen
+
+
+def work_limited(settings: SeasonSettings) -> tuple[SeasonSettings, str]:
+    """The settings the search runs with: a solution-limited planner (module doc), and a
+    note saying so when that changed the settings."""
+    p = settings.planner
+    if p.solution_limit is not None:
+        return settings, ""
+    planner = dataclasses.replace(
+        p,
+        solution_limit=SEARCH_SOLUTION_LIMIT,
+        time_limit_s=max(p.time_limit_s, SEARCH_TIME_CEILING_S),
+    )
+    note = (
+        f"planner limited to {SEARCH_SOLUTION_LIMIT} solutions per solve (clock ceiling "
+        f"{planner.time_limit_s:.0f} s) so that replications sharing the cores are judged "
+        "alike; set planner.solution_limit to choose another"
+    )
+    return settings.with_changes(planner=planner), note
 
 
 def _beyond_notes(results: list[SeasonResult], weeks: list[int], target: float) -> list[str]:
