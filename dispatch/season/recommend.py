@@ -42,7 +42,7 @@ side, one planner process each, so a clock-limited planner gets less search per 
 more replications share the cores, and worse still with every hire (bigger models): the
 search then measures the starved planner, not the staffing. At scale 0.1 the same plan (0,
 32, 60, 37 temporary crews in weeks 0-3) held 61-68 % per peak week with the 3 s clock on a
-two-worker cluster and 82-84 % with 30 solutions; the clock-limited search answered more
+two-worker cluster and 83-85 % with 30 solutions; the clock-limited search answered more
 crews with lower shares (173 crews in week 2: 42 %).
 
 It is a search by measured steps, not a proof of minimality: a plan one crew smaller in
