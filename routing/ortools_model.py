@@ -235,6 +235,10 @@ def _initial_assignment(routing, search, routes: list[list[int]]):
     return routing.ReadAssignmentFromRoutes(usable, True) if any(usable) else None
 
 
+#: the least search time worth giving one first-solution strategy in `solve_best_of`
+MIN_CONSTRUCTION_S = 1.0
+
+
 def solve_best_of(
     problem: RoutingProblem, params: SolveParams, strategies: tuple[str, ...]
 ) -> RoutingSolution:
@@ -243,7 +247,17 @@ def solve_best_of(
     Guided local search seldom serves a job its first solution left out when the slots are
     full; which jobs are left out depends on the construction, so two constructions give
     the search two chances. Objective ties go to the earlier strategy (deterministic).
+
+    A clock-limited search gives each construction at least `MIN_CONSTRUCTION_S`: the
+    strategies beyond what the time allows are not tried (the earliest are kept). Halving a
+    one-second share left parallel cheapest insertion without a first solution on some
+    250-300-visit groups of a 4,000-job day, which then planned nothing at all. With a
+    `solution_limit` the clock is only a ceiling and every strategy runs, so the plan does
+    not depend on how the time was shared (serial and cluster runs share it differently).
     """
+    if not params.solution_limit:
+        fits = int(params.time_limit_s // MIN_CONSTRUCTION_S)
+        strategies = strategies[: max(1, min(len(strategies), fits))]
     share = params.time_limit_s / len(strategies)
     best: RoutingSolution | None = None
     for name in strategies:
