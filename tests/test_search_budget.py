@@ -1,8 +1,10 @@
-"""How the planner spends its time on large days, and that saving time changed no result.
+"""How the planner spends its time on large days, and what stops a reproducible search.
 
 A 4,000-job season day spent 21 of its 44 s in one-second neighbour-pass solves that each
-placed a job or two, and half of its insertion repair rebuilding a link index; these tests
-pin the fixes (dispatch/planner.py, routing/ortools_model.py, routing/schedule.py).
+placed a job or two, and half of its insertion repair rebuilding a link index; OR-Tools'
+solution finalizer stalled on overdue jobs' lateness costs until a 0.1 s clock cut it,
+which made solution-limited plans depend on the machine's load. These tests pin the fixes
+(dispatch/planner.py, routing/ortools_model.py, routing/schedule.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import routing.ortools_model as ortools_model
 from dispatch.planner import MIN_PASS_S, PlanOptions, make_plan
 from dispatch.validation import validate_plan
 from fixtures.shanghai import demo_problem
-from routing.ortools_model import MIN_CONSTRUCTION_S, SolveParams, solve_best_of
+from routing.ortools_model import (
+    MIN_CONSTRUCTION_S,
+    SolveParams,
+    search_parameters,
+    solve_best_of,
+)
 from routing.problem import Precedence, RoutingProblem, RoutingSolution, Vehicle, Visit
 from routing.schedule import build_schedules
 from routing.travel import TravelModel
@@ -96,3 +103,41 @@ def test_the_neighbour_pass_keeps_to_its_share_of_the_clock(monkeypatch):
     assert len(limits) >= 2, "several neighbour passes"
     assert all(limit <= max(MIN_PASS_S, budget) for limit in limits)
     assert sum(limits) <= budget + MIN_PASS_S * len(limits)
+
+
+def test_a_reproducible_search_has_no_clock_inside_it():
+    """OR-Tools cuts each move's solution finalizer at `lns_time_limit` (0.1 s by default):
+    with a solution limit that clock is lifted to the search's own ceiling, so a loaded
+    machine cannot turn a kept move into a lost one."""
+    reproducible = search_parameters(SolveParams(time_limit_s=60, solution_limit=20), 100)
+    assert reproducible.lns_time_limit.ToMilliseconds() == 60_000
+    assert reproducible.solution_limit == 20
+    clocked = search_parameters(SolveParams(time_limit_s=60), 100)
+    assert clocked.lns_time_limit.ToMilliseconds() == 100  # OR-Tools' default, kept
+
+
+class _Dimension:
+    def __init__(self) -> None:
+        self.bounds: dict[int, tuple[int, int]] = {}
+
+    def SetCumulVarSoftUpperBound(self, index: int, bound: int, cost: int) -> None:
+        self.bounds[index] = (bound, cost)
+
+
+def test_only_deadlines_a_plan_can_meet_or_miss_become_lateness_costs():
+    """A deadline past the visit's last window never binds; one before its first window is
+    missed whatever the plan (an overdue job): neither goes into the model, where the
+    second made OR-Tools' finalizer stall (see `_add_deadlines`)."""
+    window = ((8 * 3600, 12 * 3600),)
+    visits = [
+        Visit("binds", 0, 600, window, deadline_s=10 * 3600, lateness_cost_per_s=3),
+        Visit("never late", 0, 600, window, deadline_s=13 * 3600, lateness_cost_per_s=3),
+        Visit("overdue", 0, 600, window, deadline_s=7 * 3600, lateness_cost_per_s=9),
+        Visit("no cost", 0, 600, window, deadline_s=10 * 3600),
+        Visit("no deadline", 0, 600, window, lateness_cost_per_s=3),
+    ]
+    still = np.zeros((1, 1), np.int64)
+    problem = RoutingProblem(visits, [], TravelModel(still, {"van": still}))
+    dim = _Dimension()
+    ortools_model._add_deadlines(problem, dim, list(range(len(visits))))
+    assert dim.bounds == {0: (10 * 3600 - 600, 3)}
