@@ -78,7 +78,9 @@ def _link_index(problem: RoutingProblem) -> tuple[Links, Links]:
     insertion repair of a 4,000-job day: 15,000 times); rebuilding this index from the day's
     ~1,000 links on every call was half of that repair's time. So the last few indexes are
     kept, keyed on the identity and length of the problem's link lists (the references kept
-    here keep those lists alive, so an identity is never reused by another list).
+    here keep those lists alive, so an identity is never reused by another list). Entries
+    are never changed, only added and dropped, so threads sharing the cache can at worst
+    miss and rebuild an index.
     """
     precedences, syncs = problem.precedences, problem.syncs
     for entry in _LINK_CACHE:
