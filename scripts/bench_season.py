@@ -82,7 +82,10 @@ def bench_speedup(
     days: int, scale: float, replications: int, time_limit: float, solution_limit: int
 ) -> dict:
     """Serial vs a 2-worker local cluster; the solution limit should bind before the clock."""
-    planner = PlannerSettings(time_limit_s=time_limit, solution_limit=solution_limit, workers=1)
+    # --solution-limit 0: a clock-limited planner (the seasons then need not agree)
+    planner = PlannerSettings(
+        time_limit_s=time_limit, solution_limit=solution_limit or None, workers=1
+    )
     demand = _short_peak(DemandSettings(), days)
     settings = SeasonSettings(days=days, scale=scale, planner=planner, demand=demand)
     city = season_city(scale)
@@ -127,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float)
     p.add_argument("--time-limit", type=float, default=8.0)
     p.add_argument("--replications", type=int, default=2)
-    p.add_argument("--solution-limit", type=int, default=30, help="speedup: planner limit")
+    p.add_argument(
+        "--solution-limit", type=int, default=30, help="speedup: planner limit (0: the clock)"
+    )
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     if args.case == "season":
