@@ -257,7 +257,7 @@ def _rebalance(
     Returns how many jobs it placed.
     """
     near = neighbours(groups)
-    budget = max(1.0, options.time_limit_s * (1 - FIRST_PASS_SHARE))
+    budget = neighbour_pass_budget(options.time_limit_s)
     if all(len(near[g.name]) == len(groups) - 1 for g in groups):
         passes: list[tuple[list[int], set[int] | None]] = [(left, None)]
     else:
@@ -294,6 +294,12 @@ def _rebalance(
             for r in build_schedules(full.routing, seqs, day.breaks, fixed):
                 routes[r.vehicle] = r
     return placed
+
+
+def neighbour_pass_budget(time_limit_s: float) -> float:
+    """Seconds for the whole neighbour pass: the time limit's share left after the zone
+    solves, at least one second."""
+    return max(1.0, time_limit_s * (1 - FIRST_PASS_SHARE))
 
 
 def _second_pass(

@@ -79,9 +79,8 @@ def test_route_timing_reads_each_problems_own_links():
     assert _start_of_second(short) == first_end + 600
     assert _start_of_second(long) == first_end + 3600
     assert _start_of_second(short) == first_end + 600  # back to the first: not stale
-    free = _linked(600)
-    free.precedences.clear()  # changed in place: the index follows
-    assert _start_of_second(free) < first_end
+    short.precedences.clear()  # the cached list changed in place: the index follows
+    assert _start_of_second(short) < first_end
 
 
 def test_the_neighbour_pass_keeps_to_its_share_of_the_clock(monkeypatch):
@@ -99,7 +98,7 @@ def test_the_neighbour_pass_keeps_to_its_share_of_the_clock(monkeypatch):
     options = PlanOptions(time_limit_s=2.0, decompose_above=100, group_size=40, workers=1)
     plan = make_plan(day, options)
     assert validate_plan(plan) == []
-    budget = max(1.0, options.time_limit_s * (1 - planner.FIRST_PASS_SHARE))  # as _rebalance
+    budget = planner.neighbour_pass_budget(options.time_limit_s)
     assert len(limits) >= 2, "several neighbour passes"
     assert all(limit <= max(MIN_PASS_S, budget) for limit in limits)
     assert sum(limits) <= budget + MIN_PASS_S * len(limits)
