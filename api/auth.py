@@ -46,10 +46,16 @@ class Principal:
     subject: str
     role: Role
     crew_id: str | None = None
+    #: the regions a region-bound dispatcher sees and changes; None: every region
+    regions: frozenset[str] | None = None
 
     @property
     def sees_personal_data(self) -> bool:
         return self.role in PERSONAL_DATA_ROLES
+
+    def may_see(self, region: str) -> bool:
+        """Whether this caller may read or change things of `region`."""
+        return self.regions is None or region in self.regions
 
 
 def issue_token(
@@ -58,8 +64,10 @@ def issue_token(
     role: Role | str,
     crew_id: str | None = None,
     ttl_hours: float | None = None,
+    regions: list[str] | tuple[str, ...] | frozenset[str] | None = None,
 ) -> str:
-    """A signed bearer token. A driver token must name the driver's crew."""
+    """A signed bearer token. A driver token must name the driver's crew; a token that names
+    `regions` binds its holder to those regions (`Principal.may_see`)."""
     role = Role(role)
     if role is Role.DRIVER and not crew_id:
         raise ValueError("a driver token must name the driver's crew (crew_id)")
@@ -72,6 +80,8 @@ def issue_token(
     }
     if crew_id:
         claims["crew"] = crew_id
+    if regions:
+        claims["regions"] = sorted(set(regions))
     return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
 
 
@@ -90,7 +100,17 @@ def read_token(settings: Settings, token: str) -> Principal:
     crew = claims.get("crew")
     if role is Role.DRIVER and not crew:
         raise _unauthorized("invalid token: a driver token must name a crew")
-    return Principal(str(claims["sub"]), role, str(crew) if crew else None)
+    regions = claims.get("regions")
+    if regions is not None and (
+        not isinstance(regions, list) or not all(isinstance(r, str) for r in regions)
+    ):
+        raise _unauthorized("invalid token: regions must be a list of region names")
+    return Principal(
+        str(claims["sub"]),
+        role,
+        str(crew) if crew else None,
+        frozenset(regions) if regions else None,
+    )
 
 
 def _unauthorized(message: str) -> HTTPException:
@@ -126,6 +146,16 @@ def require(*roles: Role) -> Callable[..., Principal]:
         return principal
 
     return dependency
+
+
+def check_region(principal: Principal, region: str) -> None:
+    """A region-bound dispatcher reads and changes only his regions (403 otherwise)."""
+    if not principal.may_see(region):
+        names = ", ".join(sorted(principal.regions or ()))
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"{principal.subject!r} works on region(s) {names} only, not {region!r}",
+        )
 
 
 def check_own_crew(principal: Principal, crew_id: str) -> None:
