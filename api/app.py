@@ -20,6 +20,7 @@ from api.db import make_engine, migrate, session_factory
 from api.errors import BodySizeLimit, install_error_handlers
 from api.routers import (
     auth,
+    board,
     callbacks,
     crews,
     events,
@@ -33,6 +34,7 @@ from api.routers import (
     webhooks,
     zones,
 )
+from api.routers.web import install_web
 from api.settings import Settings
 
 log = logging.getLogger("api")
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         crews,
         zones,
         plans,
+        board,
         replans,
         routes,
         events,
@@ -104,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         simulations,
     ):
         app.include_router(module.router)
+    app.include_router(events.feed_router)
+    install_web(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     metrics.install_prometheus(app, ctx)  # outermost: counts every answer, 413s too
 

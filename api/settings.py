@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     )
     notice_webhook_secret: SecretStr = SecretStr("")
 
+    # the board's map (api/routers/web.py): no tile URL draws routes on a plain background,
+    # so air-gapped sites and the tests work offline
+    map_tile_url: str = Field(
+        default="",
+        max_length=500,
+        description="tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png (empty: none)",
+    )
+    map_tile_attribution: str = Field(default="", max_length=500)
+    map_tile_coords: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84",
+        description="the tiles' coordinate system: gcj02 for AMap or Tencent tiles; the page "
+        "shifts what it draws, the API stays in WGS-84",
+    )
+
     #: start the plan runner and webhook sender threads with the app (tests may turn off)
     background_workers: bool = True
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,56 +19,12 @@ import pytest
 
 from api.auth import issue_token
 from tests.api_support import TEST_SECRET, database_url, make_settings
+from tests.server_process import DISPATCH, Server, wait_for
 from tests.signed_receiver import SignedReceiver
 
 pytestmark = pytest.mark.api
 
-DISPATCH = [sys.executable, "-m", "scripts.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`dispatch serve` in a subprocess; restartable on the same database."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        cmd = [*DISPATCH, "serve", "--port", str(self.port), "--log-level", "warning"]
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError("server did not start:\n" + self.log.read_text()[-3000:])
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-
-
-def _wait(check, timeout: float = 120.0, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
+_wait = wait_for
 
 
 def test_a_day_through_the_real_server(tmp_path: Path) -> None:
