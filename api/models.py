@@ -359,3 +359,50 @@ class SimulationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class UserRow(Base):
+    """A person who signs in (`POST /auth/sign-in`), managed with `dispatch user ...`.
+
+    `username` is 1..100 characters of letters, digits, `.`, `_`, `-` and `@`, starting with
+    a letter or digit (`api.users.USERNAME_PATTERN`); it is the `sub` of the tokens the user
+    gets. `role` is an `api.auth.Role`; a driver is bound to one crew (`crew_id`); a
+    dispatcher may be bound to regions (`regions`, a JSON list; null: every region), and then
+    sees and changes only those. `password_hash` is an argon2id hash (argon2-cffi's encoded
+    form, parameters included), never the password. A disabled user (`active` false) cannot
+    sign in; the row stays, so the audit log's names keep meaning something.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username", name="uq_users_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    #: a driver's crew (required for drivers, empty for everyone else)
+    crew_id: Mapped[str | None] = mapped_column(ID)
+    #: the regions a region-bound dispatcher works on; null: every region
+    regions: Mapped[list[Any] | None] = mapped_column(JSON)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SignInLockRow(Base):
+    """Failed sign-ins of one user name (existing or not) and the lock they led to.
+
+    `failures` counts the failed attempts in the window that began at `window_start` (the
+    first failure); the fifth within the window sets `locked_until` (`api.users` holds the
+    numbers). Keyed by the name as typed, not by user id, so guessing at names that do not
+    exist is throttled the same way and answers the same. A successful sign-in deletes the row.
+    """
+
+    __tablename__ = "sign_in_locks"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

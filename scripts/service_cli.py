@@ -3,7 +3,17 @@
     dispatch db upgrade                      # create/upgrade the schema (Alembic)
     dispatch seed --fixture shanghai [--date D] [--jobs N] [--seed S] [--peak]
     dispatch token --role dispatcher [--subject NAME] [--crew C] [--ttl-hours H]
+    dispatch user add USERNAME --role R [--crew C] [--regions urban,rural] [--name "..."]
+                      [--password-stdin]
+    dispatch user disable USERNAME
+    dispatch user list
+    dispatch user password USERNAME [--password-stdin]
     dispatch serve [--host 127.0.0.1] [--port 8000] [--workers 1]
+
+`dispatch user add` and `dispatch user password` without `--password-stdin` make a random
+password and print it once; with it they read the password from the first line of stdin
+(`printf %s "$PW" | dispatch user add ...`), so it never shows in the process list or the
+shell history. `dispatch seed` also creates the demo users and prints their passwords once.
 
 The database is `DATABASE_URL` (default: the SQLite file fieldroute.db in the current
 directory); every other setting is a `FIELDROUTE_*` variable (see api/settings.py).
@@ -14,6 +24,15 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time: `dispatch` starts fast for every command
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from api.settings import Settings
+
+#: `api.auth.Role`'s values (spelled out so building the parser imports nothing heavy)
+ROLES = ["dispatcher", "driver", "planner", "manager", "admin"]
 
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
@@ -30,13 +49,13 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     seed.set_defaults(run=cmd_seed)
 
     token = sub.add_parser("token", help="mint a bearer token signed with the service secret")
-    token.add_argument(
-        "--role", required=True, choices=["dispatcher", "driver", "planner", "manager", "admin"]
-    )
+    token.add_argument("--role", required=True, choices=ROLES)
     token.add_argument("--subject", default="cli", help="who the token is for")
     token.add_argument("--crew", help="the driver's crew (required for --role driver)")
     token.add_argument("--ttl-hours", type=float, default=None)
     token.set_defaults(run=cmd_token)
+
+    _add_user_commands(sub)
 
     serve = sub.add_parser("serve", help="run the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
@@ -44,6 +63,38 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--workers", type=int, default=1, help="server processes")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=cmd_serve)
+
+
+def _add_user_commands(sub: argparse._SubParsersAction) -> None:
+    user = sub.add_parser("user", help="users who sign in: add, disable, list, password")
+    actions = user.add_subparsers(dest="user_action", required=True)
+
+    add = actions.add_parser("add", help="add a user (prints a random password once)")
+    add.add_argument("username", help="letters, digits, '.', '_', '-', '@' (up to 100)")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--crew", help="the driver's crew (required for --role driver)")
+    add.add_argument(
+        "--regions", help="dispatchers only: the regions they work on, comma-separated"
+    )
+    add.add_argument("--name", help="display name (default: the user name)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(run=cmd_user_add)
+
+    disable = actions.add_parser("disable", help="stop a user from signing in")
+    disable.add_argument("username")
+    disable.set_defaults(run=cmd_user_disable)
+
+    listing = actions.add_parser("list", help="the users (never their passwords)")
+    listing.set_defaults(run=cmd_user_list)
+
+    password = actions.add_parser(
+        "password", help="set a new password (random and printed once, or from stdin)"
+    )
+    password.add_argument("username")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    password.set_defaults(run=cmd_user_password)
 
 
 def _settings():
@@ -64,7 +115,7 @@ def cmd_db(_args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from api.db import make_engine, migrate, session_factory
-    from api.seed import seed_demo
+    from api.seed import seed_demo, seed_demo_users
     from dispatch.errors import InputError
 
     if args.jobs is not None and args.jobs < 1:
@@ -85,6 +136,14 @@ def cmd_seed(args: argparse.Namespace) -> int:
         f"{result.zones} zones, {result.crews} crews; jobs on {result.day}: "
         f"{result.jobs_added} added, {result.jobs_present} already there"
     )
+    users = seed_demo_users(session_factory(engine), settings.now())
+    print(
+        "sign in at http://127.0.0.1:8000/ with one of these users; "
+        "the passwords are shown only now:"
+    )
+    rows = [("user", "role", "password")]
+    rows += [(name, role, pw or "already exists, password unchanged") for name, role, pw in users]
+    print(_table(rows))
     return 0
 
 
@@ -121,3 +180,121 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     return 0
+
+
+#: `api.users` names model fields; on the command line the message names the flag
+_USER_FLAGS = {"crew_id": "--crew", "regions": "--regions", "display_name": "--name"}
+
+
+def _user_sessions() -> tuple[Settings, sessionmaker[Session]]:
+    """Settings and a session factory on the migrated database."""
+    from api.db import make_engine, migrate, session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return settings, session_factory(engine)
+
+
+def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from stdin's first line (`--password-stdin`), or a random one; and
+    whether it was generated (then it is printed once)."""
+    from api.users import new_password
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return new_password(), True
+
+
+def _as_flags(exc: Exception) -> Exception:
+    from dispatch.errors import InputError
+
+    if isinstance(exc, InputError) and exc.field in _USER_FLAGS:
+        return InputError(exc.record, _USER_FLAGS[exc.field], exc.message)
+    return exc
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from api.users import create_user
+    from dispatch.errors import InputError
+
+    regions = None
+    if args.regions is not None:
+        regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    password, generated = _read_password(args)
+    settings, sessions = _user_sessions()
+    try:
+        with sessions() as session, session.begin():
+            user = create_user(
+                session,
+                args.username,
+                args.role,
+                password,
+                settings.now(),
+                crew_id=args.crew,
+                regions=regions,
+                display_name=args.name,
+            )
+    except InputError as exc:
+        raise _as_flags(exc) from None
+    bound = f", crew {user.crew_id}" if user.crew_id else ""
+    bound += f", regions {','.join(user.regions)}" if user.regions else ""
+    print(f"added user {user.username} ({user.role}{bound})")
+    if generated:
+        print(f"password: {password}  (shown only now)")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    from api.users import disable_user
+
+    settings, sessions = _user_sessions()
+    with sessions() as session, session.begin():
+        disable_user(session, args.username, settings.now())
+    print(f"disabled user {args.username}: no more sign-ins (tokens already issued run out)")
+    return 0
+
+
+def cmd_user_list(_args: argparse.Namespace) -> int:
+    from api.users import list_users
+
+    _, sessions = _user_sessions()
+    with sessions() as session:
+        users = list_users(session)
+    rows = [("user", "role", "crew", "regions", "active", "last sign-in", "name")]
+    for u in users:
+        rows.append(
+            (
+                u.username,
+                u.role,
+                u.crew_id or "-",
+                ",".join(u.regions) if u.regions else "all" if u.role == "dispatcher" else "-",
+                "yes" if u.active else "no",
+                u.last_sign_in_at.isoformat(timespec="minutes") if u.last_sign_in_at else "-",
+                u.display_name,
+            )
+        )
+    print(_table(rows))
+    return 0
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from api.users import set_password
+
+    password, generated = _read_password(args)
+    settings, sessions = _user_sessions()
+    with sessions() as session, session.begin():
+        set_password(session, args.username, password, settings.now())
+    print(f"new password set for {args.username} (a sign-in lock on the name is lifted)")
+    if generated:
+        print(f"password: {password}  (shown only now)")
+    return 0
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    """Plain left-aligned columns, the first row a header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -49,7 +49,7 @@ def test_roles_and_tokens(seeded, auth, settings):
     )
     token = r.json()["token"]
     me = seeded.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
-    assert me == {"subject": "wang", "role": "driver", "crew_id": "DT001"}
+    assert me == {"subject": "wang", "role": "driver", "crew_id": "DT001", "regions": None}
 
 
 def test_bad_input_names_the_field(seeded, auth):
