@@ -40,6 +40,7 @@ USERS = [
     ("dispatcher-rural", "dispatcher", ["--regions", "rural"]),
     ("planner", "planner", []),
     ("admin", "admin", []),
+    ("lock-me", "manager", []),  # the lockout test locks this one for 10 minutes
 ]
 
 

@@ -4,9 +4,11 @@
 import { api, requireSession, session } from "./api.js";
 import { applyI18n, t } from "./i18n.js";
 
-/** Fill the page's `<header class="app-header">` and return the session. */
+/** Fill the page's `<header class="app-header">` and return the session; null when the
+ * visitor is not signed in (he is on his way to the sign-in page: the page does nothing). */
 export function startPage(active) {
   const s = requireSession();
+  if (!s) return null;
   const header = document.querySelector("header.app-header");
   header.innerHTML = `
     <span class="brand" data-i18n="app_name"></span>
