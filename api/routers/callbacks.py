@@ -209,7 +209,7 @@ def create_callback(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> JobOut:
-    original = get_job(session, job_id)
+    original = get_job(session, job_id, principal)
     row = open_callback(session, original, body, ctx.settings, principal)
     session.commit()
     ctx.wake("webhooks")
@@ -226,7 +226,7 @@ def list_callbacks(
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> list[JobOut]:
-    get_job(session, job_id)
+    get_job(session, job_id, principal)
     rows = session.scalars(
         select(JobRow).where(JobRow.callback_of == job_id).order_by(JobRow.created_at, JobRow.id)
     ).all()

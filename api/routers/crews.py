@@ -1,5 +1,8 @@
 """Crews: create, list, read, replace, retire; and day availability (off sick, a changed
-shift, a temporary crew booked for a day)."""
+shift, a temporary crew booked for a day).
+
+A dispatcher bound to regions lists only their crews and gets 403 reading, changing or
+creating a crew of another region (or moving one into it)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import ANY_OFFICE, OFFICE, Principal, require
+from api.auth import ANY_OFFICE, OFFICE, Principal, check_region, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict
 from api.models import CrewDayRow, CrewRow, DepotRow
@@ -115,20 +118,24 @@ def _checked_record(body: CrewIn, session: Session) -> dict[str, Any]:
     return crew_to_dict(crew)
 
 
-def get_crew(session: Session, crew_id: str) -> CrewRow:
+def get_crew(session: Session, crew_id: str, principal: Principal) -> CrewRow:
+    """The crew row; 404 if there is none, 403 if `principal` is a dispatcher bound to
+    other regions."""
     row = session.get(CrewRow, crew_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"crew {crew_id!r} not found")
+    check_region(principal, row.region)
     return row
 
 
 @router.post("", status_code=201, response_model=CrewOut, summary="Create a crew")
 def create_crew(
     body: CrewIn,
-    _p: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*OFFICE)),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> CrewOut:
+    check_region(principal, body.region)
     record = _checked_record(body, session)
     if session.get(CrewRow, body.id) is not None:
         raise Conflict(f"crew {body.id!r} already exists", field="id")
@@ -146,10 +153,13 @@ def list_crews(
     home_zone: str | None = Query(None, max_length=64),
     active: bool | None = None,
     page: PageParams = Depends(page_params),
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> Page[CrewOut]:
+    """By id; a region-bound dispatcher sees his regions' crews only."""
     query = select(CrewRow).order_by(CrewRow.id)
+    if principal.regions is not None:
+        query = query.where(CrewRow.region.in_(sorted(principal.regions)))
     if kind is not None:
         query = query.where(CrewRow.kind == kind.value)
     if region is not None:
@@ -167,21 +177,22 @@ def list_crews(
 @router.get("/{crew_id}", response_model=CrewOut, summary="Read a crew")
 def read_crew(
     crew_id: str,
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> CrewOut:
-    return crew_out(get_crew(session, crew_id))
+    return crew_out(get_crew(session, crew_id, principal))
 
 
 @router.put("/{crew_id}", response_model=CrewOut, summary="Replace a crew (with its version)")
 def replace_crew(
     crew_id: str,
     body: CrewUpdate,
-    _p: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*OFFICE)),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> CrewOut:
-    row = get_crew(session, crew_id)
+    row = get_crew(session, crew_id, principal)
+    check_region(principal, body.region)  # nor move a crew into a region not his
     if body.id != crew_id:
         raise InputError("request body", "id", f"{body.id!r} does not match the URL {crew_id!r}")
     if row.version != body.version:
@@ -204,11 +215,11 @@ def replace_crew(
 )
 def retire_crew(
     crew_id: str,
-    _p: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*OFFICE)),
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> Response:
-    row = get_crew(session, crew_id)
+    row = get_crew(session, crew_id, principal)
     row.active = False
     row.updated_at = ctx.settings.now()
     session.commit()
@@ -224,10 +235,10 @@ def set_day(
     crew_id: str,
     day: Day,
     body: CrewDayIn,
-    _p: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*OFFICE)),
     session: Session = Depends(get_session),
 ) -> CrewDayOut:
-    get_crew(session, crew_id)
+    get_crew(session, crew_id, principal)
     if (body.shift_start is None) != (body.shift_end is None):
         raise InputError("request body", "shift_end", "give both shift_start and shift_end")
     if body.shift_start and body.shift_end and body.shift_end <= body.shift_start:
@@ -249,10 +260,10 @@ def list_days(
     crew_id: str,
     start: Day | None = Query(None, alias="from"),
     end: Day | None = Query(None, alias="to"),
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> list[CrewDayOut]:
-    get_crew(session, crew_id)
+    get_crew(session, crew_id, principal)
     query = select(CrewDayRow).where(CrewDayRow.crew_id == crew_id).order_by(CrewDayRow.day)
     if start is not None:
         query = query.where(CrewDayRow.day >= start)

@@ -21,15 +21,25 @@ The events of a visit are kept in **device-time** order and the job's status is 
 all of them (`dispatch.lifecycle`), so a late request that was recorded earlier on the phone
 is slotted in; a new event that cannot join the visit's history is a `409` with the reason.
 Each status change queues `job.status_changed` in the same transaction (`api.outbox`).
+
+`GET /events/feed` is the dispatcher board's day-wide view: the events of a region's day
+after a cursor (the last event id the board has), each with its job's current status, so
+drivers' reports show on the board within one poll. The board polls every few seconds with
+`If-None-Match`; while nothing new was reported the answer is a bodiless `304`. A
+region-bound dispatcher reads and reports only on his regions' jobs (`api.auth`).
+Known limit: the cursor is the event id, and on PostgreSQL an id is drawn at insert, before
+the commit; two reports committing in the opposite order of their ids, within the same few
+milliseconds, could let a poll move past the lower one. SQLite serialises writers, so there
+it cannot happen.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -37,13 +47,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.auth import ANY_OFFICE, Principal, Role, require
+from api.auth import ANY_OFFICE, Principal, Role, check_region, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict, Unprocessable
 from api.models import JobEventRow, JobRow
 from api.outbox import set_job_status
 from api.routers.jobs import get_job
-from api.types import Lat, Lon, LongText, Moment, Text
+from api.routers.routes import etag_matches
+from api.types import Day, Lat, Lon, LongText, Moment, Text
 from dispatch.errors import InputError
 from dispatch.lifecycle import (
     EventStamp,
@@ -57,8 +68,11 @@ from dispatch.lifecycle import (
     ordered,
     status_after,
 )
+from dispatch.promises import default_policies
 
 router = APIRouter(prefix="/jobs", tags=["events"])
+#: the day-wide feed the board polls (`GET /events/feed`)
+feed_router = APIRouter(prefix="/events", tags=["events"])
 
 #: who may report events: the job's own crew, and the office on its behalf
 REPORTERS = (Role.DRIVER, Role.DISPATCHER, Role.ADMIN)
@@ -139,7 +153,9 @@ def payload_hash(job_id: str, body: EventIn) -> str:
 
 
 def _check_reporter(principal: Principal, job: JobRow) -> None:
-    """A driver reports only on his own crew's jobs."""
+    """A driver reports only on his own crew's jobs; a region-bound dispatcher only on his
+    regions' jobs."""
+    check_region(principal, job.region)
     if principal.role is Role.DRIVER and (job.crew_id is None or job.crew_id != principal.crew_id):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "a driver may only report on his own crew's jobs"
@@ -317,3 +333,100 @@ def list_events(
     personal = principal.sees_personal_data or principal.role is Role.DRIVER
     by_visit = sorted(rows, key=lambda r: (r.visit, r.device_time, EventType(r.type).rank, r.id))
     return [event_out(r, personal) for r in by_visit]
+
+
+# ---- the day-wide feed for the dispatcher board
+
+#: the largest event id a cursor may name (PostgreSQL INTEGER): larger is a 422, not a 500
+MAX_CURSOR = 2**31 - 1
+
+
+class FeedItem(EventOut):
+    """An event as `GET /jobs/{id}/events` shows it to the caller's role, with its job's
+    status now (the board recolours the stop without reading the job)."""
+
+    job_status: str = Field(description="the job's current status (not as of this event)")
+
+
+class FeedOut(BaseModel):
+    items: list[FeedItem] = Field(description="events after the cursor, oldest (lowest id) first")
+    cursor: int = Field(description="the last event id answered (`after` when none): send it next")
+    more: bool = Field(description="true when `limit` cut the answer: ask again at once")
+
+
+FEED_RESPONSES: dict[int | str, dict[str, object]] = {
+    304: {"description": "Not modified: nothing new since the cursor the ETag stands for"},
+    403: {"description": "A dispatcher bound to other regions"},
+}
+
+
+def feed_etag(day: date, region: str, cursor: int, personal: bool, more: bool) -> str:
+    """The feed's validator (quoted, without `W/`): an answer is fully determined by what the
+    board already has (everything of the day and region up to `cursor`), whether more is
+    waiting, and whether the role sees personal fields. `after` is left out on purpose: the
+    board sends the ETag of its last answer with the next poll (`after` = that cursor), and
+    while nothing new arrived the answer's cursor is the same, so it is a 304.
+
+    It is weak: `job_status` is read at answer time, and a status change without a new event
+    (a cancellation, a reschedule) does not change the ETag: the feed carries reports from
+    the road, not every change of a job.
+    """
+    return f'"feed:{day}:{region}:{cursor}:{int(personal)}:{int(more)}"'
+
+
+@feed_router.get(
+    "/feed",
+    response_model=FeedOut,
+    responses=FEED_RESPONSES,
+    summary="The events of a region's day after a cursor, for the dispatcher board to poll",
+    description="Events of the jobs due on `date` in `region` with id greater than `after`, "
+    "in id order (the order they were received), each with the job's current status. "
+    "Start with `after=0`; then send the answer's `cursor` as `after` and its `ETag` as "
+    "`If-None-Match`: while nothing new was reported the answer is 304 with no body. "
+    "`more` says `limit` cut the answer. Where it happened, notes, signature and photos "
+    "only for the roles that see personal data. 422 naming the field for an unknown region; "
+    "403 for a dispatcher bound to other regions.",
+)
+def event_feed(
+    request: Request,
+    response: Response,
+    day: Day = Query(alias="date", description="the day the jobs are due"),
+    region: str = Query(max_length=32, description="the region (see `dispatch.promises`)"),
+    after: int = Query(0, ge=0, le=MAX_CURSOR, description="the last event id already seen"),
+    limit: int = Query(500, ge=1, le=1000, description="at most this many events"),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
+    session: Session = Depends(get_session),
+) -> FeedOut | Response:
+    """One page of the feed, or 304. One query either way (events after the cursor, by primary
+    key, joined to their jobs): the board polls every few seconds, and an unchanged poll finds
+    no row past its cursor and is answered without a body."""
+    regions = default_policies()
+    if region not in regions:
+        known = ", ".join(sorted(regions))
+        raise InputError("query", "region", f"{region!r} is not one of: {known}")
+    check_region(principal, region)
+    rows = session.execute(
+        select(JobEventRow, JobRow.status)
+        .join(JobRow, JobRow.id == JobEventRow.job_id)
+        .where(JobRow.due_date == day, JobRow.region == region, JobEventRow.id > after)
+        .order_by(JobEventRow.id)
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = rows[-1][0].id if rows else after
+    personal = principal.sees_personal_data
+    etag = feed_etag(day, region, cursor, personal, more)
+    headers = {
+        "ETag": f"W/{etag}",
+        "Cache-Control": "private, no-cache",
+        "Vary": "Authorization",
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    response.headers.update(headers)
+    items = [
+        FeedItem(**event_out(event, personal).model_dump(), job_status=job_status)
+        for event, job_status in rows
+    ]
+    return FeedOut(items=items, cursor=cursor, more=more)

@@ -115,7 +115,7 @@ def create_follow_up(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> FollowUpCreated:
-    job = get_job(session, job_id)
+    job = get_job(session, job_id, principal)
     if job.status != "completed":
         raise Conflict(
             f"job {job_id!r} is {job.status}: follow-up calls are for completed jobs",
@@ -155,7 +155,7 @@ def list_follow_ups(
     principal: Principal = Depends(require(*FOLLOW_UP_ROLES)),
     session: Session = Depends(get_session),
 ) -> list[FollowUpOut]:
-    get_job(session, job_id)
+    get_job(session, job_id, principal)
     rows = session.scalars(
         select(FollowUpRow)
         .where(FollowUpRow.job_id == job_id)

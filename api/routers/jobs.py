@@ -1,5 +1,8 @@
 """Jobs: create one, bulk-import a CSV/JSON file (all or nothing), list with filters, read,
-change the window or priority, cancel, and put a failed visit back for planning."""
+change the window or priority, cancel, and put a failed visit back for planning.
+
+A dispatcher bound to regions lists only their jobs and gets 403 reading, changing or
+creating (importing) a job of another region."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.audit import record_audit
-from api.auth import ANY_OFFICE, OFFICE, Principal, require
+from api.auth import ANY_OFFICE, OFFICE, Principal, check_region, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict
 from api.models import JobRow
@@ -145,10 +148,15 @@ def job_out(row: JobRow, principal: Principal) -> JobOut:
     )
 
 
-def get_job(session: Session, job_id: str) -> JobRow:
+def get_job(session: Session, job_id: str, principal: Principal | None = None) -> JobRow:
+    """The job row; 404 if there is none, 403 if `principal` (when given) is a dispatcher
+    bound to other regions. Every route of this module passes its principal; callers that
+    check access their own way may leave it out."""
     row = session.get(JobRow, job_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id!r} not found")
+    if principal is not None:
+        check_region(principal, row.region)
     return row
 
 
@@ -184,6 +192,7 @@ def create_job(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> JobOut:
+    check_region(principal, body.region)
     job = job_from_dict(job_record(body, ctx), "request body")
     (job,) = with_zones(records_to_wgs84([job], coords), load_zones(session))
     if session.get(JobRow, job.id) is not None:
@@ -223,6 +232,8 @@ async def import_jobs(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             f"{len(jobs)} jobs in one import; the limit is {limit}: split the file",
         )
+    for region in sorted({j.region for j in jobs}):
+        check_region(principal, region)
     ids = [j.id for j in jobs]
     existing = set(session.scalars(select(JobRow.id).where(JobRow.id.in_(ids))))
     if existing:
@@ -251,7 +262,10 @@ def list_jobs(
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> Page[JobOut]:
+    """By due date and id; a region-bound dispatcher sees his regions' jobs only."""
     query = select(JobRow).order_by(JobRow.due_date, JobRow.id)
+    if principal.regions is not None:
+        query = query.where(JobRow.region.in_(sorted(principal.regions)))
     for column, value in (
         (JobRow.due_date, due_date),
         (JobRow.status, status_),
@@ -277,7 +291,7 @@ def read_job(
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> JobOut:
-    return job_out(get_job(session, job_id), principal)
+    return job_out(get_job(session, job_id, principal), principal)
 
 
 @router.patch("/{job_id}", response_model=JobOut, summary="Change windows, priority or deadline")
@@ -288,7 +302,7 @@ def update_job(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> JobOut:
-    row = get_job(session, job_id)
+    row = get_job(session, job_id, principal)
     if row.version != body.version:
         raise Conflict(
             f"job {job_id!r} is at version {row.version}, not {body.version}: reload it",
@@ -325,7 +339,7 @@ def cancel_job(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> JobOut:
-    row = get_job(session, job_id)
+    row = get_job(session, job_id, principal)
     if row.status not in EDITABLE:
         raise Conflict(
             f"job {job_id!r} is {row.status}: only open or assigned jobs can be cancelled",
@@ -352,7 +366,7 @@ def reschedule_job(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> JobOut:
-    row = get_job(session, job_id)
+    row = get_job(session, job_id, principal)
     if row.status != "failed":
         raise Conflict(f"job {job_id!r} is {row.status}: only failed visits are rescheduled")
     s = ctx.settings

@@ -13,6 +13,10 @@ triggers and cancellations go to the audit log (`GET /plans/{id}/audit`).
 
 Answers hold no personal data: routes and unassigned jobs name job ids; the problem with the
 customers' names and addresses stays in the row on the server.
+
+A dispatcher bound to regions (`Principal.regions`) lists, reads, triggers and changes only
+those regions' plans: every route that loads a plan by id goes through `get_plan`, which
+checks the plan's region (403 naming the caller's regions).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from api.audit import record_audit
-from api.auth import ANY_OFFICE, OFFICE, Principal, require
+from api.auth import ANY_OFFICE, OFFICE, Principal, check_region, require
 from api.context import AppContext, get_ctx, get_session
 from api.errors import Conflict, Unprocessable
 from api.models import AuditRow, JobRow, PlanRow, ZoneRow
@@ -229,11 +233,17 @@ def links(plan_id: str) -> dict[str, str]:
     }
 
 
-def get_plan(session: Session, plan_id: str) -> PlanRow:
-    """The plan row, without its problem or day-state snapshot (large, never answered)."""
+def get_plan(session: Session, plan_id: str, principal: Principal) -> PlanRow:
+    """The plan row, without its problem or day-state snapshot (large, never answered).
+
+    404 if there is none; 403 if `principal` is a dispatcher bound to other regions. The
+    principal is required, not optional, so that no route reading a plan by id can forget
+    the region check.
+    """
     row = session.get(PlanRow, plan_id, options=[defer(PlanRow.problem), defer(PlanRow.day_state)])
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"plan {plan_id!r} not found")
+    check_region(principal, row.region)
     return row
 
 
@@ -320,6 +330,7 @@ def trigger_plan(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> PlanAccepted:
+    check_region(principal, body.region)
     zones = _check_request(session, body)
     active = active_plan(session, body.region, body.date)
     if active is not None:
@@ -378,9 +389,10 @@ def list_plans(
     region: str | None = Query(None, max_length=32),
     status_: str | None = Query(None, alias="status", max_length=20),
     page: PageParams = Depends(page_params),
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> Page[PlanSummary]:
+    """Newest first; a region-bound dispatcher sees his regions' plans only."""
     query = (
         select(PlanRow)
         .options(
@@ -394,6 +406,8 @@ def list_plans(
     for column, value in ((PlanRow.day, day), (PlanRow.region, region), (PlanRow.status, status_)):
         if value is not None:
             query = query.where(column == value)
+    if principal.regions is not None:
+        query = query.where(PlanRow.region.in_(sorted(principal.regions)))
     rows, total = paginate(session, query, page)
     return Page[PlanSummary](
         items=[PlanSummary(**summary_fields(r)) for r in rows],
@@ -410,10 +424,10 @@ def list_plans(
 )
 def read_plan(
     plan_id: str,
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> PlanOut:
-    return plan_out(get_plan(session, plan_id))
+    return plan_out(get_plan(session, plan_id, principal))
 
 
 @router.get(
@@ -426,7 +440,7 @@ def plan_geojson(
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
-    collection = plan_to_geojson(stored_plan(get_plan(session, plan_id)))
+    collection = plan_to_geojson(stored_plan(get_plan(session, plan_id, principal)))
     if not principal.sees_personal_data:
         # `plan_to_geojson` writes no customer data today; this keeps it so if it ever does
         for feature in collection["features"]:
@@ -449,7 +463,7 @@ def cancel_plan(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> PlanSummary:
-    row = get_plan(session, plan_id)
+    row = get_plan(session, plan_id, principal)
     now = ctx.settings.now()
     done = session.execute(
         update(PlanRow)
@@ -474,7 +488,7 @@ def cancel_plan(
         )
         if asked.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
-            row = get_plan(session, plan_id)
+            row = get_plan(session, plan_id, principal)
             session.refresh(row)
             raise Conflict(
                 f"plan {plan_id} is {row.status}: only a queued or running plan can be cancelled",
@@ -503,7 +517,7 @@ def publish(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> PlanSummary:
-    row = get_plan(session, plan_id)
+    row = get_plan(session, plan_id, principal)
     check_version(row, body.version)
     now = ctx.settings.now()
     try:
@@ -546,7 +560,7 @@ def override(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> PlanOut:
-    row = get_plan(session, plan_id)
+    row = get_plan(session, plan_id, principal)
     check_version(row, body.version)
     if row.status not in ("succeeded", "published"):
         raise Conflict(
@@ -635,10 +649,10 @@ def _apply_to_jobs(
 )
 def plan_audit(
     plan_id: str,
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> list[AuditOut]:
-    get_plan(session, plan_id)
+    get_plan(session, plan_id, principal)
     rows = session.scalars(
         select(AuditRow).where(AuditRow.plan_id == plan_id).order_by(AuditRow.at, AuditRow.id)
     )

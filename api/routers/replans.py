@@ -22,6 +22,9 @@ and sums the shortfall per zone (`dispatch.explain`); computed once per plan ver
 
 `GET /notices` lists customer notices with their delivery status (phones only for the roles
 that see personal data); `POST /notices/{id}/retry` sends a dead one again.
+
+A dispatcher bound to regions re-plans and reads only his regions' plans (`get_plan` checks
+the plan's region), and lists and retries only the notices of his regions' jobs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.auth import ANY_OFFICE, OFFICE, Principal, require
+from api.auth import ANY_OFFICE, OFFICE, Principal, check_region, require
 from api.context import AppContext, get_ctx, get_session
 from api.day_state import Overrun, Unavailable, build_day_state, day_state_to_dict
 from api.errors import Conflict, Unprocessable
@@ -183,7 +186,7 @@ def request_replan(
     ctx: AppContext = Depends(get_ctx),
     session: Session = Depends(get_session),
 ) -> ReplanAccepted:
-    parent = get_plan(session, plan_id)
+    parent = get_plan(session, plan_id, principal)
     if parent.status != "published":
         raise Conflict(
             f"plan {plan_id} is {parent.status}: only the published plan of a day can be "
@@ -287,10 +290,10 @@ def _already_active(plan: PlanRow) -> Conflict:
 )
 def read_diff(
     plan_id: str,
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> DiffOut:
-    row = get_plan(session, plan_id)
+    row = get_plan(session, plan_id, principal)
     if row.kind != "replan" or row.parent_id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"plan {plan_id} is not a re-plan")
     if row.status not in FINISHED or row.diff is None:
@@ -366,10 +369,10 @@ def to_json(value: Any) -> Any:
 )
 def read_explanations(
     plan_id: str,
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> ExplanationsOut:
-    row = get_plan(session, plan_id)
+    row = get_plan(session, plan_id, principal)
     if row.status not in FINISHED:
         raise Conflict(f"plan {plan_id} is {row.status}: it has no routes", status=row.status)
     key = (row.id, row.version)
@@ -404,7 +407,11 @@ def list_notices(
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> Page[NoticeOut]:
+    """Newest first; a region-bound dispatcher sees the notices of his regions' jobs only."""
     query = select(CustomerNoticeRow).order_by(CustomerNoticeRow.id.desc())
+    if principal.regions is not None:
+        in_regions = select(JobRow.id).where(JobRow.region.in_(sorted(principal.regions)))
+        query = query.where(CustomerNoticeRow.job_id.in_(in_regions))
     for column, value in (
         (CustomerNoticeRow.plan_id, plan_id),
         (CustomerNoticeRow.job_id, job_id),
@@ -439,12 +446,14 @@ def retry_notice(
     row = session.get(CustomerNoticeRow, notice_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"notice {notice_id} not found")
+    job = session.get(JobRow, row.job_id)
+    if job is not None:  # the region is the job's (a notice has none of its own)
+        check_region(principal, job.region)
     if row.status != "dead":
         raise Conflict(
             f"notice {notice_id} is {row.status}: only dead notices are retried",
             status=row.status,
         )
-    job = session.get(JobRow, row.job_id)
     phone = str((job.record if job is not None else {}).get("customer_phone") or "").strip()
     if not phone:
         raise Conflict(

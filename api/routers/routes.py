@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from api.auth import ANY_OFFICE, Principal, Role, check_own_crew, require
+from api.auth import ANY_OFFICE, Principal, Role, check_own_crew, check_region, require
 from api.context import AppContext, get_ctx
 from api.models import JobRow, PlanRow
 from api.types import Day
@@ -279,12 +279,17 @@ def route_changes(route: dict[str, Any], before: dict[str, str]) -> dict[str, An
 
 
 def _crew_route(
-    session: Session | Connection, crew_id: str, day: date, contact: bool
+    session: Session | Connection,
+    crew_id: str,
+    day: date,
+    contact: bool,
+    principal: Principal,
 ) -> tuple[str, int, dict[str, Any], dict[str, Any] | None]:
     """(plan id, version, the crew's route, what changed on it) from the day's published
-    plan holding the crew."""
+    plan holding the crew; 403 if that plan's region is not one `principal` works on (a
+    region-bound dispatcher; the plan's region comes with the query, so it costs nothing)."""
     published = session.execute(
-        select(PlanRow.id, PlanRow.version, PlanRow.parent_id)
+        select(PlanRow.id, PlanRow.version, PlanRow.parent_id, PlanRow.region)
         .where(PlanRow.day == day, PlanRow.status == "published")
         .order_by(PlanRow.id)
     ).all()
@@ -294,7 +299,7 @@ def _crew_route(
             f"no published plan for {day.isoformat()}: routes are given out once the "
             "dispatcher publishes the day's plan",
         )
-    for plan_id, version, parent_id in published:
+    for plan_id, version, parent_id, region in published:
 
         def load(plan_id: str = plan_id) -> dict[str, Any]:
             result = session.scalar(select(PlanRow.result).where(PlanRow.id == plan_id))
@@ -309,6 +314,7 @@ def _crew_route(
 
         entry = plan_cache.get((plan_id, version), load, load_previous)
         if crew_id in entry.crews:
+            check_region(principal, region)
             return plan_id, version, entry.route(crew_id, contact), entry.changes_of(crew_id)
     raise HTTPException(
         status.HTTP_404_NOT_FOUND,
@@ -338,7 +344,7 @@ def _with_live_jobs(
     return stops
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
     """If-None-Match uses the weak comparison: W/ prefixes are ignored; `*` matches."""
     if not header:
         return False
@@ -354,7 +360,7 @@ def route_body(
 ) -> tuple[bytes, str]:
     """The compact JSON body of the crew's route and its ETag (blocking: database reads)."""
     contact = principal.sees_personal_data or principal.role is Role.DRIVER
-    plan_id, version, route, changes = _crew_route(db, crew_id, day, contact)
+    plan_id, version, route, changes = _crew_route(db, crew_id, day, contact, principal)
     stops = _with_live_jobs(db, route, contact)
     body = {"plan_id": plan_id, "plan_version": version, **route, "stops": stops}
     if changes is not None:
@@ -397,7 +403,7 @@ async def route_response(
 
     data, etag = await anyio.to_thread.run_sync(read, limiter=_read_limiter())
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-    if _etag_matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(data, media_type="application/json", headers=headers)
 
