@@ -72,12 +72,42 @@ class InvalidMove(OverrideRefused, ValueError):
     callers may catch either."""
 
 
-def apply_move(plan: Plan, move: Move, *, travel: TravelModel | None = None) -> Plan:
+@dataclass(frozen=True)
+class PreparedDay:
+    """What checking a move needs that depends on the problem alone, not on the routes: the
+    travel model, the deadlines and the full translation. On a 1,500-job day building them
+    is about 0.2 s of a move's check; a service checking many moves of one plan (a
+    dispatcher dragging stops) builds them once (`prepare_day`) and passes them in."""
+
+    problem: DispatchProblem
+    travel: TravelModel
+    deadlines: dict[str, datetime]
+    full: Translation
+
+
+def prepare_day(problem: DispatchProblem, travel: TravelModel | None = None) -> PreparedDay:
+    travel = travel or build_travel(problem)
+    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
+    full = translate(
+        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
+    )
+    return PreparedDay(problem, travel, deadlines, full)
+
+
+def apply_move(
+    plan: Plan,
+    move: Move,
+    *,
+    travel: TravelModel | None = None,
+    prepared: PreparedDay | None = None,
+) -> Plan:
     """A new plan with `move` applied and every route re-timed; raises `OverrideRefused`.
 
     `travel` may pass the problem's travel model (`build_travel(plan.problem)`) when many
-    moves are applied to one day; it is built when omitted. `plan` is not modified. The
-    new plan keeps `plan.stats` with `stats["overrides"]` counting the moves applied.
+    moves are applied to one day; it is built when omitted. `prepared` (from `prepare_day`
+    on this very problem object) saves rebuilding the translation too; one prepared for
+    another problem object is ignored. `plan` is not modified. The new plan keeps
+    `plan.stats` with `stats["overrides"]` counting the moves applied.
     """
     problem = plan.problem
     job_pos = {j.id: i for i, j in enumerate(problem.jobs)}
@@ -110,11 +140,9 @@ def apply_move(plan: Plan, move: Move, *, travel: TravelModel | None = None) -> 
             breaks[target] += 1  # the lunch stays after the same stop
     seqs = {k: s for k, s in seqs.items() if s}
 
-    travel = travel or build_travel(problem)
-    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
-    full = translate(
-        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
-    )
+    if prepared is None or prepared.problem is not problem:
+        prepared = prepare_day(problem, travel)
+    travel, deadlines, full = prepared.travel, prepared.deadlines, prepared.full
     circular = _circular_links(problem, full, seqs)
     if circular:
         raise OverrideRefused(circular)

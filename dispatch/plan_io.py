@@ -33,6 +33,7 @@ from dispatch.fields import (
     parse_text,
 )
 from dispatch.plan import CrewRoute, Plan, PlannedBreak, PlannedStop, Unassigned, UnassignedReason
+from dispatch.problem import DispatchProblem
 from dispatch.problem_io import object_at, objects_in, problem_from_dict, problem_to_dict
 
 FORMAT = "fieldroute-plan/1"
@@ -128,10 +129,15 @@ def load_plan_json(path: PathLike) -> Plan:
     return plan_from_dict(doc, source=path.name)
 
 
-def plan_from_dict(d: Mapping[str, Any], *, source: str = "plan") -> Plan:
+def plan_from_dict(
+    d: Mapping[str, Any], *, source: str = "plan", problem: DispatchProblem | None = None
+) -> Plan:
     """A `Plan` from `plan_to_dict` data, validated through the model constructors.
 
     Raises `InputErrors` naming each bad record and field; `source` prefixes the record names.
+    `problem`, when given, is taken for the embedded problem without reading it again: only
+    for a caller that read this very document's problem before (the service re-reading a
+    stored plan whose problem never changes); the routes are still checked against it.
     """
     if not isinstance(d, Mapping):
         raise InputErrors([InputError(source, "(document)", "must be a JSON object")])
@@ -146,8 +152,7 @@ def plan_from_dict(d: Mapping[str, Any], *, source: str = "plan") -> Plan:
     top = FieldReader(d, source, _TOP_KEYS)
     top.get("personal_data", parse_bool, True)
     errors = top.errors
-    problem = None
-    problem_raw = object_at(d, "problem", source, errors)
+    problem_raw = object_at(d, "problem", source, errors) if problem is None else None
     if problem_raw is not None:
         try:
             problem = problem_from_dict(problem_raw, source=source)

@@ -152,14 +152,16 @@ class RoutingProblem:
         n_loc = self.travel.size
         dims = None
         seen: set[str] = set()
+        n_vehicles = len(self.vehicles)
         for v in self.visits:
             if v.id in seen:
                 raise ProblemError(f"visit {v.id}: duplicate id")
             seen.add(v.id)
             if not 0 <= v.location < n_loc:
                 raise ProblemError(f"visit {v.id}: location {v.location} outside the matrix")
-            if v.allowed_vehicles is not None and any(
-                not 0 <= k < len(self.vehicles) for k in v.allowed_vehicles
+            # bounds by min/max: one pass in C instead of a generator over every vehicle
+            if v.allowed_vehicles and (
+                min(v.allowed_vehicles) < 0 or max(v.allowed_vehicles) >= n_vehicles
             ):
                 raise ProblemError(f"visit {v.id}: allowed_vehicles names an unknown vehicle")
             dims = len(v.demand) if dims is None else dims

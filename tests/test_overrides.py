@@ -308,3 +308,33 @@ def test_malformed_moves_are_refused(move, words):
     assert isinstance(caught.value, OverrideRefused)
     assert len(caught.value.reasons) == 1
     assert words in caught.value.reasons[0]
+
+
+def test_a_prepared_day_gives_the_same_plans_and_refusals_as_a_fresh_check():
+    """The service prepares a plan's day once (`prepare_day`) and checks every move against
+    it; the answers must be exactly those of checking each move from scratch, also for a
+    plan read back with the cached problem (`plan_from_dict(..., problem=...)`)."""
+    from dispatch.overrides import prepare_day
+
+    plan = _street()
+    prepared = prepare_day(plan.problem)
+    again = plan_from_dict(plan_to_dict(plan), problem=plan.problem)
+    assert again.routes == plan.routes and again.problem is plan.problem
+    for move in (Move("C", "C1", 0), Move("A", "C2", 1), Move("F", "C3", 0), Move("A", None)):
+        assert plan_to_dict(apply_move(again, move, prepared=prepared)) == plan_to_dict(
+            apply_move(plan, move)
+        )
+    # a refusal by a hard rule: the same reasons either way
+    jobs = [job("W", 10, window=(8, 9)), job("LONG", 6, minutes=60), job("X", 1)]
+    tight = planned(problem(jobs, [crew("C1"), crew("C2")]), {"C1": ["LONG", "X"], "C2": ["W"]})
+    tight_prepared = prepare_day(tight.problem)
+    fresh = _refused(tight, Move("LONG", "C2", 0))
+    with pytest.raises(OverrideRefused) as cached:
+        apply_move(tight, Move("LONG", "C2", 0), prepared=tight_prepared)
+    assert cached.value.reasons == fresh and fresh
+    # a day prepared for another problem object is not used (it would time the wrong jobs)
+    other = prepare_day(_street().problem)
+    move = Move("E", "C1", 0)
+    assert plan_to_dict(apply_move(plan, move, prepared=other)) == plan_to_dict(
+        apply_move(plan, move)
+    )

@@ -38,6 +38,7 @@ from api.errors import Conflict, Unprocessable
 from api.models import AuditRow, JobRow, PlanRow, ZoneRow
 from api.outbox import set_job_status
 from api.pages import Page, PageParams, page_params, paginate
+from api.prepared_days import stored_plan_prepared
 from api.problem_builder import build_problem
 from api.publication import publish_plan, published_plan, window_end_at
 from api.types import Day, Ident
@@ -576,7 +577,9 @@ def override(
             "cannot be moved",
             status=job_row.status,
         )
-    plan = stored_plan(row)
+    if row.result is None:
+        raise Conflict(f"plan {row.id} is {row.status}: it has no routes", status=row.status)
+    plan, prepared = stored_plan_prepared(row.id, row.result)
     on_route = plan.stop_of().get(body.job_id)
     from_crew = on_route[0].crew_id if on_route else None
     now = ctx.settings.now()
@@ -587,7 +590,7 @@ def override(
         "position": body.position,
     }
     try:
-        new = apply_move(plan, Move(body.job_id, body.crew_id, body.position))
+        new = apply_move(plan, Move(body.job_id, body.crew_id, body.position), prepared=prepared)
     except OverrideRefused as exc:
         audit(
             session,
