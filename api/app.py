@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.include_router(events.feed_router)
+    app.include_router(board.days_router)
     install_web(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     metrics.install_prometheus(app, ctx)  # outermost: counts every answer, 413s too

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from api.auth import issue_token
+from scripts.live_server import DISPATCH, Server, wait_for
 from tests.api_support import TEST_SECRET, database_url, make_settings
-from tests.server_process import DISPATCH, Server, wait_for
 from tests.signed_receiver import SignedReceiver
 
 pytestmark = pytest.mark.api

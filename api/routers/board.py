@@ -16,17 +16,21 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
-from sqlalchemy import func, select
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from api.auth import ANY_OFFICE, Principal, check_region, require
-from api.context import get_session
+from api.context import AppContext, get_ctx, get_session
 from api.models import JobRow, PlanRow
 from dispatch.customer_clock import customer_clock_shares
 from dispatch.plan_io import plan_from_dict
 
 router = APIRouter(prefix="/plans", tags=["plans"])
+#: what the board asks before it has a plan: which days have work
+days_router = APIRouter(prefix="/board", tags=["plans"])
+#: the most days `GET /board/days` lists (newest first)
+MAX_DAYS = 400
 
 #: the job fields the board shows; personal ones only to the roles that see personal data
 JOB_FIELDS = ("kind", "lon", "lat", "zone", "priority", "order_id", "category", "confirmed_at")
@@ -136,3 +140,30 @@ def plan_board(
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return board_body(row, states, principal.sees_personal_data)
+
+
+@days_router.get(
+    "/days",
+    summary="Days with jobs in a region, newest first, and today's date in the region",
+    description="For the board's day picker: each day with its job count and the jobs still "
+    "open (not yet on a published route). At most 400 days.",
+)
+def days_with_jobs(
+    region: str = Query("urban", max_length=32),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
+    ctx: AppContext = Depends(get_ctx),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    check_region(principal, region)
+    open_jobs = func.sum(case((JobRow.status == "open", 1), else_=0))
+    rows = session.execute(
+        select(JobRow.due_date, func.count(), open_jobs)
+        .where(JobRow.region == region)
+        .group_by(JobRow.due_date)
+        .order_by(JobRow.due_date.desc())
+        .limit(MAX_DAYS)
+    )
+    return {
+        "today": ctx.settings.now().date().isoformat(),
+        "days": [{"date": d.isoformat(), "jobs": n, "open": int(o or 0)} for d, n, o in rows],
+    }

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.live_server import Server, chromium_path, dispatch
 from tests.api_support import TEST_SECRET, database_url, make_settings
-from tests.server_process import DISPATCH, Server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,17 +42,6 @@ USERS = [
 ]
 
 
-def chromium_path() -> str | None:
-    configured = os.environ.get("FIELDROUTE_CHROMIUM")
-    if configured:
-        return configured
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @dataclass
 class LiveService:
     base: str
@@ -65,14 +52,6 @@ class LiveService:
 
     def url(self, path: str) -> str:
         return self.base + path
-
-
-def _run(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [*DISPATCH, *args], env=env, input=stdin, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"dispatch {' '.join(args)}: {done.stderr[-2000:]}"
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +68,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
         "FIELDROUTE_PLAN_SOLUTION_LIMIT": "40",
     }
     day = settings.now().date()
-    _run(["seed", "--fixture", "shanghai", "--jobs", "30", "--date", day.isoformat()], env)
+    dispatch(["seed", "--fixture", "shanghai", "--jobs", "30", "--date", day.isoformat()], env)
     for name, role, extra in USERS:
-        existing = _run(["user", "list"], env)
+        existing = dispatch(["user", "list"], env)
         if name in existing.split():
-            _run(["user", "password", name, "--password-stdin"], env, PASSWORD + "\n")
+            dispatch(["user", "password", name, "--password-stdin"], env, PASSWORD + "\n")
         else:
             args = ["user", "add", name, "--role", role, *extra, "--password-stdin"]
-            _run(args, env, PASSWORD + "\n")
+            dispatch(args, env, PASSWORD + "\n")
     server = Server(env, tmp / "server.log")
     server.start()
     try:

@@ -9,13 +9,14 @@ makes sure one exists, so a test run alone (`-k`) still works.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 
 import httpx
 
+from scripts.live_server import wait_for
 from tests.browser.conftest import PASSWORD, LiveService, sign_in
-from tests.server_process import wait_for
 
 
 def token(live: LiveService, username: str) -> dict[str, str]:
@@ -233,7 +234,8 @@ def test_a_region_bound_dispatcher_sees_only_his_region(page, live) -> None:
     sign_in(page, "dispatcher-rural", next_path=f"/board?date={live.day.isoformat()}")
     options = page.locator("#region option").all_inner_texts()
     assert options == ["rural"]
-    page.locator("#status").filter(has_text="No plan for this day").wait_for()
+    nothing = re.compile("No plan for this day|No jobs on this day")
+    page.locator("#status").filter(has_text=nothing).wait_for()
     assert page.locator("path.route-line").count() == 0
     # asking the page for the urban plan by id is refused, in words
     page.evaluate(f"window.fieldrouteBoard.showPlan({plan_id!r})")

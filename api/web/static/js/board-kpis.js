@@ -27,7 +27,7 @@ function promiseTile(id, label, kind, kpis, clock) {
   const customer = clock && clock[kind];
   const plan = kpis.on_time_share_by_kind ? kpis.on_time_share_by_kind[kind] : null;
   const value = customer ? customer.of_planned : plan;
-  return tile(
+  const node = tile(
     id,
     label,
     fmtPercent(value),
@@ -37,6 +37,8 @@ function promiseTile(id, label, kind, kpis, clock) {
     }),
     value === null || value === undefined ? "" : value >= 0.95 ? "ok" : "bad",
   );
+  node.title = t("t_clock_title");
+  return node;
 }
 
 /** Tiles for a board answer (`kpis`, `customer_clock`) and optional service metrics. */
