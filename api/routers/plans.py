@@ -579,7 +579,7 @@ def override(
         )
     if row.result is None:
         raise Conflict(f"plan {row.id} is {row.status}: it has no routes", status=row.status)
-    plan, prepared = stored_plan_prepared(row.id, row.result)
+    plan, prepared = stored_plan_prepared(row.id, row.version, row.result)
     on_route = plan.stop_of().get(body.job_id)
     from_crew = on_route[0].crew_id if on_route else None
     now = ctx.settings.now()
