@@ -43,7 +43,9 @@ DESCRIPTION = """
 Field-service dispatch service: jobs, crews, zones, daily plans, drivers' routes, job events,
 follow-up calls, callbacks, webhooks, service metrics and peak-season simulations.
 
-Authenticate with `Authorization: Bearer <token>` (mint one with `dispatch token`). Roles:
+People use the web pages at `/` (sign-in, dispatcher board, season planner). Scripts
+authenticate with `Authorization: Bearer <token>`: from `POST /auth/sign-in` with a user's
+name and password, or minted with `dispatch token`. Roles:
 dispatcher, driver (bound to one crew), planner, manager, admin. Times are local times of the
 region (naive ISO 8601); times sent with an offset are converted.
 """

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from api.auth import ANY_OFFICE, Principal, check_region, require
 from api.context import AppContext, get_ctx, get_session
@@ -39,7 +39,8 @@ CREW_FIELDS = ("kind", "people", "skills", "shift_start", "shift_end", "home_zon
 
 
 def _load(session: Session, plan_id: str, principal: Principal) -> PlanRow:
-    row = session.get(PlanRow, plan_id)
+    # the trigger-time snapshot is loaded only when there is no result yet (`_problem_of`)
+    row = session.get(PlanRow, plan_id, options=[defer(PlanRow.problem), defer(PlanRow.day_state)])
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"plan {plan_id!r} not found")
     check_region(principal, row.region)
@@ -67,9 +68,15 @@ def _etag(row: PlanRow, latest: str, personal: bool) -> str:
     return 'W/"' + hashlib.sha256(raw.encode()).hexdigest()[:24] + '"'
 
 
+def _problem_of(row: PlanRow) -> dict[str, Any]:
+    """The problem the routes were solved on: embedded in the result once there is one,
+    else the snapshot taken when the plan was triggered."""
+    return (row.result or {}).get("problem") or row.problem or {}
+
+
 def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str, Any]:
     """The board's view of a plan row (see the module docstring)."""
-    problem = row.problem or {}
+    problem = _problem_of(row)
     fields = JOB_FIELDS + (PERSONAL if personal else ())
     jobs = [
         {
@@ -132,7 +139,7 @@ def plan_board(
     session: Session = Depends(get_session),
 ) -> Any:
     row = _load(session, plan_id, principal)
-    ids = [j["id"] for j in (row.problem or {}).get("jobs", [])]
+    ids = [j["id"] for j in _problem_of(row).get("jobs", [])]
     states, latest = _job_states(session, ids)
     etag = _etag(row, latest, principal.sees_personal_data)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}

@@ -100,6 +100,12 @@ def season_page(ctx: AppContext = Depends(get_ctx)) -> FileResponse:
     return _page("season.html", ctx)
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> RedirectResponse:
+    """Browsers ask for /favicon.ico whatever the page says; the icon is an SVG."""
+    return RedirectResponse("/static/favicon.svg", status_code=308)
+
+
 @router.get("/ui/config", response_model=UiConfig, summary="Settings the web pages need")
 def ui_config(ctx: AppContext = Depends(get_ctx)) -> UiConfig:
     """Public on purpose (the sign-in page reads it before anyone is signed in); it holds no

@@ -216,6 +216,32 @@ def test_a_driver_report_appears_on_the_board_without_a_reload(page, live) -> No
     assert route["crew_id"] in item.inner_text()
 
 
+def test_replan_a_crew_off_sick_shows_the_diff_then_publishes(page, live) -> None:
+    board = ensure_plan(live)
+    assert board["plan"]["status"] == "published", "runs after the publish test"
+    used = [r for r in board["routes"] if len(r["stops"]) >= 2]
+    sick = used[-1]["crew_id"]
+    open_board(page, live)
+    page.get_by_role("button", name="Re-plan…").click()
+    dialog = page.locator("#replan-dialog")
+    dialog.get_by_label("From (time)").fill("12:00")
+    dialog.get_by_label("Crew off (sick) from then").select_option(sick)
+    dialog.get_by_role("button", name="Re-plan", exact=True).click()
+    diff = dialog.locator(".diff")
+    diff.wait_for(timeout=120_000)
+    assert "crews change" in diff.inner_text()
+    dialog.get_by_role("button", name="Approve and publish").click()
+    page.locator("#status").filter(has_text="Re-plan published").wait_for()
+    after = ensure_plan(live)
+    assert after["plan"]["kind"] == "replan" and after["plan"]["status"] == "published"
+    assert after["plan"]["parent_id"] == board["plan"]["id"]
+    late_stops = [
+        s for r in after["routes"] if r["crew_id"] == sick for s in r["stops"]
+        if s["start"][11:16] >= "12:00"
+    ]  # fmt: skip
+    assert not late_stops, "the sick crew has no work after 12:00"
+
+
 def test_a_region_bound_dispatcher_sees_only_his_region(page, live) -> None:
     board = ensure_plan(live)
     rural = token(live, "dispatcher-rural")
