@@ -276,3 +276,19 @@ def day_plans_any(live: LiveService, headers: dict[str, str]) -> list[dict]:
     assert r.status_code == 200, r.text
     return r.json()["items"]
 
+
+
+def test_chinese_board_and_the_pages_gcj02_shift_matches_the_engines(page, live) -> None:
+    from dispatch.coords import wgs84_to_gcj02
+
+    sign_in(page, "dispatcher", next_path=f"/board?date={live.day.isoformat()}%26lang=zh")
+    page.wait_for_selector("body[data-drawn-ms]", state="attached", timeout=60_000)
+    assert page.get_by_role("button", name="排当天计划").is_visible()
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    # the shift the page applies for GCJ-02 tile layers is the engine's published transform
+    for lon, lat in ((121.4737, 31.2304), (121.8, 31.5), (116.39, 39.91)):
+        shifted = page.evaluate(
+            f"import('/static/js/gcj02.js').then(m => m.wgs84ToGcj02({lon}, {lat}))"
+        )
+        expected = wgs84_to_gcj02(lon, lat)
+        assert abs(shifted[0] - expected[0]) < 1e-9 and abs(shifted[1] - expected[1]) < 1e-9

@@ -55,7 +55,10 @@ class Board {
     $("day").value = params.get("date") || todayLocal();
     this.dayGiven = Boolean(params.get("date"));
     const regions = this.user.regions && this.user.regions.length ? this.user.regions : REGIONS;
-    for (const r of regions) $("region").append(new Option(t(`region_${r}`) || r, r));
+    for (const r of regions) {
+      const name = t(`region_${r}`);
+      $("region").append(new Option(name === `region_${r}` ? r : name, r));
+    }
     if (params.get("region") && regions.includes(params.get("region"))) $("region").value = params.get("region");
     $("day").addEventListener("change", () => this.loadPlans());
     $("region").addEventListener("change", () => this.loadPlans());
