@@ -18,6 +18,11 @@ module only reads what it needs for one period and one filter, and follows its c
   problem, which already holds that day's changes (a shortened shift, say); the crew record
   (with its `crew_days` change for that day) only when the problem lacks the crew. Zone and crew
   kind are the crew's `home_zone` and `kind` (the routes filter on them).
+- **regions** (optional, a set of region names; None: every region): jobs of those regions
+  (`jobs.region`, the job's own), routes of published plans of those regions (`plans.region`:
+  a route counts for its plan's region, whatever the regions of the jobs on it), and the
+  callbacks whose *original* job is of those regions, whatever the callback's own region (the
+  callback rule above: a callback counts against the original job).
 
 Only the columns needed are read (never the jobs' `record`, which holds personal data), and the
 plans' routes are read as JSON paths one plan at a time, not whole plans with their problems.
@@ -25,6 +30,7 @@ plans' routes are read as JSON paths one plan at a time, not whole plans with th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -53,15 +59,18 @@ def load_facts(
     zone: str | None = None,
     crew_id: str | None = None,
     crew_kind: str | None = None,
+    regions: Collection[str] | None = None,
 ) -> Facts:
-    """The facts of `period` (both days included), filtered by zone, crew and crew kind."""
-    jobs = job_facts(session, period, zone=zone, crew_id=crew_id, crew_kind=crew_kind)
+    """The facts of `period` (both days included), filtered by zone, crew and crew kind, and
+    restricted to `regions` (None: every region; see the module doc)."""
+    jobs = job_facts(
+        session, period, zone=zone, crew_id=crew_id, crew_kind=crew_kind, regions=regions
+    )
+    routes = route_facts(session, period, crew_id=crew_id, regions=regions)
     return Facts(
         jobs=jobs,
-        routes=filter_rows(
-            route_facts(session, period, crew_id=crew_id), zone=zone, crew_kind=crew_kind
-        ),
-        callbacks=callback_facts(session, period),
+        routes=filter_rows(routes, zone=zone, crew_kind=crew_kind),
+        callbacks=callback_facts(session, period, regions=regions),
     )
 
 
@@ -130,8 +139,10 @@ def job_facts(
     zone: str | None = None,
     crew_id: str | None = None,
     crew_kind: str | None = None,
+    regions: Collection[str] | None = None,
 ) -> list[JobFact]:
-    """Jobs due, received or completed in the period, matching the filters."""
+    """Jobs due, received or completed in the period, matching the filters (and of one of
+    `regions` when given)."""
     first, after = _day_bounds(period)
     query = _job_query().where(
         or_(
@@ -146,24 +157,37 @@ def job_facts(
         query = query.where(JobRow.crew_id == crew_id)
     if crew_kind is not None:
         query = query.where(CrewRow.kind == crew_kind)
+    if regions is not None:
+        query = query.where(JobRow.region.in_(sorted(regions)))
     facts = [_fact(r) for r in session.execute(query.order_by(JobRow.id))]
     return filter_rows(facts, zone=zone, crew_id=crew_id, crew_kind=crew_kind)
 
 
-def callback_facts(session: Session, period: tuple[date, date]) -> list[JobFact]:
-    """Every callback job of a job completed in the period, unfiltered (see module doc)."""
+def callback_facts(
+    session: Session, period: tuple[date, date], *, regions: Collection[str] | None = None
+) -> list[JobFact]:
+    """Every callback job of a job completed in the period, not filtered by zone, crew or
+    kind (see module doc). With `regions`, only the callbacks of original jobs of those
+    regions: the original job's region decides, never the callback's own."""
     first, after = _day_bounds(period)
     originals = select(JobRow.id).where(
         JobRow.status == "completed", JobRow.completed_at >= first, JobRow.completed_at < after
     )
+    if regions is not None:
+        originals = originals.where(JobRow.region.in_(sorted(regions)))
     query = _job_query().where(JobRow.callback_of.in_(originals)).order_by(JobRow.id)
     return [_fact(r) for r in session.execute(query)]
 
 
 def route_facts(
-    session: Session, period: tuple[date, date], *, crew_id: str | None = None
+    session: Session,
+    period: tuple[date, date],
+    *,
+    crew_id: str | None = None,
+    regions: Collection[str] | None = None,
 ) -> list[RouteFact]:
-    """One fact per crew route of the published plans of the period's days."""
+    """One fact per crew route of the published plans of the period's days (of the plans of
+    `regions` when given)."""
     crews = {c.id: c for c in session.scalars(select(CrewRow))}
     overrides = {
         (d.crew_id, d.day): d
@@ -179,6 +203,8 @@ def route_facts(
         .order_by(PlanRow.day, PlanRow.region)
         .execution_options(yield_per=16)
     )
+    if regions is not None:
+        query = query.where(PlanRow.region.in_(sorted(regions)))
     facts: list[RouteFact] = []
     for day, routes, planned_crews in session.execute(query):
         shifts = {c["id"]: (c.get("shift_start"), c.get("shift_end")) for c in planned_crews or []}

@@ -1,9 +1,11 @@
 """Metrics: service managers' figures for a period, and a Prometheus endpoint for operations.
 
 `GET /metrics/service` answers `dispatch.service_metrics.service_metrics` for a period (both
-days included, at most 366) and an optional zone, crew or crew kind, with the filters echoed.
-Every figure is defined in docs/service-metrics.md; `api.metrics_facts` reads the rows.
-Office roles only (dispatcher, planner, manager, admin): figures, no personal data.
+days included, at most 366) and an optional region, zone, crew or crew kind, with the filters
+echoed. Every figure is defined in docs/service-metrics.md; `api.metrics_facts` reads the rows.
+Office roles only (dispatcher, planner, manager, admin): figures, no personal data. A caller
+bound to regions (`Principal.regions`) gets 403 asking for another region, and the figures of
+his own regions when he names none (`filters.regions` then says which).
 
 `GET /metrics` is the Prometheus text exposition, **without authentication**: a Prometheus
 server scrapes it, and it holds counts and timings only (no ids, no personal data). Keep it off
@@ -42,7 +44,7 @@ from sqlalchemy.orm import Session
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import ANY_OFFICE, Principal, require
+from api.auth import ANY_OFFICE, Principal, check_region, require
 from api.context import AppContext, get_session
 from api.metrics_facts import load_facts
 from api.models import JobRow, OutboxRow, PlanRow
@@ -50,6 +52,7 @@ from api.types import Day, Ident
 from dispatch.errors import InputError
 from dispatch.lifecycle import JobStatus
 from dispatch.models import CrewKind
+from dispatch.promises import default_policies
 from dispatch.service_metrics import service_metrics
 
 log = logging.getLogger("api")
@@ -73,12 +76,15 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 @router.get(
     "/service",
     response_model=dict[str, Any],
-    summary="Service metrics for a period, zone, crew or crew kind",
+    summary="Service metrics for a period, region, zone, crew or crew kind",
     description="Completion rate, same-day completion, deliveries within 12 h, installations "
     "within 24 h, follow-up coverage, callback rate, lateness and utilisation, each with its "
     "numerator and denominator (`value` null when there is no data), the targets, and the "
     "filters echoed. Exact definitions: docs/service-metrics.md. A callback counts against the "
-    "original job's zone and crew. The period is at most 366 days.",
+    "original job's zone, crew and region. The period is at most 366 days. `region` keeps the "
+    "jobs of that region and the routes of its published plans; a caller bound to regions may "
+    "ask only for his own (403 otherwise) and, naming none, gets his regions' figures; "
+    "`filters.regions` lists the regions counted whenever the figures are restricted to some.",
 )
 def service(
     from_: Annotated[Day, Query(alias="from", description="first day (included)")],
@@ -86,7 +92,11 @@ def service(
     zone: Annotated[Ident | None, Query(description="only jobs and crews of this zone")] = None,
     crew_id: Annotated[Ident | None, Query(description="only this crew's jobs and routes")] = None,
     crew_kind: Annotated[CrewKind | None, Query(description="only crews of this kind")] = None,
-    _principal: Principal = Depends(require(*ANY_OFFICE)),
+    region: Annotated[
+        str | None,
+        Query(max_length=32, description="only jobs and published plans of this region"),
+    ] = None,
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
     if to < from_:
@@ -96,11 +106,31 @@ def service(
         raise InputError(
             "query", "to", f"the period is {days} days; at most {MAX_PERIOD_DAYS} are allowed"
         )
+    regions = metric_regions(principal, region)
     kind = crew_kind.value if crew_kind is not None else None
-    facts = load_facts(session, (from_, to), zone=zone, crew_id=crew_id, crew_kind=kind)
+    facts = load_facts(
+        session, (from_, to), zone=zone, crew_id=crew_id, crew_kind=kind, regions=regions
+    )
     result = service_metrics(facts.jobs, facts.routes, (from_, to), callbacks=facts.callbacks)
-    result["filters"] = {"zone": zone, "crew_id": crew_id, "crew_kind": kind}
+    filters: dict[str, Any] = {"zone": zone, "crew_id": crew_id, "crew_kind": kind}
+    if region is not None:
+        filters["region"] = region
+    if regions is not None:
+        filters["regions"] = sorted(regions)
+    result["filters"] = filters
     return result
+
+
+def metric_regions(principal: Principal, region: str | None) -> frozenset[str] | None:
+    """The regions whose figures `principal` gets (None: every region): the one asked for,
+    which must be a known region (422) and one of his (403); else a bound caller's regions."""
+    if region is None:
+        return principal.regions
+    known = default_policies()
+    if region not in known:
+        raise InputError("query", "region", f"{region!r} is not one of: {', '.join(sorted(known))}")
+    check_region(principal, region)
+    return frozenset({region})
 
 
 # --- Prometheus -------------------------------------------------------------------------------

@@ -3,19 +3,26 @@
 Zones are (Multi)Polygons in WGS84 with `properties.id`, `name` and `region`; service points
 and warehouses are Points with `properties.id`, `kind` (warehouse | service_point), `name`
 and `zone`. Geometry is checked with shapely (valid, non-empty) before anything is stored.
+
+A caller bound to regions (`Principal.regions`) lists only the zones of his regions and the
+depots in those zones (a depot without a zone, or in a zone not stored, is in no region and
+is not listed to him). His uploads are refused whole (403) when one feature would create or
+replace a zone of another region (its new region or the stored one), or a depot that is not
+in a zone of his regions (its new zone or the stored one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from shapely.errors import GEOSException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import ANY_OFFICE, OFFICE, Principal, require
+from api.auth import ANY_OFFICE, OFFICE, Principal, check_region, require
 from api.context import get_session
 from api.models import DepotRow, ZoneRow
 from api.store import new_depot_row
@@ -92,10 +99,42 @@ def _zone(feature: ZoneFeature, k: int) -> Zone:
         raise InputError(where, "geometry.coordinates", f"not a valid polygon: {exc}") from None
 
 
+def _check_zone_regions(
+    session: Session, principal: Principal, zones: list[tuple[Zone, str]]
+) -> None:
+    """403 unless a region-bound caller may store every zone: its new region and, for a zone
+    already stored, its present one are his."""
+    if principal.regions is None:
+        return
+    ids = sorted({z.id for z, _ in zones})
+    stored = session.scalars(select(ZoneRow.region).where(ZoneRow.id.in_(ids)))
+    for region in sorted({r for _, r in zones} | set(stored)):
+        check_region(principal, region)
+
+
+def _check_depot_zones(session: Session, principal: Principal, zones: Iterable[str | None]) -> None:
+    """403 unless every zone is a stored zone of a region-bound caller's regions."""
+    if principal.regions is None:
+        return
+    wanted = set(zones)
+    named = sorted(z for z in wanted if z is not None)
+    query = select(ZoneRow.id, ZoneRow.region).where(ZoneRow.id.in_(named))
+    regions = {zone_id: region for zone_id, region in session.execute(query)}
+    for zone in sorted(wanted, key=lambda z: z or ""):
+        if zone is None or zone not in regions:
+            what = "a depot without a zone" if zone is None else f"zone {zone!r} (not stored)"
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"{principal.subject!r} works on region(s) "
+                f"{', '.join(sorted(principal.regions))} only: {what} is in none of them",
+            )
+        check_region(principal, regions[zone])
+
+
 @router.put("/zones", response_model=UploadResult, summary="Upload zones (GeoJSON polygons)")
 def upload_zones(
     body: ZoneCollection,
-    _p: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*OFFICE)),
     session: Session = Depends(get_session),
 ) -> UploadResult:
     errors: list[InputError] = []
@@ -107,6 +146,7 @@ def upload_zones(
             errors.append(exc)
     if errors:
         raise InputErrors(errors)
+    _check_zone_regions(session, principal, zones)
     for zone, region in zones:
         row = session.get(ZoneRow, zone.id) or ZoneRow(id=zone.id)
         row.name, row.region = zone.name, region
@@ -119,12 +159,15 @@ def upload_zones(
 @router.get("/zones", summary="Zones as a GeoJSON FeatureCollection")
 def list_zones(
     region: str | None = Query(None, max_length=32),
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
+    """By id; a region-bound caller sees his regions' zones only."""
     query = select(ZoneRow).order_by(ZoneRow.id)
     if region is not None:
         query = query.where(ZoneRow.region == region)
+    if principal.regions is not None:
+        query = query.where(ZoneRow.region.in_(sorted(principal.regions)))
     return {
         "type": "FeatureCollection",
         "features": [
@@ -145,7 +188,7 @@ def list_zones(
 )
 def upload_depots(
     body: DepotCollection,
-    _p: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*OFFICE)),
     session: Session = Depends(get_session),
 ) -> UploadResult:
     errors: list[InputError] = []
@@ -168,6 +211,10 @@ def upload_depots(
             errors.append(InputError(where, exc.field, exc.message))
     if errors:
         raise InputErrors(errors)
+    if principal.regions is not None:
+        ids = sorted({d.id for d in depots})
+        stored = session.scalars(select(DepotRow.zone).where(DepotRow.id.in_(ids)))
+        _check_depot_zones(session, principal, [*(d.zone for d in depots), *stored])
     for depot in depots:
         row = session.get(DepotRow, depot.id)
         fresh = new_depot_row(depot)
@@ -181,11 +228,16 @@ def upload_depots(
 
 @router.get("/depots", summary="Warehouses and service points as GeoJSON points")
 def list_depots(
-    _p: Principal = Depends(require(*ANY_OFFICE)),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
     session: Session = Depends(get_session),
 ) -> dict[str, Any]:
+    """By id; a region-bound caller sees the depots in his regions' zones only."""
+    query = select(DepotRow).order_by(DepotRow.id)
+    if principal.regions is not None:
+        own = select(ZoneRow.id).where(ZoneRow.region.in_(sorted(principal.regions)))
+        query = query.where(DepotRow.zone.in_(own))
     features = []
-    for row in session.scalars(select(DepotRow).order_by(DepotRow.id)):
+    for row in session.scalars(query):
         r = row.record
         features.append(
             {

@@ -3,7 +3,7 @@
 // reason and the fixes the explanations endpoint proposes, and the drivers' reports.
 
 import { api } from "./api.js";
-import { fmtClock, t } from "./i18n.js";
+import { fmtClock, label, t } from "./i18n.js";
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -63,7 +63,7 @@ export class BoardDetails {
     }
     if (crew) {
       const box = el("div");
-      box.append(el("h3", "", t("crew_title", { crew: crew.id, kind: crew.kind })));
+      box.append(el("h3", "", t("crew_title", { crew: crew.id, kind: label("crew_", crew.kind) })));
       box.append(
         fields([
           [t("f_shift"), `${crew.shift_start}–${crew.shift_end}`],
@@ -82,7 +82,7 @@ export class BoardDetails {
     const stop = index >= 0 ? route.stops[index] : null;
     const unassigned = this.data.unassigned.find((u) => u.job_id === job.id);
     const box = el("div");
-    box.append(el("h3", "", t("stop_title", { job: job.id, kind: job.kind })));
+    box.append(el("h3", "", t("stop_title", { job: job.id, kind: label("kind_", job.kind) })));
     const windows = (job.windows || []).map(([a, b]) => `${fmtClock(a)}–${fmtClock(b)}`).join(", ");
     box.append(
       fields([
@@ -93,11 +93,11 @@ export class BoardDetails {
         [t("f_window"), windows],
         [t("f_deadline"), stop ? String(stop.deadline).replace("T", " ").slice(0, 16) : ""],
         [t("f_slack"), stop ? t("f_slack_value", { minutes: stop.slack_minutes }) : ""],
-        [t("f_status"), t(`job_${job.status}`)],
+        [t("f_status"), label("job_", job.status)],
         [t("f_zone"), job.zone],
         [t("f_customer"), job.customer_name],
         [t("f_address"), job.address],
-        [t("f_reason"), unassigned ? `${unassigned.reason}: ${unassigned.detail}` : ""],
+        [t("f_reason"), unassigned ? `${label("reason_", unassigned.reason)}: ${unassigned.detail}` : ""],
       ]),
     );
     if (unassigned) box.append(this.fixesFor(job.id));
@@ -166,7 +166,7 @@ export class BoardDetails {
       li.draggable = true;
       li.dataset.job = item.job_id;
       li.tabIndex = 0;
-      li.append(el("strong", "", item.job_id), " ", el("span", "badge bad", item.reason), " ", el("span", "muted", item.detail));
+      li.append(el("strong", "", item.job_id), " ", el("span", "badge bad", label("reason_", item.reason)), " ", el("span", "muted", item.detail));
       li.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", item.job_id));
       li.addEventListener("click", () => this.board.select({ job: item.job_id }));
       list.append(li);

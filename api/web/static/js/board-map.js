@@ -3,7 +3,7 @@
 // `L`), drawn on a canvas so a 1,500-stop day stays quick. Without a configured tile layer
 // the map is drawn on a plain background: air-gapped sites and the tests work offline.
 
-import { fmtClock, t } from "./i18n.js";
+import { fmtClock, label, t } from "./i18n.js";
 import { projector } from "./gcj02.js";
 
 const L = window.L;
@@ -100,8 +100,8 @@ export class BoardMap {
         fillColor: "#ffffff", fillOpacity: 0.9,
       })
         .bindPopup(
-          () => `<div class="stop-tip"><b>${esc(item.job_id)}</b> · ${esc(job.kind)}<br>` +
-            `${esc(t("f_reason"))}: ${esc(item.reason)}<br>${esc(item.detail)}</div>`,
+          () => `<div class="stop-tip"><b>${esc(item.job_id)}</b> · ${esc(label("kind_", job.kind))}<br>` +
+            `${esc(t("f_reason"))}: ${esc(label("reason_", item.reason))}<br>${esc(item.detail)}</div>`,
         )
         .on("click", () => this.onSelect({ job: item.job_id }))
         .addTo(this.layers);
@@ -142,12 +142,12 @@ export class BoardMap {
   stopPopup(route, stop, index, job) {
     const windows = (job.windows || []).map(([a, b]) => `${fmtClock(a)}–${fmtClock(b)}`).join(", ");
     const late = stop.slack_minutes < 0 ? ' style="color:#c62828"' : "";
-    return `<div class="stop-tip"><b>${esc(stop.job_id)}</b> · ${esc(job.kind)}<br>
+    return `<div class="stop-tip"><b>${esc(stop.job_id)}</b> · ${esc(label("kind_", job.kind))}<br>
       ${esc(t("f_crew"))}: ${esc(route.crew_id)} #${index + 1}<br>
       ${esc(t("f_eta"))}: ${fmtClock(stop.arrival)} · ${esc(t("f_service"))}: ${fmtClock(stop.start)}–${fmtClock(stop.end)}<br>
       ${esc(t("f_window"))}: ${esc(windows)}<br>
       <span${late}>${esc(t("f_slack"))}: ${esc(t("f_slack_value", { minutes: stop.slack_minutes }))}</span><br>
-      ${esc(t("f_status"))}: ${esc(t(`job_${job.status}`))}</div>`;
+      ${esc(t("f_status"))}: ${esc(label("job_", job.status))}</div>`;
   }
 
   /** Emphasise one crew's route (and one stop); the others fade. */

@@ -3,7 +3,7 @@
 // its own row) to move it; the drop's time picks the position among that crew's stops. An
 // unassigned job from the details list can be dropped on a row the same way.
 
-import { fmtClock, t } from "./i18n.js";
+import { fmtClock, label, t } from "./i18n.js";
 
 /** Minutes since midnight of a naive local ISO time ("2026-06-18T09:40:00"). */
 export function minutesOf(iso) {
@@ -138,7 +138,7 @@ export class Timeline {
     row.dataset.crew = crew.id;
     row.style.setProperty("--crew-colour", this.colours.get(crew.id) || "#9aa5b1");
     const name = el("div", "tl-name", crew.id);
-    name.title = t("crew_row", { crew: crew.id, kind: crew.kind, stops: route ? route.stops.length : 0 });
+    name.title = t("crew_row", { crew: crew.id, kind: label("crew_", crew.kind), stops: route ? route.stops.length : 0 });
     name.addEventListener("click", () => this.onSelect({ crew: crew.id }));
     const track = el("div", "tl-track");
     const shift = this.span(el("div", "seg idle"), hhmmMinutes(crew.shift_start), hhmmMinutes(crew.shift_end));
@@ -182,7 +182,7 @@ export class Timeline {
     if (stop.slack_minutes < 0) seg.classList.add("late");
     if (job.status === "completed") seg.classList.add("done");
     if (job.status === "failed") seg.classList.add("failed");
-    const label = `${stop.job_id} · ${job.kind || ""} · #${index + 1} · ${fmtClock(stop.start)}–${fmtClock(stop.end)} · ${t("f_slack")} ${stop.slack_minutes} min`;
+    const label = `${stop.job_id} · ${label("kind_", job.kind)} · #${index + 1} · ${fmtClock(stop.start)}–${fmtClock(stop.end)} · ${t("f_slack")} ${stop.slack_minutes} min`;
     seg.title = label;
     seg.setAttribute("aria-label", label);
     const select = () => this.onSelect({ crew: route.crew_id, job: stop.job_id });

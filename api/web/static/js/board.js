@@ -188,7 +188,7 @@ class Board {
 
   async loadMetrics() {
     try {
-      const metrics = await api(`/metrics/service?from=${this.day}&to=${this.day}`);
+      const metrics = await api(`/metrics/service?from=${this.day}&to=${this.day}&region=${encodeURIComponent(this.region)}`);
       renderTiles($("tiles"), this.board, metrics);
     } catch {
       // the plan's own tiles stay; metrics are a bonus for a running day

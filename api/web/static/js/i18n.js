@@ -32,6 +32,15 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
 }
 
+/** The name of a code the service sends (`label("kind_", "delivery")`), the code itself when
+ * no string is registered for it: a new code shows as sent rather than as a key. */
+export function label(prefix, code) {
+  if (code === null || code === undefined) return "";
+  const key = `${prefix}${code}`;
+  const text = t(key);
+  return text === key ? String(code) : text;
+}
+
 export function applyI18n(root = document) {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
