@@ -182,9 +182,9 @@ export class Timeline {
     if (stop.slack_minutes < 0) seg.classList.add("late");
     if (job.status === "completed") seg.classList.add("done");
     if (job.status === "failed") seg.classList.add("failed");
-    const label = `${stop.job_id} · ${label("kind_", job.kind)} · #${index + 1} · ${fmtClock(stop.start)}–${fmtClock(stop.end)} · ${t("f_slack")} ${stop.slack_minutes} min`;
-    seg.title = label;
-    seg.setAttribute("aria-label", label);
+    const text = `${stop.job_id} · ${label("kind_", job.kind)} · #${index + 1} · ${fmtClock(stop.start)}–${fmtClock(stop.end)} · ${t("f_slack")} ${stop.slack_minutes} min`;
+    seg.title = text;
+    seg.setAttribute("aria-label", text);
     const select = () => this.onSelect({ crew: route.crew_id, job: stop.job_id });
     seg.addEventListener("click", select);
     seg.addEventListener("keydown", (e) => {
