@@ -3,14 +3,8 @@
 // reason and the fixes the explanations endpoint proposes, and the drivers' reports.
 
 import { api } from "./api.js";
+import { el, refusalBox } from "./dom.js";
 import { fmtClock, label, t } from "./i18n.js";
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
 
 function fields(pairs) {
   const dl = el("dl");
@@ -140,13 +134,7 @@ export class BoardDetails {
   }
 
   showRefusal(title, reasons) {
-    const box = el("div", "refusal");
-    box.setAttribute("role", "alert");
-    box.append(el("strong", "", title));
-    const list = el("ul");
-    for (const r of reasons) list.append(el("li", "", r));
-    box.append(list);
-    this.message.replaceChildren(box);
+    this.message.replaceChildren(refusalBox(title, reasons));
   }
 
   showAccepted(jobId, crewId) {

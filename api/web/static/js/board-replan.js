@@ -4,15 +4,10 @@
 // approving publishes the re-plan in place of the published plan.
 
 import { api } from "./api.js";
+import { el } from "./dom.js";
 import { t } from "./i18n.js";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function el(tag, text) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export class ReplanDialog {
   /** `onApproved(planId)` after the re-plan is published. */
@@ -44,7 +39,7 @@ export class ReplanDialog {
   }
 
   show(message, kind = "") {
-    const p = el("p", message);
+    const p = el("p", "", message);
     if (kind) p.className = kind;
     p.setAttribute("role", kind === "refusal" ? "alert" : "status");
     this.result.replaceChildren(p);
@@ -91,13 +86,12 @@ export class ReplanDialog {
 
   showDiff(diff) {
     const counts = diff.counts || {};
-    const box = el("div");
-    box.className = "diff";
-    box.append(el("h3", t("diff_title")), el("p", t("diff_counts", counts)));
+    const box = el("div", "diff");
+    box.append(el("h3", "", t("diff_title")), el("p", "", t("diff_counts", counts)));
     if (diff.moved && diff.moved.length) {
       const list = el("ul");
       for (const m of diff.moved.slice(0, 30)) {
-        list.append(el("li", t("diff_moved", { job: m.job_id, from: m.from_crew || "–", to: m.to_crew || "–" })));
+        list.append(el("li", "", t("diff_moved", { job: m.job_id, from: m.from_crew || "–", to: m.to_crew || "–" })));
       }
       box.append(list);
     }

@@ -3,6 +3,7 @@
 // its own row) to move it; the drop's time picks the position among that crew's stops. An
 // unassigned job from the details list can be dropped on a row the same way.
 
+import { el, refusalBox } from "./dom.js";
 import { fmtClock, label, t } from "./i18n.js";
 
 /** Minutes since midnight of a naive local ISO time ("2026-06-18T09:40:00"). */
@@ -15,13 +16,6 @@ export function minutesOf(iso) {
 function hhmmMinutes(hhmm) {
   const [h, m] = String(hhmm || "00:00").split(":").map(Number);
   return h * 60 + (m || 0);
-}
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 export class Timeline {
@@ -248,12 +242,7 @@ export class Timeline {
   /** A refused move's reasons, shown right under the row it was dropped on. */
   showRefusal(row, title, reasons) {
     this.clearRefusal();
-    const box = el("div", "tl-refusal refusal");
-    box.setAttribute("role", "alert");
-    box.append(el("strong", "", title));
-    const list = el("ul");
-    for (const reason of reasons) list.append(el("li", "", reason));
-    box.append(list);
+    const box = refusalBox(title, reasons, "tl-refusal refusal");
     if (row && row.isConnected) row.after(box);
     else this.root.prepend(box);
     box.scrollIntoView({ block: "nearest" });
