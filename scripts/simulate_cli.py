@@ -98,7 +98,7 @@ def _city(args: argparse.Namespace, settings: SeasonSettings):
         if missing:
             flag = "--" + missing[0].replace("_", "-")
             raise InputError(ARGS, flag, "is needed with --zones-file")
-        from dispatch.season.city import city_from_files
+        from dispatch.season.own_city import city_from_files
 
         return city_from_files(args.zones_file, args.crews_file, args.depots_file, seed=0)
     from fixtures.shanghai_season import season_city
@@ -108,7 +108,8 @@ def _city(args: argparse.Namespace, settings: SeasonSettings):
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dispatch.season.recommend import recommend_capacity
-    from dispatch.season.report import summary_text, write_report
+    from dispatch.season.report import write_report
+    from dispatch.season.report_terminal import summary_text
     from dispatch.season.study import run_replications
 
     if args.replications < 1:

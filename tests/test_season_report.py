@@ -15,13 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.season.report import (
-    CHARTS,
-    FIGURES,
-    across_replications,
-    summary_text,
-    write_report,
-)
+from dispatch.season.report import write_report
+from dispatch.season.report_charts import CHARTS
+from dispatch.season.report_numbers import FIGURES, across_replications
+from dispatch.season.report_terminal import summary_text
 from dispatch.season.settings import DemandSettings, PlannerSettings, SeasonSettings
 from dispatch.season.simulator import SeasonResult
 from dispatch.season.study import run_replications

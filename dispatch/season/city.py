@@ -1,10 +1,11 @@
 """The city a season runs in: zones, depots, own crews, customer sites and temporary crews.
 
 A `SeasonCity` is built once per run: from the demo city (`fixtures.shanghai_season`) or from
-the user's own zones, depots and crews files (`city_from_files`), where customer sites are
-drawn uniformly inside the zone polygons. Temporary crews are made from one template crew,
-placed at each zone's service point in proportion to zone weights (by default the zones'
-customer sites), so "40 temporary crews" means the same thing in every run.
+the user's own territory (`dispatch.season.own_city`: zones, depots and crews files, or the
+service's own records), where customer sites are drawn uniformly inside the zone polygons.
+Temporary crews are made from one template crew, placed at each zone's service point in
+proportion to zone weights (by default the zones' customer sites), so "40 temporary crews"
+means the same thing in every run.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import time
-from pathlib import Path
 
 import numpy as np
 
 from dispatch.errors import InputError
-from dispatch.importers import read_crews, read_depots
 from dispatch.models import Crew, CrewKind, Depot, DepotKind, Job, LunchBreak
 from dispatch.zones import Zone
 
@@ -165,30 +164,3 @@ def allocate(total: int, weights: list[float]) -> list[int]:
     for k in order[: total - int(base.sum())]:
         base[k] += 1
     return [int(b) for b in base]
-
-
-def city_from_files(
-    zones_file: str | Path,
-    crews_file: str | Path,
-    depots_file: str | Path,
-    sites_per_zone: int = 2000,
-    seed: int = 0,
-) -> SeasonCity:
-    """The user's own territory: zones (GeoJSON), crews and depots (CSV or JSON).
-
-    Customer sites are drawn uniformly inside each zone polygon, `sites_per_zone` per zone,
-    with a two-hour slot each; all sites use the urban promise policy.
-    """
-    import json
-
-    raw = json.loads(Path(zones_file).read_text(encoding="utf-8"))
-    features = raw.get("features", []) if isinstance(raw, dict) else []
-    if not features:
-        raise InputError(str(zones_file), "features", "no zone features in the GeoJSON file")
-    zones = tuple(Zone.from_geojson(f) for f in features)
-    depots = tuple(read_depots(depots_file))
-    crews = tuple(read_crews(crews_file))
-    from dispatch.season.own_city import draw_sites
-
-    sites = draw_sites(zones, sites_per_zone, seed)
-    return SeasonCity(Path(zones_file).stem, zones, depots, crews, sites)

@@ -24,84 +24,19 @@ Definitions (the service's, docs/service-metrics.md, applied to simulated jobs):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dispatch.models import Crew, CrewKind, JobKind
+from dispatch.models import JobKind
 from dispatch.season.demand import day_levels
+from dispatch.season.state import JobRecord, SeasonState
 
 if TYPE_CHECKING:
-    from dispatch.season.execution import DayExecution
     from dispatch.season.settings import SeasonSettings
-    from dispatch.season.simulator import JobRecord, SeasonState
 
 SHIFT_START = time(8, 0)
-
-
-@dataclass
-class ZoneCrewStats:
-    crews: int = 0
-    temp: int = 0
-    shift_s: float = 0.0
-    worked_s: float = 0.0
-    overtime_s: float = 0.0
-    km: float = 0.0
-    cost: float = 0.0
-    temp_jobs: int = 0  # jobs done by temporary crews
-    install_crews: int = 0  # installation crews (own and temporary) on duty
-    install_crew_jobs: int = 0  # jobs they did
-
-
-@dataclass
-class DayCrewStats:
-    day: int
-    jobs_offered: int
-    zones: dict[str, ZoneCrewStats] = field(default_factory=dict)
-    onboarding_cost: float = 0.0
-
-    @classmethod
-    def of(
-        cls,
-        day: int,
-        jobs_offered: int,
-        crews: list[Crew],
-        temp_ids: set[str],
-        execution: DayExecution,
-        state: SeasonState,
-        s: SeasonSettings,
-    ) -> DayCrewStats:
-        out = cls(day, jobs_offered)
-        on_duty = {c.id for c in crews}
-        factor = s.crews.overtime_cost_factor
-        for c in crews:
-            z = out.zones.setdefault(c.home_zone or "-", ZoneCrewStats())
-            cd = execution.crews[c.id]
-            z.crews += 1
-            z.temp += c.id in temp_ids
-            z.shift_s += cd.shift_s
-            z.worked_s += cd.worked_s
-            z.overtime_s += cd.overtime_s
-            z.km += cd.km
-            if c.id in temp_ids:
-                z.temp_jobs += cd.jobs_done
-            if c.kind is CrewKind.INSTALLATION_CREW:
-                z.install_crews += 1
-                z.install_crew_jobs += cd.jobs_done
-            own = c.cost_per_hour * cd.shift_s / 3600
-            base = s.crews.temp_daily_cost if c.id in temp_ids else own
-            z.cost += base + cd.km * c.cost_per_km + cd.overtime_s / 3600 * c.cost_per_hour * factor
-        for c in state.city.own_crews:  # off sick: still paid
-            if c.id not in on_duty:
-                z = out.zones.setdefault(c.home_zone or "-", ZoneCrewStats())
-                shift = (c.shift_end.hour - c.shift_start.hour) + (
-                    c.shift_end.minute - c.shift_start.minute
-                ) / 60
-                z.cost += c.cost_per_hour * shift
-        out.onboarding_cost = state.temp_hires[-1] * s.crews.temp_onboarding_cost
-        return out
 
 
 def due_day(deadline: datetime, start: datetime) -> int:

@@ -1,25 +1,31 @@
-"""A season city from zone, depot and crew records already loaded (the service's own tables).
+"""A season city of the user's own territory: from files, or from records already loaded.
 
-`city_from_records` is `dispatch.season.city.city_from_files` without the files: the caller
-(the service's `POST /simulations` with fixture ``own``) hands over `Zone`, `Depot` and
-`Crew` objects, and customer sites are drawn uniformly inside each zone polygon,
+* `city_from_files`: zones (GeoJSON), depots and crews (CSV or JSON) read from files (the
+  command line's ``--zones-file``, ``--depots-file``, ``--crews-file``);
+* `city_from_records`: the same without the files: the caller (the service's
+  `POST /simulations` with fixture ``own``) hands over `Zone`, `Depot` and `Crew` objects.
+
+Either way customer sites are drawn uniformly inside each zone polygon (`draw_sites`),
 `sites_per_zone` per zone, each with one of the two-hour slots and the urban promise policy,
-exactly as `city_from_files` draws them.
+so the same zones and seed give the same sites by either route. The drawing is bounded: a
+zone so thin that rejection sampling finds no point inside it within `MAX_DRAWS` rounds is
+refused with an `InputError` naming the zone, never an endless loop.
 
-Why a module of its own: `dispatch/season/city.py` belongs to the simulator's author, who
-may later let `city_from_files` delegate its drawing here. Unlike that loop, this one is
-bounded: a zone so thin that rejection sampling finds no point inside it within
-`MAX_DRAWS` rounds is refused with an `InputError` naming the zone, never an endless loop.
+The city itself (`SeasonCity`, `CustomerSites`, the slots) is defined in
+`dispatch.season.city`; this module only builds one from the user's data.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import shapely
 
 from dispatch.errors import InputError
+from dispatch.importers import read_crews, read_depots
 from dispatch.models import Crew, Depot
 from dispatch.season.city import SLOTS, CustomerSites, SeasonCity
 from dispatch.zones import Zone
@@ -31,8 +37,8 @@ MAX_DRAWS = 50
 def draw_sites(zones: Sequence[Zone], sites_per_zone: int, seed: int) -> CustomerSites:
     """`sites_per_zone` points drawn uniformly in each zone's polygon, each with a slot.
 
-    The generator is seeded with ``[seed, 7]``, as `city_from_files` seeds its own, so the
-    same zones and seed give the same sites by either route.
+    The generator is seeded with ``[seed, 7]``, so the same zones and seed give the same sites
+    from `city_from_files` and `city_from_records`.
     """
     if sites_per_zone < 1:
         raise InputError("season city", "sites_per_zone", f"must be >= 1, got {sites_per_zone}")
@@ -72,6 +78,29 @@ def draw_sites(zones: Sequence[Zone], sites_per_zone: int, seed: int) -> Custome
     )
 
 
+def city_from_files(
+    zones_file: str | Path,
+    crews_file: str | Path,
+    depots_file: str | Path,
+    sites_per_zone: int = 2000,
+    seed: int = 0,
+) -> SeasonCity:
+    """The user's own territory: zones (GeoJSON), crews and depots (CSV or JSON).
+
+    Customer sites are drawn uniformly inside each zone polygon, `sites_per_zone` per zone,
+    with a two-hour slot each; all sites use the urban promise policy.
+    """
+    raw = json.loads(Path(zones_file).read_text(encoding="utf-8"))
+    features = raw.get("features", []) if isinstance(raw, dict) else []
+    if not features:
+        raise InputError(str(zones_file), "features", "no zone features in the GeoJSON file")
+    zones = tuple(Zone.from_geojson(f) for f in features)
+    depots = tuple(read_depots(depots_file))
+    crews = tuple(read_crews(crews_file))
+    sites = draw_sites(zones, sites_per_zone, seed)
+    return SeasonCity(Path(zones_file).stem, zones, depots, crews, sites)
+
+
 def city_from_records(
     name: str,
     zones: Sequence[Zone],
@@ -93,4 +122,4 @@ def city_from_records(
     return SeasonCity(name, tuple(zones), tuple(depots), tuple(crews), sites)
 
 
-__all__ = ["MAX_DRAWS", "city_from_records", "draw_sites"]
+__all__ = ["MAX_DRAWS", "city_from_files", "city_from_records", "draw_sites"]

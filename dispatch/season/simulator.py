@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import time as clock
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -41,30 +41,12 @@ from dispatch.plan import Plan
 from dispatch.planner import PlanOptions, make_plan
 from dispatch.problem import DispatchProblem
 from dispatch.season.city import SeasonCity
-from dispatch.season.demand import NewJob, callback_job, carried_slot, orders_of_day, windows_on
+from dispatch.season.demand import callback_job, carried_slot, orders_of_day, windows_on
 from dispatch.season.execution import ABSENT, DONE, DayExecution, execute_day
-from dispatch.season.metrics import DayCrewStats, season_tables
-from dispatch.season.offer import ClassKey, choose_offer, learn_fill
+from dispatch.season.metrics import season_tables
+from dispatch.season.offer import choose_offer, learn_fill
 from dispatch.season.settings import SeasonSettings, settings_as_dict
-
-
-@dataclass
-class JobRecord:
-    """One job's life in the season (what the metrics are computed from)."""
-
-    job: Job
-    slot: tuple[int, int]
-    release_day: int
-    status: str = "open"  # open | done | cancelled
-    attempts: int = 0
-    excused: bool = False  # a visit failed because the customer was absent
-    done_day: int | None = None
-    done_at: datetime | None = None
-    crew_id: str = ""
-    temp: bool = False
-    callback_drawn: bool = False
-    callback_of: str = ""
-    called_day: int | None = None
+from dispatch.season.state import DayCrewStats, SeasonState
 
 
 @dataclass
@@ -83,42 +65,6 @@ class SeasonResult:
 
 
 Progress = Callable[[int, int, str], None]  # (days done, days, message)
-
-
-class SeasonState:
-    """Jobs, orders and queues of one running season."""
-
-    def __init__(self, settings: SeasonSettings, city: SeasonCity) -> None:
-        self.s = settings
-        self.city = city
-        self.jobs: dict[str, JobRecord] = {}
-        self.orders: dict[str, list[str]] = {}
-        self.order_kind: dict[str, str] = {}
-        self.order_day: dict[str, int] = {}
-        self.callbacks_due: dict[int, list[str]] = defaultdict(list)  # day -> original job ids
-        self.callback_count: dict[str, int] = defaultdict(int)  # order -> callbacks so far
-        self.followups: deque[tuple[str, int]] = deque()
-        self.crew_days: list[DayCrewStats] = []
-        self.backlog: list[dict[str, int]] = []  # per day: zone -> open released jobs
-        self.hired = 0
-        self.temp_hires: list[int] = []
-        self.jobs_created = 0
-        self.orders_created = 0
-        self.jobs_lost = 0  # offered to the planner but neither planned nor unassigned
-        #: per crew class: planned on-site minutes per working minute (`offer.learn_fill`)
-        self.fill: dict[ClassKey, float] = {}
-
-    def add(self, new: NewJob, kind: str, day: int, callback_of: str = "") -> None:
-        job = new.job
-        if job.id in self.jobs:
-            raise RuntimeError(f"job id {job.id!r} created twice")
-        self.jobs[job.id] = JobRecord(job, new.slot, new.release_day, callback_of=callback_of)
-        self.jobs_created += 1
-        if job.order_id not in self.orders:
-            self.orders_created += 1
-        self.orders.setdefault(job.order_id, []).append(job.id)
-        self.order_kind[job.order_id] = kind
-        self.order_day[job.order_id] = day
 
 
 def simulate_season(

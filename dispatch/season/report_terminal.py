@@ -1,0 +1,81 @@
+"""The report in a terminal: the summary `dispatch simulate` prints when a run ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dispatch.season.report_numbers import FIGURES, across_replications, fmt, seeds_text
+from dispatch.season.simulator import SeasonResult
+
+
+def summary_text(results: list[SeasonResult], recommendation: dict[str, Any] | None = None) -> str:
+    """The terminal summary: headline figures (median and range) and the recommendation."""
+    if not results:
+        return "no season results"
+    first = results[0]
+    several = len(results) > 1
+    lines = [
+        f"Peak season: {first.city}, {len(first.days)} days from "
+        f"{first.settings.get('start', '?')}, {len(results)} replication"
+        f"{'s' if several else ''} ({seeds_text(results)})",
+    ]
+    across = across_replications(results)
+    width = max(len(label) for _, label, _ in FIGURES) + 2
+    if several:
+        lines.append(f"{'':{width}}{'median':>14}   min – max")
+    for key, label, kind in FIGURES:
+        s = across.get(key)
+        if s is None:
+            lines.append(f"{label:{width}}{'–':>14}")
+            continue
+        line = f"{label:{width}}{fmt(s['median'], kind):>14}"
+        if several:
+            line += f"   {fmt(s['min'], kind)} – {fmt(s['max'], kind)}"
+        lines.append(line)
+    if recommendation is not None:
+        lines.append("")
+        lines.extend(recommendation_lines(recommendation))
+    return "\n".join(lines)
+
+
+def recommendation_lines(rec: dict[str, Any]) -> list[str]:
+    """The capacity recommendation in a few terminal lines."""
+    target = rec.get("target_share")
+    met = rec.get("met")
+    verdict = "met" if met else "NOT met" if met is not None else "unknown"
+    if not met and rec.get("met_for_temp_capable"):
+        verdict += " (met on the installations temporary crews can do; see the notes)"
+    target_text = fmt(target, "share") if isinstance(target, int | float) else "?"
+    lines = [
+        f"Capacity recommendation: {target_text} of installations within 24 h in every peak "
+        f"week (mean of {rec.get('replications', '?')} replications): {verdict}"
+    ]
+    per_week = rec.get("per_week") or []
+    if per_week:
+        lines.append(
+            "  temporary crews per week: "
+            + ", ".join(f"w{w.get('week')}: {w.get('temp_crews')}" for w in per_week)
+        )
+        lines.append(
+            "  24 h share per week (mean, min – max): "
+            + "; ".join(
+                f"w{w.get('week')} {fmt(w.get('share_mean'), 'share')} "
+                f"({fmt(w.get('share_min'), 'share')} – {fmt(w.get('share_max'), 'share')})"
+                for w in per_week
+            )
+        )
+    per_zone = [z for z in rec.get("per_zone") or [] if z.get("temp_crews")]
+    if per_zone:
+        lines.append(
+            "  by zone: " + ", ".join(f"{z.get('zone')}: {z.get('temp_crews')}" for z in per_zone)
+        )
+    lines.append(
+        f"  temporary crew-days {fmt(rec.get('temp_crew_days'), 'count')}, season cost "
+        f"{fmt(rec.get('cost_cny'), 'cny')} CNY (extra {fmt(rec.get('extra_cost_cny'), 'cny')} "
+        "CNY)"
+    )
+    rounds = rec.get("rounds") or []
+    if rounds:
+        lines.append(f"  search rounds: {len(rounds)}")
+    lines.extend(f"  note: {n}" for n in rec.get("notes") or [])
+    return lines
