@@ -469,7 +469,7 @@ class _Day:
         slots = sorted(best.values(), key=lambda s: (s.badness, s.crew, s.position))
         return slots, tried
 
-    def try_slot(self, v: int, k: int, pos: int, deadline_s: int | None) -> _Slot:
+    def try_slot(self, v: int, k: int, pos: int, deadline_s: int | None) -> _Slot:  # noqa: C901 - times one trial insertion and names its worst broken rule; explain.py's _Day is split in the architecture issue
         """Time crew k's route with v inserted at `pos` and name the rule it breaks worst."""
         p = self.full.routing
         veh = p.vehicles[k]

@@ -95,7 +95,7 @@ def tardiness_lower_bound(instance: HhcrspInstance) -> float:
     return total
 
 
-def check_plan(instance: HhcrspInstance, plan: Plan) -> list[str]:
+def check_plan(instance: HhcrspInstance, plan: Plan) -> list[str]:  # noqa: C901 - a flat list of independent HHCRSP rule checks in one pass over the plan
     """Every broken HHCRSP rule in the plan, as readable lines; empty means none.
 
     Services left unassigned are not a broken rule here (they are counted by `score_plan`),

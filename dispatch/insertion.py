@@ -30,7 +30,7 @@ def _route_metres(full: Translation, vehicle: int, seq: list[int]) -> int:
     return int(sum(int(p.travel.distances[a, b]) for a, b in itertools.pairwise(locs)))
 
 
-def insert_leftovers(
+def insert_leftovers(  # noqa: C901 - greedy insertion loop with precedence and sync bookkeeping; split into candidate search and commit steps
     full: Translation,
     day: DaySequences,
     left: list[int],

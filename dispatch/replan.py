@@ -223,7 +223,7 @@ def replan(plan: Plan, state: DayState, options: ReplanOptions | None = None) ->
 # ---- refusals
 
 
-def refuse_bad_state(plan: Plan, state: DayState) -> None:
+def refuse_bad_state(plan: Plan, state: DayState) -> None:  # noqa: C901, PLR0915 - a flat list of independent checks, one reason line each; replan.py is split in the architecture issue
     """Raise `ReplanRefused` naming every id or time in `state` that cannot be right."""
     problem = plan.problem
     reasons: list[str] = []
@@ -750,7 +750,7 @@ class _Replanner:
         within = sorted(k for d, k in dist if d <= self.opt.reach_m)
         return within or sorted(k for _, k in sorted(dist)[:NEAREST_FALLBACK])
 
-    def _insert(self, day: _Day, orphans: list[int]) -> list[int]:
+    def _insert(self, day: _Day, orphans: list[int]) -> list[int]:  # noqa: C901 - cheapest insertion with precedence gaps; replan.py's _Replanner is split in the architecture issue
         """Insert orphans where they cost least (see the module docstring); return them."""
         p = self.sched
         routes = {r.vehicle: r for r in self._time(day)}

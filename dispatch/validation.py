@@ -51,7 +51,7 @@ class PlanInvalid(RuntimeError):
         )
 
 
-def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanViolation]:
+def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanViolation]:  # noqa: C901 - the plan validator's flat list of independent hard-rule checks
     """All hard-rule violations of `plan`; empty means valid. Lateness is not a violation."""
     problem = plan.problem
     out: list[PlanViolation] = []

@@ -117,7 +117,7 @@ class _Nodes:
         return len(self.locations)
 
 
-def solve(problem: RoutingProblem, params: SolveParams | None = None) -> RoutingSolution:
+def solve(problem: RoutingProblem, params: SolveParams | None = None) -> RoutingSolution:  # noqa: PLR0915 - builds, searches and reads the solution; move the read-out into a helper
     """Optimise the problem and return timed routes plus unassigned visits."""
     params = params or SolveParams()
     started = time.monotonic()

@@ -148,7 +148,7 @@ class RoutingProblem:
     precedences: list[Precedence] = field(default_factory=list)
     syncs: list[Sync] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 - validation on construction: a flat list of checks, each with its own message
         n_loc = self.travel.size
         dims = None
         seen: set[str] = set()

@@ -117,7 +117,7 @@ def _check_accounting(problem: RoutingProblem, solution: RoutingSolution) -> lis
     return out
 
 
-def check_route(problem: RoutingProblem, route: RouteSchedule) -> list[Violation]:
+def check_route(problem: RoutingProblem, route: RouteSchedule) -> list[Violation]:  # noqa: C901 - the independent validator's flat list of per-stop rule checks
     veh: Vehicle = problem.vehicles[route.vehicle]
     out: list[Violation] = []
 

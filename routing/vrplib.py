@@ -81,7 +81,7 @@ def dimacs_distances(coords: np.ndarray) -> np.ndarray:
 _HEADER = re.compile(r"^\s*([A-Z_]+)\s*:\s*(.*?)\s*$")
 
 
-def read_instance(path: str | Path) -> VrptwInstance:
+def read_instance(path: str | Path) -> VrptwInstance:  # noqa: C901 - file parser with one branch per VRPLIB section and header keyword
     """Parse a VRPLIB VRPTW file (`NODE_COORD`, `DEMAND`, `TIME_WINDOW`, optional
     `SERVICE_TIME_SECTION`, `DEPOT` sections; a scalar `SERVICE_TIME` applies to customers)."""
     path = Path(path)

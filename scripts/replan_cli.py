@@ -133,7 +133,7 @@ def read_events(
     return done, in_progress, latest
 
 
-def build_state(args: argparse.Namespace, plan: Any) -> Any:
+def build_state(args: argparse.Namespace, plan: Any) -> Any:  # noqa: C901 - one check per command-line flag, errors collected so every bad flag is named
     """The `DayState` the flags describe, checked against the plan (errors name the flag)."""
     from dispatch.replan import DayState, state_as_planned
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.api
 _wait = wait_for
 
 
-def test_a_day_through_the_real_server(tmp_path: Path) -> None:
+def test_a_day_through_the_real_server(tmp_path: Path) -> None:  # noqa: PLR0915 - one end-to-end story of a day against a live server; each step needs the last
     settings = make_settings(tmp_path)  # for tokens: the same secret as the server
     env = {
         **os.environ,

@@ -55,7 +55,7 @@ def _counts() -> dict[str, float]:
     return defaultdict(float)
 
 
-def season_tables(state: SeasonState) -> dict[str, Any]:
+def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 - one pass over the finished season filling every table; split per table
     """days, zones, weeks, install_waits_h, summary and ledger of a finished season."""
     s = state.s
     start = datetime.combine(s.start, time(0))

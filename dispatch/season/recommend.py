@@ -161,7 +161,7 @@ def _crew_week_output(results: list[SeasonResult], s: SeasonSettings) -> float:
     return max(0.5, per_day) * 7
 
 
-def recommend_capacity(
+def recommend_capacity(  # noqa: PLR0915 - the capacity search's round loop; split in the architecture issue
     settings: SeasonSettings,
     city: SeasonCity,
     replications: int = 3,

@@ -267,7 +267,7 @@ def _number(path: str, value: Any, like: Any) -> Any:
     return float(value)
 
 
-def check_settings(s: SeasonSettings) -> None:
+def check_settings(s: SeasonSettings) -> None:  # noqa: C901 - a flat list of range checks, one `need` per setting
     """Impossible settings, each named: see `tests/test_season_settings.py`."""
     d, x, c, q, p = s.demand, s.execution, s.crews, s.quality, s.planner
 
