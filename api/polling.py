@@ -1,7 +1,8 @@
-"""A background delivery thread: one pass every `webhook_poll_s` seconds, or at once when
-woken (after a commit that queued work). The webhook and customer-notice senders are both
-this loop around their own delivery pass; everything they send waits in the database, so
-stopping between passes loses nothing."""
+"""A background thread: one pass every `poll_s()` seconds (`webhook_poll_s` unless a subclass
+says otherwise), or at once when woken (after a commit that queued work). The webhook and
+customer-notice senders are this loop around their own delivery pass, and the plan and
+simulation runners (`api.job_runner`) around theirs; everything they work on waits in the
+database, so stopping between passes loses nothing."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ class PollingWorker:
     def on_stop(self) -> None:
         """Close what `on_start` opened."""
 
+    def poll_s(self) -> float:
+        """Seconds between passes when nothing wakes the thread."""
+        return self.ctx.settings.webhook_poll_s
+
+    def stop_timeout_s(self) -> float:
+        """How long `stop()` waits for the pass in flight (a send may take its timeout)."""
+        return self.ctx.settings.webhook_timeout_s + 5
+
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
@@ -50,13 +59,11 @@ class PollingWorker:
         self._wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop after the send in flight (if any); what was not sent stays pending."""
+        """Stop after the pass in flight (if any); what was not done stays pending."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(
-                timeout if timeout is not None else self.ctx.settings.webhook_timeout_s + 5
-            )
+            self._thread.join(timeout if timeout is not None else self.stop_timeout_s())
             self._thread = None
         self.on_stop()
 
@@ -67,4 +74,4 @@ class PollingWorker:
                 self.deliver()
             except Exception:  # the database away for a moment, say: try again next poll
                 log.exception("%s pass failed", self.name)
-            self._wake.wait(self.ctx.settings.webhook_poll_s)
+            self._wake.wait(self.poll_s())

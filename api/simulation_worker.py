@@ -4,9 +4,12 @@
 the reasons plans run in `api.plan_worker`: a season runs the real planner every simulated
 day (minutes to hours of OR-Tools search), which must never run in the web process, and a
 crash, a memory blow-up or a cancel (the runner kills the process group) takes down only
-this process. The worker
+this process. What every worker does around its work (reading the row, recording the outcome
+only while the simulation is still `running` and not being cancelled, `failed` with the
+error on any exception, throttled progress, the exit codes) is `api.worker_main`; this module
+is the simulation's work (`SIMULATION`):
 
-1. reads the row: the validated request (`params`) and, for fixture `own`, the snapshot of
+1. from the row: the validated request (`params`) and, for fixture `own`, the snapshot of
    the service's zones, depots and crews (`city`);
 2. rebuilds the settings and the city (`api.simulation_input`) and runs the replications:
    one after another in this process, reporting progress per simulated day, or on the Dask
@@ -15,75 +18,38 @@ this process. The worker
    (`dispatch.season.recommend.recommend_capacity`) runs instead, reporting per round;
 3. writes the report (`dispatch.season.report`) into a temporary folder and stores the
    summary, the weekly rows, the recommendation, report.html and days.csv in the row,
-   status `done`; on any exception, status `failed` with the error.
+   status `done`.
 
-Every write is conditional on the row still being `running` (and, for the outcome, not being
-cancelled), so a simulation cancelled or given up meanwhile is never overwritten. Progress
-writes are throttled to one per `PROGRESS_EVERY_S`. Logs name the simulation id only.
+Logs name the simulation id only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import false, update
-from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import make_engine, session_factory
 from api.models import SimulationRow
-from api.plan_worker import describe
 from api.settings import Settings
 from api.simulation_input import scenario, season_city_of
+from api.worker_main import Task, WorkerSpec, main
 from dispatch.cluster import Cluster
 from dispatch.season.city import SeasonCity
-from dispatch.season.report import seed_of, summary_dict, write_report
+from dispatch.season.report import summary_dict, write_report
+from dispatch.season.report_numbers import seed_of
 from dispatch.season.settings import SeasonSettings
 from dispatch.season.simulator import SeasonResult
 
-log = logging.getLogger("api.simulation_worker")
-
-#: at most one progress write per this many seconds
-PROGRESS_EVERY_S = 0.5
 #: the share of the progress bar the simulation itself takes (the report takes the rest)
 SIMULATION_SHARE = 0.95
 
 Progress = Callable[[float, str], None]
-
-
-class ProgressWriter:
-    """Progress `(fraction, message)` to the row: throttled, monotonic, never raising."""
-
-    def __init__(self, sessions: sessionmaker[Session], sim_id: str) -> None:
-        self.sessions = sessions
-        self.sim_id = sim_id
-        self.fraction = 0.0
-        self.last_write = 0.0
-
-    def __call__(self, fraction: float, message: str) -> None:
-        self.fraction = max(self.fraction, min(max(fraction, 0.0), 1.0))
-        now = time.monotonic()
-        if now - self.last_write < PROGRESS_EVERY_S:
-            return
-        self.last_write = now
-        try:
-            with self.sessions() as session, session.begin():
-                session.execute(
-                    update(SimulationRow)
-                    .where(SimulationRow.id == self.sim_id, SimulationRow.status == "running")
-                    .values(progress=round(self.fraction, 4), message=message[:500])
-                    .execution_options(synchronize_session=False)
-                )
-        except Exception:  # a busy database must not abort the season; the next write may pass
-            log.warning("simulation %s: progress not recorded", self.sim_id, exc_info=True)
 
 
 def cluster_of(settings: Settings) -> Cluster:
@@ -93,34 +59,13 @@ def cluster_of(settings: Settings) -> Cluster:
     return Cluster("serial")
 
 
-def run_simulation(sessions: sessionmaker[Session], settings: Settings, sim_id: str) -> int:
-    """Run simulation `sim_id` and record the outcome; the process exit code (0: recorded)."""
-    with sessions() as session:
-        row = session.get(SimulationRow, sim_id)
-        if row is None:
-            log.error("simulation %s: no such simulation", sim_id)
-            return 2
-        if row.status != "running":
-            log.warning("simulation %s is %s, not running: nothing to do", sim_id, row.status)
-            return 0
-        params, snapshot = dict(row.params or {}), row.city
-    log.info("simulation %s: running", sim_id)
-    try:
-        values = simulate(params, snapshot, settings, ProgressWriter(sessions, sim_id))
-    except Exception as exc:
-        log.warning("simulation %s failed: %s", sim_id, type(exc).__name__)
-        recorded = _finish(
-            sessions,
-            settings,
-            sim_id,
-            {"status": "failed", "error": describe(exc), "message": "failed"},
-        )
-        return 1 if recorded else 4
-    if _finish(sessions, settings, sim_id, values):
-        log.info("simulation %s: done", sim_id)
-    else:
-        log.info("simulation %s: result not recorded (cancelled or given up meanwhile)", sim_id)
-    return 0
+def _read(row: SimulationRow) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    return dict(row.params or {}), row.city
+
+
+def _work(task: Task, data: tuple[dict[str, Any], dict[str, Any] | None]) -> dict[str, Any]:
+    params, snapshot = data
+    return simulate(params, snapshot, task.settings, task.progress)
 
 
 def simulate(
@@ -240,42 +185,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _finish(
-    sessions: sessionmaker[Session], settings: Settings, sim_id: str, values: dict[str, Any]
-) -> bool:
-    """Record the outcome if the simulation is still running and not being cancelled."""
-    with sessions() as session, session.begin():
-        result = session.execute(
-            update(SimulationRow)
-            .where(
-                SimulationRow.id == sim_id,
-                SimulationRow.status == "running",
-                SimulationRow.cancel_requested == false(),
-            )
-            .values(**values, finished_at=settings.now())
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        sys.stderr.write("usage: python -m api.simulation_worker SIMULATION_ID\n")
-        return 2
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
-        return run_simulation(session_factory(engine), settings, args[0])
-    except Exception as exc:  # recording the outcome failed: the runner records the exit
-        log.error("simulation %s: %s", args[0], describe(exc))
-        return 1
-    finally:
-        engine.dispose()
+#: the simulation's work, for `api.worker_main`
+SIMULATION = WorkerSpec("simulation", SimulationRow, read=_read, work=_work)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(SIMULATION))

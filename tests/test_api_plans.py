@@ -19,7 +19,7 @@ from sqlalchemy import select
 import api.plan_runner as runner_module
 from api.app import create_app
 from api.models import CrewDayRow, CrewRow, JobRow, PlanRow
-from api.plan_runner import INTERRUPTED, PlanRunner, _worker_alive
+from api.plan_runner import INTERRUPTED, PLANS, PlanRunner
 from api.plan_worker import CRASH_HOOK
 from api.problem_builder import build_problem
 from dispatch.errors import InputErrors
@@ -274,7 +274,7 @@ def test_cancel_queued_and_running(seeded, auth):
         body = wait_for(seeded, office, running, "cancelled", timeout=20)
         assert body["result"] is None
         assert running not in plan_runner.running
-        assert not _worker_alive(pid, running)
+        assert not PLANS.alive(pid, running)
         actions = [
             a["action"] for a in seeded.get(f"/plans/{running}/audit", headers=office).json()
         ]

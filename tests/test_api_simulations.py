@@ -17,7 +17,7 @@ from shapely.geometry import Point, Polygon, box
 from sqlalchemy import inspect
 
 from api.models import SimulationRow
-from api.simulation_runner import SimulationRunner, worker_alive
+from api.simulation_runner import SIMULATIONS, SimulationRunner
 from dispatch.errors import InputError
 from dispatch.season.own_city import city_from_records, draw_sites
 from dispatch.zones import Zone
@@ -232,7 +232,7 @@ def test_cancel_queued_and_running_and_a_killed_worker_fails(client, runner, aut
     # first runs; its worker is killed as an out-of-memory kill would: failed, not stuck
     wait_for(client, planner, first, "running", until=lambda _b: worker_pid(client, first))
     pid = worker_pid(client, first)
-    assert worker_alive(pid, first)
+    assert SIMULATIONS.alive(pid, first)
     os.kill(pid, signal.SIGKILL)
     body = wait_for(client, planner, first, "failed", timeout=30)
     assert "killed by signal 9" in body["error"]
@@ -243,7 +243,7 @@ def test_cancel_queued_and_running_and_a_killed_worker_fails(client, runner, aut
     r = client.delete(f"/simulations/{second}", headers=planner)
     assert r.status_code == 202 and r.json()["cancel_requested"] is True, r.text
     wait_for(client, planner, second, "cancelled", timeout=30)
-    assert not worker_alive(pid, second)
+    assert not SIMULATIONS.alive(pid, second)
     assert runner.running == []
 
 
