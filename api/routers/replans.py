@@ -49,7 +49,8 @@ from api.day_state import Overrun, Unavailable, build_day_state, day_state_to_di
 from api.errors import Conflict, Unprocessable
 from api.models import CustomerNoticeRow, JobRow, PlanRow
 from api.pages import Page, PageParams, page_params, paginate
-from api.routers.plans import PlanAccepted, active_plan, audit, get_plan, links, stored_plan
+from api.plan_rows import active_plan, audit, get_plan, links, stored_plan
+from api.plan_schemas import PlanAccepted
 from api.types import Ident, Moment, RowId
 from dispatch.explain import explain_plan, zone_shortages
 from dispatch.records import PERSONAL_FIELDS
