@@ -1,23 +1,12 @@
-"""Road-network travel times from an OpenStreetMap extract: parse, build a graph, all pairs.
+"""Road-network travel times from an OpenStreetMap extract: snap, all pairs, cache, model.
 
-The provider behind `TravelSettings(provider="osm")`. It reads an OSM extract, keeps the
-drivable ways (`highway=motorway` .. `service`), builds a directed graph whose edges carry
-metres and free-flow seconds, snaps each location to its nearest graph node and runs
+The provider behind `TravelSettings(provider="osm")`. `routing.road_graph` reads the OSM
+extract into a directed graph of the drivable ways (`routing.osm_tags` holds the speed and
+direction rules); this module snaps each location to its nearest graph node and runs
 `scipy.sparse.csgraph.dijkstra` from the day's locations to get the all-pairs matrices.
-
-Formats: `.osm` XML is read with the standard library (`xml.etree.ElementTree.iterparse`);
-`.osm.pbf` needs the optional `osmium` package (`pip install fieldroute[osm]`) and fails with a
-clear `RoadNetworkError` without it.
 
 Rules (all documented in docs/routing.md, "Road-network travel times"):
 
-* Speed of an edge: the way's numeric `maxspeed` (km/h, or mph converted) when present,
-  otherwise `DEFAULT_SPEEDS_KMH` by road class. Free-flow seconds = metres / speed.
-* Direction: `oneway=yes|true|1` forward only, `oneway=-1|reverse` backward only,
-  `junction=roundabout|circular` and `highway=motorway|motorway_link` are one-way forward
-  unless `oneway=no`; `oneway=reversible|alternating` ways are left out (no fixed direction).
-  Ways tagged `access=no`, `motor_vehicle=no`, `motorcar=no`, `vehicle=no` or `area=yes` are
-  left out; `access=private` is kept (crews do drive into estates and campuses).
 * Paths are the fastest (minimum free-flow seconds); the distance reported is the length of
   that fastest path, not the shortest possible one, so metres and seconds describe one route.
 * A location is joined to its snap node by a straight access leg (its great-circle distance)
@@ -30,94 +19,32 @@ Rules (all documented in docs/routing.md, "Road-network travel times"):
 
 Results are cached on disk (optional) as `.npz`, keyed by the graph file's SHA-256, the
 locations, the speed table and the access parameters; parsed graphs are also kept in memory
-for the life of the process, keyed by path, size, mtime and speed table.
+for the life of the process (`routing.road_graph.cached_road_graph`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
-import re
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from routing.road_graph import RoadGraph, _segment_metres, cached_road_graph
 from routing.travel import EARTH_RADIUS_M, Congestion, TravelModel
 
-#: free-flow speed (km/h) by OSM road class when a way has no usable `maxspeed`; urban
-#: figures, below the legal limits, since a city trip also brakes for junctions and lights
-DEFAULT_SPEEDS_KMH: dict[str, float] = {
-    "motorway": 90.0,
-    "motorway_link": 45.0,
-    "trunk": 70.0,
-    "trunk_link": 40.0,
-    "primary": 50.0,
-    "primary_link": 30.0,
-    "secondary": 40.0,
-    "secondary_link": 30.0,
-    "tertiary": 35.0,
-    "tertiary_link": 25.0,
-    "unclassified": 30.0,
-    "residential": 25.0,
-    "living_street": 10.0,
-    "service": 15.0,
-    "road": 25.0,
-}
 #: access leg between a location and its snap node (driveway, car park, last metres)
 DEFAULT_ACCESS_SPEED_KMH = 10.0
 #: stand-in for "no path": large, finite and safe to add a few of in int32 arithmetic
 UNREACHABLE_M = 10_000_000
 UNREACHABLE_S = 1_000_000
-#: ways implied one-way by OSM convention unless tagged `oneway=no`
-_IMPLIED_ONEWAY = frozenset({"motorway", "motorway_link"})
-_NO_ACCESS = frozenset({"no"})
-_ACCESS_KEYS = ("access", "vehicle", "motor_vehicle", "motorcar")
 _CACHE_VERSION = 1
-
-
-class RoadNetworkError(ValueError):
-    """The extract cannot be read or holds no usable drivable network."""
-
-
-@dataclass(frozen=True)
-class RoadGraph:
-    """A directed drivable graph: nodes with WGS84 coordinates, edges with metres and seconds."""
-
-    lon: np.ndarray  # float64 per node
-    lat: np.ndarray
-    src: np.ndarray  # int32 per edge
-    dst: np.ndarray
-    metres: np.ndarray  # float64 per edge
-    seconds: np.ndarray  # float64 per edge, free flow
-    source_sha256: str = ""
-
-    @property
-    def node_count(self) -> int:
-        return int(self.lon.shape[0])
-
-    @property
-    def edge_count(self) -> int:
-        return int(self.src.shape[0])
-
-    def adjacency(self, weight: np.ndarray) -> csr_matrix:
-        n = self.node_count
-        return csr_matrix((weight, (self.src, self.dst)), shape=(n, n))
-
-    def largest_component(self) -> np.ndarray:
-        """Node indices of the largest strongly connected component (all mutually reachable)."""
-        _, labels = connected_components(
-            self.adjacency(self.seconds), directed=True, connection="strong"
-        )
-        return np.flatnonzero(labels == np.bincount(labels).argmax())
 
 
 @dataclass(frozen=True)
@@ -128,220 +55,6 @@ class RoadMatrix:
     seconds: np.ndarray  # int32 (n, n)
     snap_m: np.ndarray  # float64 (n,): straight distance from each location to its node
     unreachable: np.ndarray  # bool (n, n): no road path; metres/seconds hold the penalty
-
-
-# --------------------------------------------------------------------------------- parsing
-
-
-def parse_maxspeed(value: str | None) -> float | None:
-    """km/h from an OSM `maxspeed` value ("50", "50 km/h", "30 mph"), None if not numeric.
-
-    Zone codes such as "RU:urban" or "none" give None, so the road-class speed applies.
-    """
-    if not value:
-        return None
-    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$", value.split(";")[0])
-    if not m:
-        return None
-    speed = float(m.group(1)) * (1.609344 if m.group(2) == "mph" else 1.0)
-    return speed if speed > 0 else None
-
-
-def way_directions(tags: Mapping[str, str]) -> tuple[bool, bool] | None:
-    """(forward, backward) travel allowed on a way, None if it has no fixed direction."""
-    oneway = tags.get("oneway", "").strip().lower()
-    if oneway in ("reversible", "alternating"):
-        return None
-    if oneway in ("yes", "true", "1"):
-        return True, False
-    if oneway in ("-1", "reverse"):
-        return False, True
-    if oneway == "no":
-        return True, True
-    if tags.get("junction") in ("roundabout", "circular"):
-        return True, False
-    if tags.get("highway") in _IMPLIED_ONEWAY:
-        return True, False
-    return True, True
-
-
-def drivable_speed(tags: Mapping[str, str], speeds_kmh: Mapping[str, float]) -> float | None:
-    """Free-flow km/h of a way if motor vehicles may use it, else None."""
-    highway = tags.get("highway")
-    if highway not in speeds_kmh or tags.get("area") == "yes":
-        return None
-    if any(tags.get(k) in _NO_ACCESS for k in _ACCESS_KEYS):
-        return None
-    return parse_maxspeed(tags.get("maxspeed")) or float(speeds_kmh[highway])
-
-
-def _iter_xml_ways(path: Path) -> Iterator[tuple[dict[str, str], list[tuple[float, float]]]]:
-    """(tags, [(lon, lat), ...]) of every highway way in an .osm XML file.
-
-    One streaming pass: node coordinates are remembered (OSM files list nodes before ways),
-    each element is cleared once read so memory holds coordinates, not the XML tree. Nodes a
-    way references but the extract lacks (ways cut at the bounding box) split the way there.
-    """
-    coords: dict[int, tuple[float, float]] = {}
-    try:
-        for _, elem in ET.iterparse(path, events=("end",)):
-            tag = elem.tag
-            if tag == "node":
-                coords[int(elem.get("id"))] = (float(elem.get("lon")), float(elem.get("lat")))
-                elem.clear()
-            elif tag == "way":
-                tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
-                if "highway" in tags:
-                    refs = [int(nd.get("ref")) for nd in elem.iter("nd")]
-                    for run in _split_missing(refs, coords):
-                        yield tags, run
-                elem.clear()
-            elif tag == "relation":
-                elem.clear()
-    except ET.ParseError as exc:
-        raise RoadNetworkError(f"{path}: not valid OSM XML ({exc})") from exc
-
-
-def _split_missing(
-    refs: Sequence[int], coords: Mapping[int, tuple[float, float]]
-) -> Iterator[list[tuple[float, float]]]:
-    run: list[tuple[float, float]] = []
-    for ref in refs:
-        c = coords.get(ref)
-        if c is None:
-            if len(run) >= 2:
-                yield run
-            run = []
-        else:
-            run.append(c)
-    if len(run) >= 2:
-        yield run
-
-
-def _iter_pbf_ways(path: Path) -> Iterator[tuple[dict[str, str], list[tuple[float, float]]]]:
-    """Same as `_iter_xml_ways` for .osm.pbf, through the optional `osmium` package."""
-    try:
-        import osmium  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise RoadNetworkError(
-            f"{path}: reading .osm.pbf needs the optional 'osmium' package "
-            "(pip install 'fieldroute[osm]'), or convert the extract to .osm XML"
-        ) from exc
-    try:
-        processor = osmium.FileProcessor(
-            str(path), osmium.osm.NODE | osmium.osm.WAY
-        ).with_locations()
-        for way in processor:
-            if not way.is_way() or "highway" not in way.tags:
-                continue
-            tags = {t.k: t.v for t in way.tags}
-            run: list[tuple[float, float]] = []
-            for nd in way.nodes:
-                if nd.location.valid():
-                    run.append((nd.location.lon, nd.location.lat))
-                else:
-                    if len(run) >= 2:
-                        yield tags, run
-                    run = []
-            if len(run) >= 2:
-                yield tags, run
-    except RuntimeError as exc:
-        raise RoadNetworkError(f"{path}: cannot read OSM PBF ({exc})") from exc
-
-
-def _segment_metres(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Great-circle metres between coordinate rows a[k] = (lon, lat) and b[k]."""
-    lon1, lat1 = np.radians(a[:, 0]), np.radians(a[:, 1])
-    lon2, lat2 = np.radians(b[:, 0]), np.radians(b[:, 1])
-    h = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def load_road_graph(path: str | Path, speeds_kmh: Mapping[str, float] | None = None) -> RoadGraph:
-    """The directed drivable graph of an OSM extract (.osm XML, or .osm.pbf with osmium).
-
-    Nodes are the way vertices that drivable ways use (keyed by coordinate, so the XML and
-    PBF readers agree); parallel edges keep the fastest one.
-    """
-    path = Path(path)
-    speeds = dict(DEFAULT_SPEEDS_KMH if speeds_kmh is None else speeds_kmh)
-    if not path.is_file():
-        raise RoadNetworkError(f"{path}: no such OSM file")
-    name = path.name.lower()
-    ways = _iter_pbf_ways(path) if name.endswith(".pbf") else _iter_xml_ways(path)
-
-    index: dict[tuple[float, float], int] = {}
-    src: list[int] = []
-    dst: list[int] = []
-    kmh: list[float] = []
-    for tags, run in ways:
-        speed = drivable_speed(tags, speeds)
-        direction = way_directions(tags) if speed else None
-        if direction is None:
-            continue
-        ids = [index.setdefault(c, len(index)) for c in run]
-        forward, backward = direction
-        for u, v in itertools.pairwise(ids):
-            if u == v:
-                continue
-            if forward:
-                src.append(u)
-                dst.append(v)
-                kmh.append(speed)
-            if backward:
-                src.append(v)
-                dst.append(u)
-                kmh.append(speed)
-    if not src:
-        raise RoadNetworkError(f"{path}: no drivable ways (highway=motorway..service) found")
-
-    xy = np.array(list(index), dtype=np.float64)
-    s = np.array(src, dtype=np.int32)
-    d = np.array(dst, dtype=np.int32)
-    metres = np.maximum(_segment_metres(xy[s], xy[d]), 0.01)  # no zero-weight edges
-    seconds = metres * 3.6 / np.array(kmh)
-    # Parallel edges (two ways over one segment): keep the fastest.
-    order = np.lexsort((seconds, d, s))
-    s, d, metres, seconds = s[order], d[order], metres[order], seconds[order]
-    first = np.ones(len(s), dtype=bool)
-    first[1:] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
-    return RoadGraph(
-        lon=xy[:, 0].copy(),
-        lat=xy[:, 1].copy(),
-        src=s[first],
-        dst=d[first],
-        metres=metres[first],
-        seconds=seconds[first],
-        source_sha256=file_sha256(path),
-    )
-
-
-_GRAPHS: dict[tuple, RoadGraph] = {}
-
-
-def cached_road_graph(path: str | Path, speeds_kmh: Mapping[str, float] | None = None) -> RoadGraph:
-    """`load_road_graph`, memoised for the process (planner and validator share one parse)."""
-    p = Path(path).resolve()
-    stat = p.stat()
-    speeds = dict(DEFAULT_SPEEDS_KMH if speeds_kmh is None else speeds_kmh)
-    key = (str(p), stat.st_size, stat.st_mtime_ns, tuple(sorted(speeds.items())))
-    graph = _GRAPHS.get(key)
-    if graph is None:
-        if len(_GRAPHS) >= 4:
-            _GRAPHS.pop(next(iter(_GRAPHS)))
-        graph = _GRAPHS[key] = load_road_graph(p, speeds)
-    return graph
 
 
 # ------------------------------------------------------------------------- snap and paths

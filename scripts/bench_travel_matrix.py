@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from dispatch.problem import DEFAULT_SPEEDS_KMH
-from routing.road_network import load_road_graph, osm_model, road_matrix, snap
+from routing.road_graph import load_road_graph
+from routing.road_network import osm_model, road_matrix, snap
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: (name, file, (lon_min, lon_max, lat_min, lat_max)) per extract; boxes from SOURCE.txt

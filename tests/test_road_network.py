@@ -21,19 +21,16 @@ from dispatch.models import GeoPoint
 from dispatch.problem import TravelSettings
 from dispatch.problem_io import problem_from_dict, problem_to_dict
 from dispatch.translate import build_travel
+from routing.osm_tags import drivable_speed, parse_maxspeed, way_directions
+from routing.road_graph import RoadNetworkError, load_road_graph
 from routing.road_network import (
     UNREACHABLE_M,
     UNREACHABLE_S,
-    RoadNetworkError,
     _fastest_paths,
-    drivable_speed,
-    load_road_graph,
     osm_model,
-    parse_maxspeed,
     profile_durations,
     road_matrix,
     snap,
-    way_directions,
 )
 from routing.travel import Congestion, haversine_metres
 from tests.factories import crew, depot, job, problem
