@@ -221,6 +221,8 @@ _GRAPHS: dict[tuple, RoadGraph] = {}
 def cached_road_graph(path: str | Path, speeds_kmh: Mapping[str, float] | None = None) -> RoadGraph:
     """`load_road_graph`, memoised for the process (planner and validator share one parse)."""
     p = Path(path).resolve()
+    if not p.is_file():  # the same error as load_road_graph's, not the OS's
+        raise RoadNetworkError(f"{path}: no such OSM file")
     stat = p.stat()
     speeds = dict(DEFAULT_SPEEDS_KMH if speeds_kmh is None else speeds_kmh)
     key = (str(p), stat.st_size, stat.st_mtime_ns, tuple(sorted(speeds.items())))

@@ -134,6 +134,10 @@ def read_instance(path: str | Path) -> VrptwInstance:  # noqa: C901 - file parse
         raise VrplibError(f"{path}: exactly one depot, node 1, is supported")
     if "SERVICE_TIME_SECTION" in sections:
         service = section("SERVICE_TIME_SECTION", 2)[:, 0]
+        if len(service) != dim:
+            raise VrplibError(
+                f"{path}: SERVICE_TIME_SECTION has {len(service)} rows, DIMENSION {dim}"
+            )
     else:
         service = np.full(dim, float(header.get("SERVICE_TIME", 0)))
     service[0] = 0

@@ -329,12 +329,6 @@ def test_damaged_matrix_cache_file_is_rebuilt(tmp_path: Path) -> None:
         assert np.array_equal(z["metres"], first.metres)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FileNotFoundError,
-    reason="cached_road_graph stats the path before load_road_graph checks it, so the "
-    "provider's entry point raises FileNotFoundError, not the RoadNetworkError it documents",
-)
 def test_missing_osm_file_through_the_provider(tmp_path: Path) -> None:
     with raises(RoadNetworkError, "no such OSM file"):
         osm_model(tmp_path / "absent.osm", [121.0], [31.0], {"van": 30.0})
@@ -433,16 +427,10 @@ def test_vrplib_reference_instance_reads(tmp_path: Path) -> None:
             "SERVICE_TIME_SECTION\n1 0\n2 5\n3 5.5\nDEPOT_SECTION",
             "SERVICE_TIME values must be integers",
         ),
-        pytest.param(
+        (
             "DEPOT_SECTION",
             "SERVICE_TIME_SECTION\n1 0\n2 5\nDEPOT_SECTION",
             "SERVICE_TIME_SECTION has 2 rows, DIMENSION 3",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="read_instance checks the row count of NODE_COORD, DEMAND and "
-                "TIME_WINDOW only: a short SERVICE_TIME_SECTION is read, and to_problem "
-                "then fails with an IndexError",
-            ),
         ),
     ],
     ids=[
