@@ -4,10 +4,10 @@ starts from, and its JSON form stored on the re-plan's row.
 `build_day_state` gathers, for a published plan and a moment `at` of its day:
 
 * **done** and **in progress** from the job events of the plan's jobs (the current visit of
-  each): `completed`/`failed` -> done, from the `started` (else `arrived`) device time to the
-  terminal one; `arrived`/`started` without a terminal event -> in progress since then.
-  `departed` alone changes nothing (the re-plan's freeze horizon keeps a stop that is about
-  to start where it is);
+  each), by the re-plan's rule `dispatch.replan.pinning.pinned_visits`: `completed`/`failed`
+  -> done, from the `started` (else `arrived`) device time to the terminal one;
+  `arrived`/`started` without a terminal event -> in progress since then; `departed` alone
+  changes nothing;
 * **expected ends** of overrunning jobs, from the request (`overruns`);
 * **unavailable crews**: those named in the request, and the plan's crews with a `crew_days`
   row marking them `off` or `sick` that day (unavailable from `at`, unless the request says
@@ -39,6 +39,7 @@ from dispatch.errors import InputError, InputErrors
 from dispatch.plan import Plan
 from dispatch.records import job_from_dict, job_to_dict
 from dispatch.replan import DayState
+from dispatch.replan.pinning import pinned_visits
 
 RECORD = "request body"
 #: job statuses of a new job a re-plan takes in
@@ -91,16 +92,10 @@ def build_day_state(
             f"({latest.isoformat()}); re-plan from {latest.isoformat()} or later",
         )
 
-    done: dict[str, tuple[datetime, datetime]] = {}
-    in_progress: dict[str, datetime] = {}
-    for job_id, evs in events.items():
-        times = {e.type: e.device_time for e in evs}
-        began = times.get("started") or times.get("arrived")
-        end = times.get("completed") or times.get("failed")
-        if end is not None:
-            done[job_id] = (began or end, end)
-        elif began is not None:
-            in_progress[job_id] = began
+    # the latest device time of each event type of the current visit, pinned by the rule
+    done, in_progress = pinned_visits(
+        {job_id: {e.type: e.device_time for e in evs} for job_id, evs in events.items()}
+    )
 
     errors: list[InputError] = []
     away: dict[str, datetime] = {}

@@ -10,12 +10,13 @@
         [--freeze-minutes 60] [--tolerance 30] [--time-limit 5] [--solution-limit N]
 
 PLAN.json is a plan saved by `dispatch plan` (it carries its problem). `--events` rows are
-`job_id,type,time` with type `arrived`, `started`, `completed` or `failed` and time HH:MM or
-ISO: a completed or failed job is done (from its started/arrived time), an arrived or started
-one is in progress. Times without a date are on the plan's day. With neither `--events` nor
-`--done`, the day is taken to have gone as planned until `--at` (stops ended by then done,
-stops started by then in progress). The customers' last notified ETAs are the plan's planned
-starts of work (a file has no notice history).
+`job_id,type,time` with type `departed`, `arrived`, `started`, `completed` or `failed` and
+time HH:MM or ISO, pinned by the re-plan's rule (`dispatch.replan.pinning`): a completed or
+failed job is done (from its started/arrived time), an arrived or started one is in progress,
+a departed one alone is neither. Times without a date are on the plan's day. With neither
+`--events` nor `--done`, the day is taken to have gone as planned until `--at` (stops ended
+by then done, stops started by then in progress). The customers' last notified ETAs are the
+plan's planned starts of work (a file has no notice history).
 
 Writes DIR/plan.json (the new plan), DIR/diff.json (`PlanDiff.summary()`: crews changed,
 moves, ETA changes, added, removed, newly unassigned, promises at risk) and
@@ -120,15 +121,9 @@ def read_events(
                 errors.append(InputError(where, "time", exc.message))
     if errors:
         raise InputErrors(errors)
-    done: dict[str, tuple[datetime, datetime]] = {}
-    in_progress: dict[str, datetime] = {}
-    for job_id, seen in times.items():
-        began = seen.get("started") or seen.get("arrived")
-        end = seen.get("completed") or seen.get("failed")
-        if end is not None:
-            done[job_id] = (began or end, end)
-        elif began is not None:
-            in_progress[job_id] = began
+    from dispatch.replan.pinning import pinned_visits
+
+    done, in_progress = pinned_visits(times)
     latest = max((t for seen in times.values() for t in seen.values()), default=None)
     return done, in_progress, latest
 
