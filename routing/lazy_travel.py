@@ -14,7 +14,7 @@ a decomposed planner only ever reads three things from the whole-day model:
 entries are bit-identical to `haversine_model`'s: the same float64 operations run element
 by element on the same inputs (radians, sin, cos, arcsin of the pair's own coordinates), the
 same rounding (`rint` to int32 metres, then `ceil(metres * 3.6 / speed - 1e-9)` seconds),
-so a plan timed on it re-validates on the dense model exactly (`tests/test_lazy_travel.py`
+so a plan timed on it re-validates on the dense model exactly (`tests/routing/test_lazy_travel.py`
 checks this on the demo city). Legs read one at a time are cached.
 
 `subset(locations)` is what `dispatch.translate.translate` calls for the sub-problem of a

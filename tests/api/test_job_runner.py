@@ -1,5 +1,5 @@
 """The background-job runner's rules (`api.job_runner`), on a stand-in worker rather than a
-real solve: this module, run as `python -m tests.test_job_runner ROW_ID`, sleeps, crashes or
+real solve: this module, run as `python -m tests.api.test_job_runner ROW_ID`, sleeps, crashes or
 records its outcome through `api.worker_main` as its row id says. The concurrency limit and
 oldest-first claims, the deadline, a crash's exit and output, cancelling queued and running
 rows, recovery after a restart, requeueing on stop, and the version bump where the table has
@@ -26,9 +26,9 @@ from api.simulation_runner import SIMULATIONS
 from api.worker_main import Task, WorkerSpec, main, state_change
 from tests.api_support import DEMO_DAY
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.service]  # worker processes
 
-STAND_IN = "tests.test_job_runner"
+STAND_IN = "tests.api.test_job_runner"
 OVERRAN = "the stand-in ran past its deadline"
 #: a peak that fits in two simulated days
 PEAK = {"peak_start_day": 1, "peak_days": 1, "ramp_days": 1, "decline_days": 0}

@@ -10,6 +10,7 @@ which made solution-limited plans depend on the machine's load. These tests pin 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import dispatch.planner as planner
 import routing.ortools_model as ortools_model
@@ -83,6 +84,7 @@ def test_route_timing_reads_each_problems_own_links():
     assert _start_of_second(short) < first_end
 
 
+@pytest.mark.slow  # a 10 s clock-limited solve
 def test_the_neighbour_pass_keeps_to_its_share_of_the_clock(monkeypatch):
     """A clock-limited day cut into many groups: the neighbour-pass solves share the pass's
     budget (each at least MIN_PASS_S), not one second each, and the plan stays valid."""

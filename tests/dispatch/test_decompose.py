@@ -58,6 +58,7 @@ def test_big_zones_are_cut_into_sectors_with_their_own_crews(day):
     assert all(near[g.name] for g in groups)
 
 
+@pytest.mark.slow  # plans a 2,000-job day (60 s)
 def test_decomposed_plan_is_valid_and_accounts_for_every_job(day, serial_plan):
     plan = serial_plan
     assert plan.stats["groups"] > 4
@@ -68,6 +69,7 @@ def test_decomposed_plan_is_valid_and_accounts_for_every_job(day, serial_plan):
     assert len(planned) >= 0.85 * len(day.jobs)  # 2 solutions per solve: little search
 
 
+@pytest.mark.service  # a local Dask cluster
 def test_same_plan_from_a_local_dask_cluster(day, serial_plan):
     plan = make_plan(day, PlanOptions(cluster=Cluster("local", workers=2), **SMALL))
     assert validate_plan(plan) == []

@@ -30,7 +30,7 @@ from routing.vrplib import (
 )
 from tests.shared_data import SHARED, needs_shared
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BENCH = SHARED / "benchmarks" / "vrptw"
 needs_bench = needs_shared(BENCH, "the shared VRPTW benchmarks")
 

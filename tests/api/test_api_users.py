@@ -399,6 +399,7 @@ def _db_sessions(db: Path):  # type: ignore[no-untyped-def]
     return engine, session_factory(engine)
 
 
+@pytest.mark.service  # dispatch CLI processes
 def test_cli_user_add_disable_list(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     added = _dispatch(db, "user", "add", "li.na", "--role", "dispatcher", "--regions", "rural")
@@ -439,6 +440,7 @@ def test_cli_user_add_disable_list(tmp_path: Path) -> None:
         engine.dispose()
 
 
+@pytest.mark.service  # dispatch CLI processes
 def test_cli_user_errors_exit_2_naming_the_field(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     driver = _dispatch(db, "user", "add", "d1", "--role", "driver")
@@ -456,6 +458,7 @@ def test_cli_user_errors_exit_2_naming_the_field(tmp_path: Path) -> None:
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+@pytest.mark.service  # dispatch CLI processes
 def test_seed_prints_demo_users_once_and_keeps_their_passwords(tmp_path: Path) -> None:
     db = tmp_path / "seed.db"
     first = _dispatch(db, "seed", "--fixture", "shanghai", "--jobs", "5")

@@ -22,7 +22,7 @@ from scripts.live_server import DISPATCH, Server, wait_for
 from tests.api_support import TEST_SECRET, database_url, make_settings
 from tests.signed_receiver import SignedReceiver
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.service]  # a real server process
 
 _wait = wait_for
 

@@ -168,6 +168,7 @@ def _shape(d: DemandSettings) -> dict:
     return {k: getattr(d, k) for k in keys}
 
 
+@pytest.mark.slow  # 13 s of seasons
 def test_ample_crews_keep_the_installation_promise():
     """A large fleet for a trickle of orders, a day that goes to plan: promises are kept.
 
@@ -180,6 +181,7 @@ def test_ample_crews_keep_the_installation_promise():
     assert result.summary["backlog_end"] <= 3
 
 
+@pytest.mark.slow  # 21 s of seasons
 def test_more_crews_never_make_the_expected_share_worse(small_city):
     """Over two replications, temporary crews raise the mean 24 h installation share."""
     quick = PlannerSettings(time_limit_s=1.5, solution_limit=30)
@@ -194,6 +196,7 @@ def test_more_crews_never_make_the_expected_share_worse(small_city):
     assert shares[1] >= shares[0]
 
 
+@pytest.mark.service  # a local Dask cluster
 def test_same_seed_same_season_serial_and_on_a_dask_cluster(small_city):
     # the solution limit ends every search; the clock is only a ceiling, set high so a
     # loaded machine cannot end a search early and change the plan

@@ -17,7 +17,7 @@ from dispatch.validation import validate_plan
 from scripts.cli import main
 from tests.factories import crew, job, planned, problem
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = "dispatch.season"
-SEASON_DIR = Path(__file__).resolve().parents[1] / "dispatch" / "season"
+SEASON_DIR = Path(__file__).resolve().parents[2] / "dispatch" / "season"
 
 
 def _modules() -> dict[str, Path]:

@@ -1,6 +1,6 @@
 """The diff between two plans of a day (tests/factories.py: 1 km = 100 s).
 
-The street of tests/test_overrides.py: C1 A, B, C at 2, 4, 6 km (A 08:03:20, B 08:36:40,
+The street of tests/dispatch/test_overrides.py: C1 A, B, C at 2, 4, 6 km (A 08:03:20, B 08:36:40,
 C 09:10 arrivals, 30 min each), C2 E at 10 km (08:16:40), C3 G at 1 km; F (3 km) unplanned.
 """
 

@@ -7,13 +7,13 @@ In the manner of PyVRP's `ProblemData` tests: every `ProblemError` raised by
 the offending record or field as the message does.
 
 Checks already triggered, message asserted, elsewhere (not repeated here):
-`tests/test_travel.py::test_bad_settings_are_refused` (detour_factor, profile speed,
-congestion factor), `tests/test_road_network.py::test_no_drivable_way_and_missing_file`
+`tests/routing/test_travel.py::test_bad_settings_are_refused` (detour_factor, profile speed,
+congestion factor), `tests/routing/test_road_network.py::test_no_drivable_way_and_missing_file`
 (no drivable ways, no such file, invalid XML),
-`tests/test_road_network.py::test_pbf_without_osmium_says_what_to_install`,
-`tests/test_osrm_client.py::test_server_errors_are_reported` (HTTP error, no JSON),
-`tests/test_osrm_client.py::test_too_big_table_is_a_clear_error`,
-`tests/test_osrm_client.py::test_timeout_and_unreachable_server` (retries, URL scheme).
+`tests/routing/test_road_network.py::test_pbf_without_osmium_says_what_to_install`,
+`tests/routing/test_osrm_client.py::test_server_errors_are_reported` (HTTP error, no JSON),
+`tests/routing/test_osrm_client.py::test_too_big_table_is_a_clear_error`,
+`tests/routing/test_osrm_client.py::test_timeout_and_unreachable_server` (retries, URL scheme).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from dispatch.errors import InputError
 from dispatch.season.own_city import city_from_records, draw_sites
 from dispatch.zones import Zone
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.service]  # worker processes
 
 PLANNER_LIMITS = {"time_limit_s": 1, "solution_limit": 10}
 #: two days on a 3 % demo city, a solution limit per day: seconds, reproducible

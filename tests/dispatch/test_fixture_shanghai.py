@@ -235,7 +235,7 @@ print(hashlib.sha256(text.encode()).hexdigest())
 
 def test_same_problem_in_another_process():
     """The problem does not depend on the process (hash seed): two interpreters agree."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     digests = {
         subprocess.run(
             [sys.executable, "-c", DIGEST],

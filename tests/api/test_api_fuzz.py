@@ -16,7 +16,7 @@ from api.db import migrate
 from api.seed import seed_demo
 from tests.api_support import DEMO_DAY, bearer, make_settings
 
-pytestmark = pytest.mark.api
+pytestmark = [pytest.mark.api, pytest.mark.slow]  # schemathesis over every operation (12 s)
 
 #: generated requests per operation: ~40 operations x 20 keeps the test around half a minute
 EXAMPLES = 20
