@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,3 +40,9 @@ def get_session(request: Request) -> Iterator[Session]:
     """A session for one request. Handlers commit explicitly; anything left is rolled back."""
     with request.app.state.ctx.sessions() as session:
         yield session
+
+
+#: the app's context as a route parameter: `ctx: CtxDep`
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+#: the request's session as a route parameter: `session: SessionDep`
+SessionDep = Annotated[Session, Depends(get_session)]

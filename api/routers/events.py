@@ -48,12 +48,12 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.auth import ANY_OFFICE, Principal, Role, check_region, require
-from api.context import AppContext, get_ctx, get_session
+from api.context import AppContext, CtxDep, SessionDep
 from api.errors import Conflict, Unprocessable
+from api.http_cache import etag_matches
+from api.job_rows import get_job
 from api.models import JobEventRow, JobRow
 from api.outbox import set_job_status
-from api.routers.jobs import get_job
-from api.routers.routes import etag_matches
 from api.types import Day, Lat, Lon, LongText, Moment, Text
 from dispatch.errors import InputError
 from dispatch.lifecycle import (
@@ -284,6 +284,8 @@ def post_event(
     job_id: str,
     body: EventIn,
     response: Response,
+    ctx: CtxDep,
+    session: SessionDep,
     idempotency_key: str = Header(
         alias="Idempotency-Key",
         min_length=1,
@@ -291,8 +293,6 @@ def post_event(
         description="a unique key per event (a UUID), repeated unchanged on retries",
     ),
     principal: Principal = Depends(require(*REPORTERS)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> EventOut:
     digest = payload_hash(job_id, body)
     for attempt in range(ATTEMPTS):
@@ -320,8 +320,8 @@ def post_event(
 )
 def list_events(
     job_id: str,
+    session: SessionDep,
     principal: Principal = Depends(require(*ANY_OFFICE, Role.DRIVER)),
-    session: Session = Depends(get_session),
 ) -> list[EventOut]:
     job = get_job(session, job_id)
     _check_reporter(principal, job)
@@ -390,12 +390,12 @@ def feed_etag(day: date, region: str, cursor: int, personal: bool, more: bool) -
 def event_feed(
     request: Request,
     response: Response,
+    session: SessionDep,
     day: Day = Query(alias="date", description="the day the jobs are due"),
     region: str = Query(max_length=32, description="the region (see `dispatch.promises`)"),
     after: int = Query(0, ge=0, le=MAX_CURSOR, description="the last event id already seen"),
     limit: int = Query(500, ge=1, le=1000, description="at most this many events"),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
 ) -> FeedOut | Response:
     """One page of the feed, or 304. One query either way (events after the cursor, by primary
     key, joined to their jobs): the board polls every few seconds, and an unchanged poll finds

@@ -17,15 +17,15 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role, require
-from api.context import AppContext, get_ctx, get_session
+from api.callback_service import CallbackIn, open_callback
+from api.context import CtxDep, SessionDep
 from api.errors import Conflict
+from api.job_rows import get_job, job_out
+from api.job_schemas import JobOut
 from api.models import FollowUpRow, JobRow
 from api.pages import Page, PageParams, page_params, paginate
-from api.routers.callbacks import CallbackIn, open_callback
-from api.routers.jobs import JobOut, get_job, job_out
 from api.types import Day, LongText, Moment
 
 router = APIRouter(tags=["follow-ups"])
@@ -111,9 +111,9 @@ def _out(row: FollowUpRow) -> FollowUpOut:
 def create_follow_up(
     job_id: str,
     body: FollowUpIn,
+    ctx: CtxDep,
+    session: SessionDep,
     principal: Principal = Depends(require(*FOLLOW_UP_ROLES)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> FollowUpCreated:
     job = get_job(session, job_id, principal)
     if job.status != "completed":
@@ -152,8 +152,8 @@ def create_follow_up(
 )
 def list_follow_ups(
     job_id: str,
+    session: SessionDep,
     principal: Principal = Depends(require(*FOLLOW_UP_ROLES)),
-    session: Session = Depends(get_session),
 ) -> list[FollowUpOut]:
     get_job(session, job_id, principal)
     rows = session.scalars(
@@ -172,12 +172,12 @@ def list_follow_ups(
     "job completed before it, that no call has reached yet; oldest completion first.",
 )
 def due_follow_ups(
+    ctx: CtxDep,
+    session: SessionDep,
     date: Day | None = Query(None, description="completion day; default: today"),
     backlog: bool = Query(True, description="include jobs completed before `date`"),
     page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*FOLLOW_UP_ROLES)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> Page[DueOut]:
     day = date or ctx.settings.now().date()
     start = datetime.combine(day, datetime.min.time())

@@ -7,23 +7,23 @@ creating (importing) a job of another region."""
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api.audit import record_audit
 from api.auth import ANY_OFFICE, OFFICE, Principal, check_region, require
-from api.context import AppContext, get_ctx, get_session
+from api.context import AppContext, CtxDep, SessionDep
 from api.errors import Conflict
+from api.job_rows import get_job, job_out
+from api.job_schemas import JobOut, WindowIn
 from api.models import JobRow
 from api.outbox import set_job_status
 from api.pages import Page, PageParams, page_params, paginate
-from api.store import load_zones, new_job_row, public_record, update_job_record, with_zones
+from api.store import load_zones, new_job_row, update_job_record, with_zones
 from api.types import Day, Ident, Lat, Lon, LongText, Moment, Text
 from dispatch.coords import CoordSystem, records_to_wgs84
 from dispatch.errors import InputError, InputErrors
@@ -35,12 +35,6 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 #: statuses a dispatcher may still edit or cancel (nothing has happened on the road yet)
 EDITABLE = ("open", "assigned")
-
-
-class WindowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    start: Moment
-    end: Moment
 
 
 class JobIn(BaseModel):
@@ -74,31 +68,6 @@ class JobIn(BaseModel):
     customer_phone: Text = ""
 
 
-class JobOut(BaseModel):
-    id: str
-    kind: str
-    status: str
-    due_date: date
-    region: str
-    zone: str | None
-    priority: str
-    order_id: str
-    received_at: datetime
-    crew_id: str | None
-    plan_id: str | None
-    visit: int
-    callback_of: str | None
-    fault: str | None
-    arrived_at: datetime | None
-    completed_at: datetime | None
-    cancel_reason: str | None
-    version: int
-    record: dict[str, Any] = Field(
-        description="the job as imported; names, phones and addresses only for roles that "
-        "may see them"
-    )
-
-
 class JobPatch(BaseModel):
     """Change a job's windows, priority or deadline. `version` must be the one you read."""
 
@@ -122,42 +91,6 @@ class RescheduleIn(BaseModel):
 class ImportResult(BaseModel):
     imported: int
     ids: list[str]
-
-
-def job_out(row: JobRow, principal: Principal) -> JobOut:
-    return JobOut(
-        id=row.id,
-        kind=row.kind,
-        status=row.status,
-        due_date=row.due_date,
-        region=row.region,
-        zone=row.zone,
-        priority=row.priority,
-        order_id=row.order_id,
-        received_at=row.received_at,
-        crew_id=row.crew_id,
-        plan_id=row.plan_id,
-        visit=row.visit,
-        callback_of=row.callback_of,
-        fault=row.fault,
-        arrived_at=row.arrived_at,
-        completed_at=row.completed_at,
-        cancel_reason=row.cancel_reason,
-        version=row.version,
-        record=public_record(row.record, principal.sees_personal_data),
-    )
-
-
-def get_job(session: Session, job_id: str, principal: Principal | None = None) -> JobRow:
-    """The job row; 404 if there is none, 403 if `principal` (when given) is a dispatcher
-    bound to other regions. Every route of this module passes its principal; callers that
-    check access their own way may leave it out."""
-    row = session.get(JobRow, job_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id!r} not found")
-    if principal is not None:
-        check_region(principal, row.region)
-    return row
 
 
 def job_record(body: JobIn, ctx: AppContext) -> dict[str, Any]:
@@ -187,10 +120,10 @@ COORDS = Query(
 @router.post("", status_code=201, response_model=JobOut, summary="Create one job")
 def create_job(
     body: JobIn,
+    ctx: CtxDep,
+    session: SessionDep,
     coords: CoordSystem = COORDS,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> JobOut:
     check_region(principal, body.region)
     job = job_from_dict(job_record(body, ctx), "request body")
@@ -212,11 +145,11 @@ def create_job(
     "(422, one entry per row and field); nothing is stored unless every row is good.",
 )
 async def import_jobs(
+    ctx: CtxDep,
+    session: SessionDep,
     file: UploadFile = File(description="jobs.csv or jobs.json"),
     coords: CoordSystem = COORDS,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> ImportResult:
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".json"):
@@ -252,6 +185,7 @@ async def import_jobs(
 
 @router.get("", response_model=Page[JobOut], summary="List jobs with filters")
 def list_jobs(
+    session: SessionDep,
     due_date: Day | None = Query(None, description="the day the job is planned for"),
     status_: str | None = Query(None, alias="status", max_length=20),
     zone: str | None = Query(None, max_length=64),
@@ -260,7 +194,6 @@ def list_jobs(
     crew_id: str | None = Query(None, max_length=64),
     page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
 ) -> Page[JobOut]:
     """By due date and id; a region-bound dispatcher sees his regions' jobs only."""
     query = select(JobRow).order_by(JobRow.due_date, JobRow.id)
@@ -288,8 +221,8 @@ def list_jobs(
 @router.get("/{job_id}", response_model=JobOut, summary="Read one job")
 def read_job(
     job_id: str,
+    session: SessionDep,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
 ) -> JobOut:
     return job_out(get_job(session, job_id, principal), principal)
 
@@ -298,9 +231,9 @@ def read_job(
 def update_job(
     job_id: str,
     body: JobPatch,
+    ctx: CtxDep,
+    session: SessionDep,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> JobOut:
     row = get_job(session, job_id, principal)
     if row.version != body.version:
@@ -335,9 +268,9 @@ def update_job(
 def cancel_job(
     job_id: str,
     body: CancelIn,
+    ctx: CtxDep,
+    session: SessionDep,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> JobOut:
     row = get_job(session, job_id, principal)
     if row.status not in EDITABLE:
@@ -362,9 +295,9 @@ def cancel_job(
 def reschedule_job(
     job_id: str,
     body: RescheduleIn,
+    ctx: CtxDep,
+    session: SessionDep,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
 ) -> JobOut:
     row = get_job(session, job_id, principal)
     if row.status != "failed":

@@ -46,7 +46,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from api.auth import ANY_OFFICE, Principal, Role, check_own_crew, check_region, require
-from api.context import AppContext, get_ctx
+from api.context import AppContext, CtxDep
+from api.http_cache import etag_matches
 from api.models import JobRow, PlanRow
 from api.types import Day
 from dispatch.driver_route import driver_route
@@ -344,17 +345,6 @@ def _with_live_jobs(
     return stops
 
 
-def etag_matches(header: str | None, etag: str) -> bool:
-    """If-None-Match uses the weak comparison: W/ prefixes are ignored; `*` matches."""
-    if not header:
-        return False
-    for candidate in header.split(","):
-        candidate = candidate.strip()
-        if candidate == "*" or candidate.removeprefix("W/") == etag:
-            return True
-    return False
-
-
 def route_body(
     db: Session | Connection, principal: Principal, crew_id: str, day: date
 ) -> tuple[bytes, str]:
@@ -420,9 +410,9 @@ async def route_response(
 async def crew_route(
     request: Request,
     crew_id: str,
+    ctx: CtxDep,
     date: Day | None = Query(None, description="the day (default: today)"),
     principal: Principal = Depends(require(*ANY_OFFICE, Role.DRIVER)),
-    ctx: AppContext = Depends(get_ctx),
 ) -> Response:
     check_own_crew(principal, crew_id)
     return await route_response(request, ctx, principal, crew_id, date or ctx.settings.now().date())
@@ -437,9 +427,9 @@ async def crew_route(
 )
 async def my_route(
     request: Request,
+    ctx: CtxDep,
     date: Day | None = Query(None, description="the day (default: today)"),
     principal: Principal = Depends(require(Role.DRIVER)),
-    ctx: AppContext = Depends(get_ctx),
 ) -> Response:
     assert principal.crew_id is not None  # a driver token always names a crew (api.auth)
     return await route_response(
