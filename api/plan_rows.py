@@ -22,6 +22,8 @@ from dispatch.plan_io import plan_from_dict
 
 #: the statuses of a plan still being solved
 ACTIVE = ("queued", "running")
+#: plan statuses that have routes (a diff, explanations)
+FINISHED = ("succeeded", "published", "superseded")
 
 
 def summary_fields(row: PlanRow) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from api.day_state import day_state_to_dict as to_dict
 from api.models import CrewDayRow, CustomerNoticeRow, PlanRow
 from api.plan_runner import PlanRunner
 from api.plan_worker import CRASH_HOOK, run_plan
-from api.routers.replans import explain_cache
+from api.routers.explanations import explain_cache
 from api.routers.routes import DriverRouteOut
 from dispatch.errors import InputError, InputErrors
 from dispatch.plan import Plan
