@@ -95,3 +95,29 @@ def publish_demo_plan(client, settings: Settings, day: date = DEMO_DAY, jobs: in
         session.flush()
         publish_plan(session, row, now, Principal("test", Role.DISPATCHER))
     return plan_id
+
+
+def poll_status(
+    client,
+    headers: dict[str, str],
+    url: str,
+    statuses: tuple[str, ...],
+    terminal: tuple[str, ...],
+    timeout: float,
+    until: Callable[[dict], bool] | None = None,
+) -> dict:
+    """Poll `GET url` (a plan or a simulation) until its status is in `statuses` (and
+    `until(body)` holds); fails at once if it ends in another terminal status, or on timeout."""
+    import time
+
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(url, headers=headers).json()
+        if body["status"] in statuses and (until is None or until(body)):
+            return body
+        if body["status"] in terminal and body["status"] not in statuses:
+            pytest.fail(f"{url} ended {body['status']}: {body['error']}")
+        assert time.monotonic() < deadline, f"{url} still {body['status']}: {body['message']}"
+        time.sleep(0.1)

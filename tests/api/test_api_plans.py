@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +26,7 @@ from dispatch.models import CREW_CAN_DO
 from dispatch.overrides import Move, OverrideRefused, apply_move
 from dispatch.plan import Plan
 from dispatch.plan_io import plan_from_dict
-from tests.api_support import DEMO_DAY, bearer
+from tests.api_support import DEMO_DAY, bearer, poll_status
 
 pytestmark = pytest.mark.api
 
@@ -63,16 +62,8 @@ def wait_for(
     timeout: float = 60.0,
     until: Any = None,
 ) -> dict[str, Any]:
-    """Poll `GET /plans/{id}` until the plan is in one of `statuses` (and `until(body)`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/plans/{plan_id}", headers=headers).json()
-        if body["status"] in statuses and (until is None or until(body)):
-            return body
-        if body["status"] in TERMINAL and body["status"] not in statuses:
-            pytest.fail(f"plan ended {body['status']}: {body['error']}")
-        assert time.monotonic() < deadline, f"plan still {body['status']}: {body['message']}"
-        time.sleep(0.1)
+    """Poll the plan until it is in one of `statuses` (and `until(body)`)."""
+    return poll_status(client, headers, f"/plans/{plan_id}", statuses, TERMINAL, timeout, until)
 
 
 def solved(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:

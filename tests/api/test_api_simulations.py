@@ -21,6 +21,7 @@ from api.simulation_runner import SIMULATIONS, SimulationRunner
 from dispatch.errors import InputError
 from dispatch.season.own_city import city_from_records, draw_sites
 from dispatch.zones import Zone
+from tests.api_support import poll_status
 
 pytestmark = [pytest.mark.api, pytest.mark.service]  # worker processes
 
@@ -72,16 +73,9 @@ def wait_for(
     timeout: float = 90.0,
     until: Any = None,
 ) -> dict[str, Any]:
-    """Poll `GET /simulations/{id}` until it is in one of `statuses` (and `until(body)`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/simulations/{sim_id}", headers=headers).json()
-        if body["status"] in statuses and (until is None or until(body)):
-            return body
-        if body["status"] in TERMINAL and body["status"] not in statuses:
-            pytest.fail(f"simulation ended {body['status']}: {body['error']}")
-        assert time.monotonic() < deadline, f"still {body['status']}: {body['message']}"
-        time.sleep(0.1)
+    """Poll the simulation until it is in one of `statuses` (and `until(body)`)."""
+    url = f"/simulations/{sim_id}"
+    return poll_status(client, headers, url, statuses, TERMINAL, timeout, until)
 
 
 def worker_pid(client: TestClient, sim_id: str) -> int | None:

@@ -11,10 +11,12 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.models import AuditRow, CrewRow, SignInLockRow, UserRow
 from api.settings import Settings
@@ -39,7 +41,7 @@ PASSWORD = "correct horse battery"
 WRONG = "wrong user name or password"
 
 
-def _sessions(client: TestClient):  # type: ignore[no-untyped-def]
+def _sessions(client: TestClient) -> sessionmaker[Session]:
     return client.app.state.ctx.sessions
 
 
@@ -62,7 +64,7 @@ def _add_crew(client: TestClient, settings: Settings, crew_id: str = "IC001") ->
         )
 
 
-def _sign_in(client: TestClient, username: str, password: str):  # type: ignore[no-untyped-def]
+def _sign_in(client: TestClient, username: str, password: str) -> httpx.Response:
     return client.post("/auth/sign-in", json={"username": username, "password": password})
 
 
@@ -392,7 +394,7 @@ def _dispatch(db: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
     )
 
 
-def _db_sessions(db: Path):  # type: ignore[no-untyped-def]
+def _db_sessions(db: Path) -> tuple[Engine, sessionmaker[Session]]:
     from api.db import make_engine, session_factory
 
     engine = make_engine(f"sqlite:///{db}")
