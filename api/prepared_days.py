@@ -16,9 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from dispatch.overrides import PreparedDay, prepare_day
+from dispatch.overrides import prepare_day
 from dispatch.plan import Plan
 from dispatch.plan_io import plan_from_dict
+from dispatch.routed_day import RoutedDay
 
 #: plans kept (a region's day and its re-plans, for a few regions)
 SIZE = 8
@@ -26,7 +27,7 @@ SIZE = 8
 
 @dataclass
 class _Entry:
-    prepared: PreparedDay
+    prepared: RoutedDay
     #: the last version of the plan read, and the plan read at it (a refused move leaves the
     #: version as it was, so the next drop finds the routes already read)
     version: int
@@ -39,7 +40,7 @@ _lock = threading.Lock()
 
 def stored_plan_prepared(
     plan_id: str, version: int, result: dict[str, Any]
-) -> tuple[Plan, PreparedDay]:
+) -> tuple[Plan, RoutedDay]:
     """The stored plan `result` of row `plan_id` at `version`, read with the cached problem,
     and its prepared day (built and kept on the first call for this plan). Plans are never
     changed in place, so the plan read at a version is shared by the requests at it."""

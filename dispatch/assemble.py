@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from dispatch.models import JobKind
-from dispatch.plan import CrewRoute, Plan, PlannedBreak, PlannedStop, Unassigned, UnassignedReason
-from dispatch.problem import DispatchProblem
+from dispatch.plan import Plan, Unassigned, UnassignedReason
+from dispatch.routed_day import RoutedDay
 from dispatch.translate import Translation
 from routing.problem import RouteSchedule, RoutingSolution
-from routing.schedule import build_schedules
 from routing.validate import validate_solution
 
 MAX_REPAIRS = 50
@@ -51,12 +49,13 @@ class DaySequences:
         return set(itertools.chain.from_iterable(self.jobs.values()))
 
 
-def time_day(full: Translation, day: DaySequences) -> tuple[list[RouteSchedule], list[int]]:
-    """Timed routes on the full problem, and job indices taken out because they broke a rule."""
+def time_day(routed: RoutedDay, day: DaySequences) -> tuple[list[RouteSchedule], list[int]]:
+    """Timed routes on the whole day, and job indices taken out because they broke a rule."""
+    full = routed.full
     seqs = {k: list(v) for k, v in day.jobs.items() if v}
     dropped: list[int] = []
     for _ in range(MAX_REPAIRS):
-        routes = build_schedules(full.routing, sorted(seqs.items()), day.breaks)
+        routes = routed.time(seqs, day.breaks)
         on_routes = set(itertools.chain.from_iterable(seqs.values()))
         unassigned = [i for i in range(len(full.routing.visits)) if i not in on_routes]
         bad = _offending_visits(full, RoutingSolution(routes, unassigned), seqs)
@@ -88,9 +87,7 @@ def _offending_visits(
 
 
 def to_plan(
-    problem: DispatchProblem,
-    deadlines: dict[str, datetime],
-    full: Translation,
+    day: RoutedDay,
     routes: list[RouteSchedule],
     timing_drops: list[int],
     pre_unassigned: list[Unassigned],
@@ -101,7 +98,8 @@ def to_plan(
     `unsolved[job_id]` names the group whose solve found no solution at all in time.
     """
     unsolved = unsolved or {}
-    crew_routes = crew_routes_of(problem, deadlines, full, routes)
+    problem, full = day.problem, day.full
+    crew_routes = day.crew_routes(routes)
     planned = {s.job_id for r in crew_routes for s in r.stops}
     screened = {u.job_id for u in pre_unassigned}
     ordered = {j.order_id for j in problem.jobs if j.kind is JobKind.DELIVERY}
@@ -130,74 +128,3 @@ def to_plan(
             )
         unassigned.append(Unassigned(job.id, reason, detail))
     return Plan(problem, crew_routes, unassigned, {"timing_drops": len(dropped)})
-
-
-def crew_routes_of(
-    problem: DispatchProblem,
-    deadlines: dict[str, datetime],
-    full: Translation,
-    routes: list[RouteSchedule],
-) -> list[CrewRoute]:
-    """Timed routes of `full` as the plan's crew routes, ordered by crew id.
-
-    Shared by the planner and by dispatcher overrides (`dispatch.overrides`), so a plan
-    re-timed after a manual move has exactly the shape and rounding of a planned one.
-    """
-    crew_routes = [_crew_route(problem, deadlines, full, r) for r in routes]
-    crew_routes.sort(key=lambda r: r.crew_id)
-    return crew_routes
-
-
-def _crew_route(
-    problem: DispatchProblem, deadlines: dict[str, datetime], tr: Translation, r: RouteSchedule
-) -> CrewRoute:
-    veh = tr.routing.vehicles[r.vehicle]
-    stops = [
-        PlannedStop(
-            tr.job_ids[s.visit],
-            problem.from_seconds(s.arrival),
-            problem.from_seconds(s.start),
-            problem.from_seconds(s.end),
-            deadlines[tr.job_ids[s.visit]],
-        )
-        for s in r.stops
-    ]
-    lunch = None
-    if r.break_ is not None and veh.break_ is not None:
-        lunch = PlannedBreak(
-            problem.from_seconds(r.break_.start),
-            veh.break_.duration_s // 60,
-            r.break_.after_stop,
-            r.break_.before_travel,
-        )
-    dist, drive = _route_totals(tr, r)
-    return CrewRoute(
-        tr.crew_ids[r.vehicle],
-        problem.from_seconds(r.depart),
-        problem.from_seconds(r.return_arrival),
-        stops,
-        lunch,
-        dist,
-        drive,
-    )
-
-
-def _route_totals(tr: Translation, route: RouteSchedule) -> tuple[int, int]:
-    """Distance (m) and driving time (s) of a timed route, with the real travel times."""
-    veh = tr.routing.vehicles[route.vehicle]
-    travel = tr.routing.travel
-    locs = [
-        veh.start_location,
-        *(tr.routing.visits[s.visit].location for s in route.stops),
-        veh.end_location,
-    ]
-    departs = [route.depart] + [s.end for s in route.stops]
-    if route.break_ is not None and route.break_.before_travel and veh.break_ is not None:
-        k = route.break_.after_stop + 1
-        departs[k] = max(departs[k], route.break_.start) + veh.break_.duration_s
-    dist = sum(int(travel.distances[a, b]) for a, b in itertools.pairwise(locs))
-    drive = sum(
-        travel.travel_time(veh.profile, a, b, t)
-        for (a, b), t in zip(itertools.pairwise(locs), departs, strict=True)
-    )
-    return dist, drive

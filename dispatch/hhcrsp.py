@@ -35,12 +35,12 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from dispatch.assemble import crew_routes_of
 from dispatch.errors import InputError
 from dispatch.models import Crew, CrewKind, Depot, DepotKind, GeoPoint, Job, JobKind, TimeWindow
 from dispatch.plan import Plan, Unassigned, UnassignedReason
 from dispatch.problem import DispatchProblem, JobSync, TravelSettings
-from dispatch.translate import LATENESS_CENTS_PER_S, build_travel, translate
+from dispatch.routed_day import routed_day
+from dispatch.translate import LATENESS_CENTS_PER_S
 from routing.ortools_model import SolveParams, solve
 
 #: the instances carry no date; any day will do
@@ -193,16 +193,8 @@ def solve_instance(
     """
     started = clock.monotonic()
     problem = instance.problem
-    travel = build_travel(problem)
-    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
-    full = translate(
-        problem,
-        travel,
-        deadlines,
-        range(len(problem.jobs)),
-        range(len(problem.crews)),
-        instance.eligible,
-    )
+    day = routed_day(problem, allowed=instance.eligible)
+    full = day.full
     params = SolveParams(
         time_limit_s=time_limit_s, solution_limit=solution_limit, metaheuristic=metaheuristic
     )
@@ -210,7 +202,7 @@ def solve_instance(
     found = solution.stats.get("solutions", 0) > 0
     reason = UnassignedReason.NO_CAPACITY_LEFT if found else UnassignedReason.NOT_SOLVED_IN_TIME
     unassigned = [Unassigned(full.job_ids[v], reason) for v in solution.unassigned]
-    routes = crew_routes_of(problem, deadlines, full, solution.routes)
+    routes = day.crew_routes(solution.routes)
     stats = {
         "wall_s": round(clock.monotonic() - started, 2),
         "solutions": solution.stats.get("solutions", 0),

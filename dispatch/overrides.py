@@ -2,8 +2,8 @@
 
 A `Move` takes a job off wherever it is (a crew's route or the unassigned list) and puts it
 at a position in a crew's stop list, or takes it off its route. The day is then timed again
-exactly as the planner times it (one full translation of all jobs and crews, the same
-`routing.schedule.build_schedules` and `dispatch.assemble.crew_routes_of`), and the result
+exactly as the planner times it (the day in routing form, `dispatch.routed_day`: the same
+translation, re-timing and way back to crew routes), and the result
 goes through the independent validator. Unlike the planner's final timing, an override never
 drops another job to make room: if any hard rule breaks, the move is refused as a whole
 (`OverrideRefused`) with one readable reason per broken rule, and the plan passed in is left
@@ -27,16 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dispatch.assemble import crew_routes_of
 from dispatch.models import CrewKind, Job, JobKind
 from dispatch.plan import CrewRoute, Plan, PlannedStop, Unassigned, UnassignedReason
 from dispatch.problem import DispatchProblem
-from dispatch.translate import Translation, build_travel, job_demand, translate
+from dispatch.routed_day import RoutedDay, put_in, routed_day, take_out
+from dispatch.translate import Translation, job_demand
 from dispatch.validation import PlanViolation, validate_plan
 from routing.problem import RouteSchedule
-from routing.schedule import build_schedules
 from routing.travel import TravelModel
-from routing.validate import check_route
 
 
 @dataclass(frozen=True)
@@ -72,26 +70,12 @@ class InvalidMove(OverrideRefused, ValueError):
     callers may catch either."""
 
 
-@dataclass(frozen=True)
-class PreparedDay:
+def prepare_day(problem: DispatchProblem, travel: TravelModel | None = None) -> RoutedDay:
     """What checking a move needs that depends on the problem alone, not on the routes: the
-    travel model, the deadlines and the full translation. On a 1,500-job day building them
-    is about 0.2 s of a move's check; a service checking many moves of one plan (a
-    dispatcher dragging stops) builds them once (`prepare_day`) and passes them in."""
-
-    problem: DispatchProblem
-    travel: TravelModel
-    deadlines: dict[str, datetime]
-    full: Translation
-
-
-def prepare_day(problem: DispatchProblem, travel: TravelModel | None = None) -> PreparedDay:
-    travel = travel or build_travel(problem)
-    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
-    full = translate(
-        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
-    )
-    return PreparedDay(problem, travel, deadlines, full)
+    day in routing form (`dispatch.routed_day`). On a 1,500-job day building it is about
+    0.2 s of a move's check; a service checking many moves of one plan (a dispatcher
+    dragging stops) builds it once and passes it to `apply_move` as `prepared`."""
+    return routed_day(problem, travel)
 
 
 def apply_move(
@@ -99,7 +83,7 @@ def apply_move(
     move: Move,
     *,
     travel: TravelModel | None = None,
-    prepared: PreparedDay | None = None,
+    prepared: RoutedDay | None = None,
 ) -> Plan:
     """A new plan with `move` applied and every route re-timed; raises `OverrideRefused`.
 
@@ -110,16 +94,17 @@ def apply_move(
     `plan.stats` with `stats["overrides"]` counting the moves applied.
     """
     problem = plan.problem
-    job_pos = {j.id: i for i, j in enumerate(problem.jobs)}
-    crew_pos = {c.id: k for k, c in enumerate(problem.crews)}
+    if prepared is None or prepared.problem is not problem:
+        prepared = prepare_day(problem, travel)
+    job_pos, crew_pos = prepared.job_pos, prepared.crew_pos
     if move.job_id not in job_pos:
         raise InvalidMove([f"job {move.job_id}: no such job in the plan's problem"])
     if move.crew_id is not None and move.crew_id not in crew_pos:
         raise InvalidMove([f"crew {move.crew_id}: no such crew in the plan's problem"])
 
-    seqs, breaks = _sequences(plan, job_pos, crew_pos)
+    seqs, breaks = prepared.sequences(plan)
     visit = job_pos[move.job_id]
-    source = _take_out(seqs, breaks, visit)
+    source = take_out(seqs, breaks, visit)
     target = None
     if move.crew_id is None:
         if source is None:
@@ -135,21 +120,17 @@ def apply_move(
                     f"{move.crew_id} (0 to {len(seq)})"
                 ]
             )
-        seq.insert(pos, visit)
-        if target in breaks and pos <= breaks[target]:
-            breaks[target] += 1  # the lunch stays after the same stop
+        put_in(seqs, breaks, target, pos, visit)
     seqs = {k: s for k, s in seqs.items() if s}
 
-    if prepared is None or prepared.problem is not problem:
-        prepared = prepare_day(problem, travel)
-    travel, deadlines, full = prepared.travel, prepared.deadlines, prepared.full
+    full = prepared.full
     circular = _circular_links(problem, full, seqs)
     if circular:
         raise OverrideRefused(circular)
-    timed = build_schedules(full.routing, sorted(seqs.items()), breaks)
-    if target is not None and _refit_break(full, timed, seqs, breaks, target):
-        timed = build_schedules(full.routing, sorted(seqs.items()), breaks)
-    routes = crew_routes_of(problem, deadlines, full, timed)
+    timed = prepared.time(seqs, breaks)
+    if target is not None and _refit_break(prepared, timed, seqs, breaks, target):
+        timed = prepared.time(seqs, breaks)
+    routes = prepared.crew_routes(timed)
 
     unassigned = [u for u in plan.unassigned if u.job_id != move.job_id]
     if move.crew_id is None:
@@ -161,37 +142,11 @@ def apply_move(
     stats["overrides"] = (int(before) if math.isfinite(before) else 0) + 1
     new = Plan(problem, routes, unassigned, stats)
 
-    violations = validate_plan(new, travel)
+    violations = validate_plan(new, prepared.travel)
     if violations:
         touched = {move.crew_id} | ({problem.crews[source].id} if source is not None else set())
         raise OverrideRefused(_reasons(new, full, violations, move, touched), violations)
     return new
-
-
-def _sequences(
-    plan: Plan, job_pos: dict[str, int], crew_pos: dict[str, int]
-) -> tuple[dict[int, list[int]], dict[int, int]]:
-    """Per crew index: the plan's job indices in visiting order, and the lunch position."""
-    seqs: dict[int, list[int]] = {}
-    breaks: dict[int, int] = {}
-    for r in plan.routes:
-        k = crew_pos[r.crew_id]
-        seqs[k] = [job_pos[s.job_id] for s in r.stops]
-        if r.lunch is not None:
-            breaks[k] = r.lunch.after_stop
-    return seqs, breaks
-
-
-def _take_out(seqs: dict[int, list[int]], breaks: dict[int, int], visit: int) -> int | None:
-    """Remove `visit` from its route; the crew it was on, or None if it was on none."""
-    for k, seq in seqs.items():
-        if visit in seq:
-            i = seq.index(visit)
-            del seq[i]
-            if k in breaks and i <= breaks[k]:
-                breaks[k] -= 1  # the lunch stays in the same gap between stops
-            return k
-    return None
 
 
 def _circular_links(
@@ -261,7 +216,7 @@ def _circular_links(
 
 
 def _refit_break(
-    full: Translation,
+    day: RoutedDay,
     timed: list[RouteSchedule],
     seqs: dict[int, list[int]],
     breaks: dict[int, int],
@@ -270,9 +225,8 @@ def _refit_break(
     """If crew k's route, as `timed`, breaks a rule, move its lunch to the position where
     the route breaks none and ends earliest, nearest the old one on a tie (other routes held
     at their timing). True if it moved."""
-    p = full.routing
     own = next((r for r in timed if r.vehicle == k), None)
-    if p.vehicles[k].break_ is None or own is None or not check_route(p, own):
+    if day.full.routing.vehicles[k].break_ is None or own is None or not day.check(own):
         return False
     fixed = {s.visit: (s.end, r.vehicle) for r in timed if r.vehicle != k for s in r.stops}
     hint = breaks.get(k)
@@ -281,8 +235,8 @@ def _refit_break(
     for pos in range(-1, len(seqs[k])):
         if pos == hint:
             continue
-        route = build_schedules(p, [(k, seqs[k])], {k: pos}, fixed)[0]
-        if not check_route(p, route):
+        route = day.time({k: seqs[k]}, {k: pos}, fixed)[0]
+        if not day.check(route):
             key = (route.return_arrival, abs(pos - centre), pos)
             best = key if best is None else min(best, key)
     if best is None:

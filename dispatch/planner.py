@@ -41,11 +41,11 @@ from dispatch.insertion import insert_leftovers
 from dispatch.models import JobKind
 from dispatch.plan import Plan
 from dispatch.problem import DispatchProblem
-from dispatch.translate import Continuation, Translation, build_travel, job_demand, translate
+from dispatch.routed_day import RoutedDay, routed_day
+from dispatch.translate import Continuation, Translation, build_travel, job_demand
 from dispatch.validation import PlanInvalid, validate_plan
 from routing.ortools_model import Progress, SolveParams, solve, solve_best_of
-from routing.problem import RoutingSolution
-from routing.schedule import build_schedules
+from routing.problem import RouteSchedule, RoutingSolution
 
 #: share of the time limit for the zone solves; the rest goes to the cross-zone pass
 FIRST_PASS_SHARE = 0.8
@@ -85,60 +85,42 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     report = options.progress or (lambda _m, _f: None)
     report("building travel matrices", 0.0)
     travel = build_travel(problem, lazy=True)
-    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
     screening = screen(problem, travel)
+    # the whole day, each job allowed the crews the screening found (none if screened out)
+    allowed = {j.id: screening.eligible.get(j.id, []) for j in problem.jobs}
+    routed = routed_day(problem, travel, allowed=allowed)
+    job_pos, crew_pos = routed.job_pos, routed.crew_pos
     groups = make_groups(problem, screening.eligible, options.decompose_above, options.group_size)
     report(f"solving {len(screening.eligible)} jobs in {len(groups)} group(s)", 0.05)
     budget = options.time_limit_s * (FIRST_PASS_SHARE if len(groups) > 1 else 1.0)
-    solutions = _solve_groups(
-        problem, travel, deadlines, screening.eligible, groups, budget, options, report
-    )
-    job_pos = {j.id: i for i, j in enumerate(problem.jobs)}
-    crew_pos = {c.id: k for k, c in enumerate(problem.crews)}
+    solutions = _solve_groups(routed, screening.eligible, groups, budget, options, report)
     day = DaySequences()
     for tr, sol in solutions:
         day.add(tr, sol, job_pos, crew_pos)
-    # the whole day, each job allowed the crews the screening found (none if screened out)
-    allowed = {j.id: screening.eligible.get(j.id, []) for j in problem.jobs}
-    full = translate(
-        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews)), allowed
-    )
     left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
     first_pass_s = round(time.monotonic() - started, 2)
     first_pass_left = len(left)
     rebalanced = 0
     if len(groups) > 1 and left:
         report(f"second pass: {len(left)} jobs offered to neighbouring crews' spare time", 0.85)
-        rebalanced = _rebalance(
-            problem,
-            travel,
-            deadlines,
-            screening.eligible,
-            full,
-            day,
-            groups,
-            left,
-            options,
-            job_pos,
-            crew_pos,
-        )
+        rebalanced = _rebalance(routed, screening.eligible, day, groups, left, options)
     left = [job_pos[j] for j in screening.eligible if job_pos[j] not in day.planned()]
     inserted: list[int] = []
     phases = {"search_s": round(time.monotonic() - started, 2)}
     if left:
         report(f"inserting {len(left)} left-over jobs into routes where they fit", 0.92)
         eligible_crews = {job_pos[j]: ks for j, ks in screening.eligible.items()}
-        inserted = insert_leftovers(full, day, left, eligible_crews)
+        inserted = insert_leftovers(routed.full, day, left, eligible_crews)
     phases["insertion_s"] = round(time.monotonic() - started - phases["search_s"], 2)
     report("timing all routes", 0.95)
-    routes, drops = time_day(full, day)
+    routes, drops = time_day(routed, day)
     unsolved = {
         job_id: f"no solution for {g.name} within {budget:.0f} s: give the planner more time"
         for g, (tr, sol) in zip(groups, solutions, strict=True)
         if sol.stats.get("solutions", 0) == 0 and not sol.routes
         for job_id in tr.job_ids
     }
-    plan = to_plan(problem, deadlines, full, routes, drops, screening.unassigned, unsolved)
+    plan = to_plan(routed, routes, drops, screening.unassigned, unsolved)
     plan.stats.update(
         wall_s=round(time.monotonic() - started, 2),
         groups=len(groups),
@@ -175,17 +157,19 @@ def _solve_one(
 
 
 def _solve_groups(
-    problem, travel, deadlines, eligible, groups: list[Group], budget, options, report
-):
+    routed: RoutedDay,
+    eligible: dict[str, list[int]],
+    groups: list[Group],
+    budget: float,
+    options: PlanOptions,
+    report: Callable[[str, float], None],
+) -> list[tuple[Translation, RoutingSolution]]:
     """Solve each group: serially, in a pool of local processes, or on `options.cluster`."""
     total = sum(len(g.job_indices) for g in groups) or 1
     cluster = options.cluster
     slots = (cluster.worker_count() if cluster.mode != "serial" else 1) if cluster else 0
     workers = max(1, min(slots or options.workers or os.cpu_count() or 1, len(groups)))
-    translations = [
-        translate(problem, travel, deadlines, g.job_indices, g.crew_indices, eligible)
-        for g in groups
-    ]
+    translations = [routed.part(g.job_indices, g.crew_indices, eligible) for g in groups]
     params = [
         SolveParams(time_limit_s=limit, solution_limit=options.solution_limit)
         for limit in time_limits([len(g.job_indices) for g in groups], workers, budget)
@@ -231,17 +215,12 @@ def _solve_groups(
 
 
 def _rebalance(
-    problem,
-    travel,
-    deadlines,
-    eligible,
-    full: Translation,
+    routed: RoutedDay,
+    eligible: dict[str, list[int]],
     day: DaySequences,
-    groups,
-    left,
-    options,
-    job_pos,
-    crew_pos,
+    groups: list[Group],
+    left: list[int],
+    options: PlanOptions,
 ) -> int:
     """The second pass: offer the jobs the groups left over to neighbouring crews' spare time.
 
@@ -270,9 +249,7 @@ def _rebalance(
             (left_in[n], {k for m in (n, *near[n]) for k in crews_of[m]})
             for n in sorted(left_in, key=lambda n: (-len(left_in[n]), n))
         ]
-    timed = build_schedules(
-        full.routing, sorted((k, v) for k, v in day.jobs.items() if v), day.breaks
-    )
+    timed = routed.time({k: v for k, v in day.jobs.items() if v}, day.breaks)
     routes = {r.vehicle: r for r in timed}
     placed = 0
     for jobs, crews in passes:
@@ -280,18 +257,15 @@ def _rebalance(
         # by a one-second share on a busy machine would make the plan depend on the load.
         share = 1.0 if options.solution_limit else len(jobs) / len(left)
         limit = max(MIN_PASS_S, budget * share)
-        tr, sol = _second_pass(
-            problem, travel, deadlines, eligible, full, routes, jobs, crews, limit, options
-        )
-        day.add(tr, sol, job_pos, crew_pos)
-        changed = sorted({crew_pos[tr.crew_ids[r.vehicle]] for r in sol.routes if r.stops})
+        tr, sol = _second_pass(routed, eligible, routes, jobs, crews, limit, options)
+        day.add(tr, sol, routed.job_pos, routed.crew_pos)
+        changed = sorted({routed.crew_pos[tr.crew_ids[r.vehicle]] for r in sol.routes if r.stops})
         placed += sum(len(r.stops) for r in sol.routes)
         if changed and len(passes) > 1:  # re-time the crews that took jobs, for the next pass
             fixed = {
                 s.visit: (s.end, k) for k, r in routes.items() if k not in changed for s in r.stops
             }
-            seqs = [(k, day.jobs[k]) for k in changed]
-            for r in build_schedules(full.routing, seqs, day.breaks, fixed):
+            for r in routed.time({k: day.jobs[k] for k in changed}, day.breaks, fixed):
                 routes[r.vehicle] = r
     return placed
 
@@ -303,14 +277,21 @@ def neighbour_pass_budget(time_limit_s: float) -> float:
 
 
 def _second_pass(
-    problem, travel, deadlines, eligible, full: Translation, routes, left, allowed, limit, options
-):
+    routed: RoutedDay,
+    eligible: dict[str, list[int]],
+    routes: dict[int, RouteSchedule],
+    left: list[int],
+    allowed: set[int] | None,
+    limit: float,
+    options: PlanOptions,
+) -> tuple[Translation, RoutingSolution]:
     """Offer `left` to the remaining day of the eligible crews (of `allowed`, None: all).
 
     `routes` are the timed routes so far (by crew index). An installation whose delivery is
     already on a route keeps the link through a "not before the delivery's end + gap" bound
     on its windows.
     """
+    problem, full = routed.problem, routed.full
     gap = problem.link_gap_minutes * 60
     delivery_end = {}
     continuations: dict[int, Continuation] = {}
@@ -359,7 +340,7 @@ def _second_pass(
             )
         )
     ]
-    tr = translate(problem, travel, deadlines, left, crews, eligible, not_before, continuations)
+    tr = routed.part(left, crews, eligible, not_before, continuations)
     return tr, solve(
         tr.routing, SolveParams(time_limit_s=limit, solution_limit=options.solution_limit)
     )

@@ -84,16 +84,14 @@ def planned(p: DispatchProblem, routes: dict[str, list[str]]) -> Plan:
     unassigned. Fails if the timing had to drop a job or the plan breaks a hard rule.
     """
     from dispatch.assemble import DaySequences, time_day, to_plan
-    from dispatch.translate import build_travel, translate
+    from dispatch.routed_day import routed_day
     from dispatch.validation import validate_plan
 
-    deadlines = {j.id: p.promises.deadline(j) for j in p.jobs}
-    full = translate(p, build_travel(p), deadlines, range(len(p.jobs)), range(len(p.crews)))
-    job_pos = {j.id: i for i, j in enumerate(p.jobs)}
-    crew_pos = {c.id: k for k, c in enumerate(p.crews)}
-    day = DaySequences({crew_pos[c]: [job_pos[j] for j in js] for c, js in routes.items()})
-    timed, drops = time_day(full, day)
-    assert not drops, f"the timing dropped {[full.job_ids[v] for v in drops]}"
-    plan = to_plan(p, deadlines, full, timed, drops, [])
+    routed = routed_day(p)
+    jp, cp = routed.job_pos, routed.crew_pos
+    day = DaySequences({cp[c]: [jp[j] for j in js] for c, js in routes.items()})
+    timed, drops = time_day(routed, day)
+    assert not drops, f"the timing dropped {[routed.full.job_ids[v] for v in drops]}"
+    plan = to_plan(routed, timed, drops, [])
     assert validate_plan(plan) == []
     return plan

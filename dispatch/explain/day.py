@@ -16,9 +16,10 @@ from dispatch.explain.model import Explanation
 from dispatch.models import Crew, Job
 from dispatch.plan import Plan
 from dispatch.problem import DispatchProblem
-from dispatch.translate import Translation, build_travel, translate
+from dispatch.routed_day import RoutedDay, routed_day
+from dispatch.translate import Translation
 from dispatch.zones import locate
-from routing.problem import BreakTime, RouteSchedule, StopTime
+from routing.problem import RouteSchedule
 from routing.travel import TravelModel
 
 #: route evaluations (one timing + validation each) per `explain_plan` call
@@ -36,15 +37,8 @@ class Day:
     """
 
     plan: Plan
-    problem: DispatchProblem
-    #: the problem's travel model (distances to depots, travel times from a depot)
-    travel: TravelModel
-    #: the whole problem in routing form: every job a visit, every crew a vehicle
-    full: Translation
-    #: job id -> visit
-    job_pos: dict[str, int]
-    #: crew id -> vehicle
-    crew_pos: dict[str, int]
+    #: the plan's problem in routing form, with its travel model and id <-> position maps
+    routed: RoutedDay
     #: vehicle -> its planned visits in route order (crews with a route only)
     seqs: dict[int, list[int]]
     #: vehicle -> the stop position its planned lunch follows (-1: before the first stop)
@@ -62,6 +56,28 @@ class Day:
     #: job id -> the zone its location lies in (jobs without a zone of their own)
     zones: dict[str, str | None] = field(default_factory=dict)
 
+    @property
+    def problem(self) -> DispatchProblem:
+        return self.routed.problem
+
+    @property
+    def travel(self) -> TravelModel:
+        """The problem's travel model (distances to depots, travel times from a depot)."""
+        return self.routed.travel
+
+    @property
+    def full(self) -> Translation:
+        """The whole problem in routing form: every job a visit, every crew a vehicle."""
+        return self.routed.full
+
+    @property
+    def job_pos(self) -> dict[str, int]:
+        return self.routed.job_pos
+
+    @property
+    def crew_pos(self) -> dict[str, int]:
+        return self.routed.crew_pos
+
     def crew(self, k: int) -> Crew:
         return self.problem.crews[k]
 
@@ -75,42 +91,17 @@ class Day:
 
 def build_day(plan: Plan, travel: TravelModel | None) -> Day:
     """Translate the plan's problem and index its routes (the travel model built if not given)."""
-    problem = plan.problem
-    travel = travel or build_travel(problem)
-    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
-    full = translate(
-        problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews))
-    )
-    job_pos = {j.id: i for i, j in enumerate(problem.jobs)}
-    crew_pos = {c.id: k for k, c in enumerate(problem.crews)}
-    seqs: dict[int, list[int]] = {}
-    breaks: dict[int, int] = {}
-    routes: dict[int, RouteSchedule] = {}
-    ends: dict[int, tuple[int, int]] = {}
-    sec = problem.to_seconds
-    for r in plan.routes:
-        k = crew_pos[r.crew_id]
-        seqs[k] = [job_pos[s.job_id] for s in r.stops]
-        brk = None
-        if r.lunch is not None:
-            breaks[k] = r.lunch.after_stop
-            brk = BreakTime(sec(r.lunch.start), r.lunch.after_stop, r.lunch.before_travel)
-        stops = [
-            StopTime(job_pos[s.job_id], sec(s.arrival), sec(s.start), sec(s.end)) for s in r.stops
-        ]
-        routes[k] = RouteSchedule(k, sec(r.depart), stops, sec(r.return_at), brk)
-        ends.update({s.visit: (s.end, k) for s in stops})
-    before_of = {p.after: (p.before, p.gap_s) for p in full.routing.precedences}
+    routed = routed_day(plan.problem, travel)
+    seqs, breaks = routed.sequences(plan)
+    routes = routed.planned_schedules(plan)
+    ends = {s.visit: (s.end, k) for k, r in routes.items() for s in r.stops}
+    before_of = routed.links()
     awaited = {
         b for a, (b, _) in before_of.items() if a in ends and b in ends and ends[a][1] != ends[b][1]
     }
     return Day(
         plan=plan,
-        problem=problem,
-        travel=travel,
-        full=full,
-        job_pos=job_pos,
-        crew_pos=crew_pos,
+        routed=routed,
         seqs=seqs,
         breaks=breaks,
         routes=routes,

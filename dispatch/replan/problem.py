@@ -27,8 +27,9 @@ from dispatch.plan import CrewRoute, Plan, PlannedStop
 from dispatch.problem import DispatchProblem
 from dispatch.replan.options import ReplanOptions
 from dispatch.replan.state import DayState
+from dispatch.routed_day import RoutedDay, routed_day
 from dispatch.service_time import estimate_minutes
-from dispatch.translate import Translation, build_travel, translate
+from dispatch.translate import Translation
 from routing.problem import RoutingProblem
 from routing.travel import TravelModel
 
@@ -48,11 +49,8 @@ class ReplanProblem:
     old_stops: dict[str, tuple[CrewRoute, PlannedStop]]  # job id -> its route and stop
     facts: dict[str, tuple[datetime, datetime]]  # pinned job id -> (start, end)
     base: DispatchProblem
-    travel: TravelModel
-    deadlines: dict[str, datetime]
-    full: Translation  # all of `base`: job and crew ids by position
-    job_pos: dict[str, int]
-    crew_pos: dict[str, int]
+    #: `base` in routing form (all its jobs and crews), with its travel model and deadlines
+    routed: RoutedDay
     at_s: int
     tolerance_s: int
     pinned_v: set[int]
@@ -70,6 +68,27 @@ class ReplanProblem:
     crew_patch: dict[int, dict[str, int]] = field(default_factory=dict)  # relaxed shift/lunch
     day_over: set[int] = field(default_factory=set)  # crews whose shift is over by `at`
 
+    @property
+    def travel(self) -> TravelModel:
+        return self.routed.travel
+
+    @property
+    def deadlines(self) -> dict[str, datetime]:
+        return self.routed.deadlines
+
+    @property
+    def full(self) -> Translation:
+        """All of `base`: job and crew ids by position."""
+        return self.routed.full
+
+    @property
+    def job_pos(self) -> dict[str, int]:
+        return self.routed.job_pos
+
+    @property
+    def crew_pos(self) -> dict[str, int]:
+        return self.routed.crew_pos
+
 
 def build_problem(
     plan: Plan, state: DayState, options: ReplanOptions, started: float
@@ -78,11 +97,8 @@ def build_problem(
     old_stops = {s.job_id: (r, s) for r in plan.routes for s in r.stops}
     facts = pinned_facts(plan, state)
     base = _base_problem(plan, state, facts, old_stops)
-    travel = build_travel(base)
-    deadlines = {j.id: base.promises.deadline(j) for j in base.jobs}
-    full = translate(base, travel, deadlines, range(len(base.jobs)), range(len(base.crews)))
-    job_pos = {j: i for i, j in enumerate(full.job_ids)}
-    crew_pos = {c: k for k, c in enumerate(full.crew_ids)}
+    routed = routed_day(base)
+    full, job_pos, crew_pos = routed.full, routed.job_pos, routed.crew_pos
     at_s = base.to_seconds(state.at)
     sched, expired = _sched_problem(full, base, facts, at_s)
     notified_dt = {j: s.start for j, (_, s) in old_stops.items() if j in job_pos} | {
@@ -96,11 +112,7 @@ def build_problem(
         old_stops=old_stops,
         facts=facts,
         base=base,
-        travel=travel,
-        deadlines=deadlines,
-        full=full,
-        job_pos=job_pos,
-        crew_pos=crew_pos,
+        routed=routed,
         at_s=at_s,
         tolerance_s=options.eta_tolerance_minutes * 60,
         pinned_v={job_pos[j] for j in facts},

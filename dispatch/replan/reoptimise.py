@@ -23,7 +23,7 @@ from dispatch.replan.insert import after_delivery, candidates, insert, target_cr
 from dispatch.replan.problem import ReplanProblem
 from dispatch.replan.sequences import CrewSequences, Ledger
 from dispatch.replan.settle import time_routes
-from dispatch.translate import Continuation, Translation, job_demand, job_location, translate
+from dispatch.translate import Continuation, Translation, job_demand, job_location
 from routing.ortools_model import SolveParams, solve
 from routing.problem import RouteSchedule, RoutingSolution
 from routing.schedule import build_schedules
@@ -94,7 +94,7 @@ def _sub_problem(
             end, k = ends[pr.before]
             not_before[rp.full.job_ids[pr.after]] = end + pr.gap_s
     conts = {k: _continuation(rp, day, k, routes) for k in crews if day.prefix.get(k, 0)}
-    tr = translate(rp.base, rp.travel, rp.deadlines, visits, crews, eligible, not_before, conts)
+    tr = rp.routed.part(visits, crews, eligible, not_before, conts)
     sub = tr.routing
     current = {s.visit: s for r in routes.values() for s in r.stops}
     for i, v in enumerate(visits):

@@ -19,7 +19,6 @@ import time as clock
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from dispatch.assemble import crew_routes_of
 from dispatch.models import Crew, JobKind, LunchBreak, TimeWindow
 from dispatch.plan import Plan, Unassigned, UnassignedReason
 from dispatch.plan_diff import PlanDiff, diff_plans
@@ -27,6 +26,7 @@ from dispatch.problem import DispatchProblem
 from dispatch.replan.problem import ReplanProblem
 from dispatch.replan.sequences import CrewSequences, Ledger
 from dispatch.replan.settle import settle
+from dispatch.routed_day import crew_routes_of
 from dispatch.translate import Translation
 from dispatch.validation import PlanInvalid, validate_plan
 from routing.problem import RouteSchedule
