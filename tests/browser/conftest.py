@@ -31,6 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
 
+
 PASSWORD = "correct-horse-battery"
 #: (user name, role, extra `dispatch user add` arguments)
 USERS = [

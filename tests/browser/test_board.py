@@ -277,7 +277,6 @@ def day_plans_any(live: LiveService, headers: dict[str, str]) -> list[dict]:
     return r.json()["items"]
 
 
-
 def test_chinese_board_and_the_pages_gcj02_shift_matches_the_engines(page, live) -> None:
     from dispatch.coords import wgs84_to_gcj02
 
