@@ -1,6 +1,6 @@
 """Opening a callback (返修), shared by `POST /jobs/{id}/callbacks` and the follow-up call
 that reports a problem (`POST /jobs/{id}/follow-ups`): the request body, the guarantee check
-(the rule itself is `dispatch.callbacks.callback_refusal`) and the new job row, so the rules
+(the rule itself is `dispatch.running.callbacks.callback_refusal`) and the new job row, so the rules
 and the row are the same either way. Routers import this module, never each other.
 """
 
@@ -19,9 +19,9 @@ from api.outbox import enqueue
 from api.settings import Settings
 from api.store import new_job_row
 from api.types import LongText, Text
-from dispatch.callbacks import callback_refusal as guarantee_refusal
+from dispatch.files.records import job_from_dict
 from dispatch.models import JobKind, Priority
-from dispatch.records import job_from_dict
+from dispatch.running.callbacks import callback_refusal as guarantee_refusal
 
 #: the longest job id the database holds
 MAX_ID = 64
@@ -43,7 +43,7 @@ class CallbackIn(BaseModel):
 
 def callback_refusal(original: JobRow, fault: str | None, settings: Settings) -> str | None:
     """Why `original` cannot get a callback for `fault` now (a 422 reason), or None if it can:
-    the guarantee rule of `dispatch.callbacks` with the service's limits and clock.
+    the guarantee rule of `dispatch.running.callbacks` with the service's limits and clock.
 
     The original's status is checked by the caller (a 409: it may still complete).
     """

@@ -1,10 +1,10 @@
-"""The day as it stands, read from the database: the `dispatch.replan.DayState` a re-plan
+"""The day as it stands, read from the database: the `dispatch.running.replan.DayState` a re-plan
 starts from, and its JSON form stored on the re-plan's row.
 
 `build_day_state` gathers, for a published plan and a moment `at` of its day:
 
 * **done** and **in progress** from the job events of the plan's jobs (the current visit of
-  each), by the re-plan's rule `dispatch.replan.pinning.pinned_visits`: `completed`/`failed`
+  each), by the re-plan's rule `dispatch.running.replan.pinning.pinned_visits`: `completed`/`failed`
   -> done, from the `started` (else `arrived`) device time to the terminal one;
   `arrived`/`started` without a terminal event -> in progress since then; `departed` alone
   changes nothing;
@@ -36,10 +36,10 @@ from api.models import CrewDayRow, JobEventRow, JobRow, PlanRow
 from api.notices import notified_etas
 from api.store import job_of
 from dispatch.errors import InputError, InputErrors
+from dispatch.files.records import job_from_dict, job_to_dict
 from dispatch.plan import Plan
-from dispatch.records import job_from_dict, job_to_dict
-from dispatch.replan import DayState
-from dispatch.replan.pinning import pinned_visits
+from dispatch.running.replan import DayState
+from dispatch.running.replan.pinning import pinned_visits
 
 RECORD = "request body"
 #: job statuses of a new job a re-plan takes in

@@ -1,6 +1,7 @@
-"""From database rows to the facts `dispatch.service_metrics` counts (`JobFact`, `RouteFact`).
+"""From database rows to the facts `dispatch.metrics.service_metrics` counts (`JobFact`,
+`RouteFact`).
 
-`dispatch.service_metrics` is pure and defines every figure (docs/service-metrics.md); this
+`dispatch.metrics.service_metrics` is pure and defines every figure (docs/service-metrics.md); this
 module only reads what it needs for one period and one filter, and follows its contract:
 
 - **jobs**: every job *due*, *received* or *completed* in the period (each metric picks its own
@@ -39,8 +40,8 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from api.models import CrewDayRow, CrewRow, FollowUpRow, JobRow, PlanRow
-from dispatch.fields import parse_clock
-from dispatch.service_metrics import JobFact, RouteFact, filter_rows
+from dispatch.files.fields import parse_clock
+from dispatch.metrics.service_metrics import JobFact, RouteFact, filter_rows
 
 
 @dataclass(frozen=True)

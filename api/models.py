@@ -1,7 +1,7 @@
 """The service's tables (SQLAlchemy 2 declarative models).
 
 Domain records (a job, a crew, a depot) are stored whole as the same JSON records the
-importers read and `dispatch.records` writes, so the planner gets exactly what was imported;
+importers read and `dispatch.files.records` writes, so the planner gets exactly what was imported;
 the columns beside them are what the service filters, joins and locks on. The schema is owned
 by Alembic (`api/migrations`); these models are its source.
 
@@ -40,7 +40,8 @@ class Base(DeclarativeBase):
 
 
 class JobRow(Base):
-    """A job (one customer visit). `record` is `dispatch.records.job_to_dict`, personal data in."""
+    """A job (one customer visit). `record` is `dispatch.files.records.job_to_dict`, personal data
+    in."""
 
     __tablename__ = "jobs"
 
@@ -73,7 +74,7 @@ class JobRow(Base):
 
 
 class CrewRow(Base):
-    """A crew. `record` is `dispatch.records.crew_to_dict`. Temporary crews work only on days
+    """A crew. `record` is `dispatch.files.records.crew_to_dict`. Temporary crews work only on days
     they are booked for (a `CrewDayRow` with status available)."""
 
     __tablename__ = "crews"
@@ -108,7 +109,7 @@ class CrewDayRow(Base):
 
 
 class DepotRow(Base):
-    """A warehouse or service point. `record` is `dispatch.records.depot_to_dict`."""
+    """A warehouse or service point. `record` is `dispatch.files.records.depot_to_dict`."""
 
     __tablename__ = "depots"
 
@@ -149,10 +150,10 @@ class PlanRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    #: `dispatch.problem_io.problem_to_dict` of the day as it was when the plan was triggered
+    #: `dispatch.files.problem_io.problem_to_dict` of the day as it was when the plan was triggered
     #: (personal data in): the worker solves this snapshot, not the tables as they are later
     problem: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    #: `dispatch.plan_io.plan_to_dict` of the plan, with the problem it solved
+    #: `dispatch.files.plan_io.plan_to_dict` of the plan, with the problem it solved
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     kpis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -175,7 +176,7 @@ class PlanRow(Base):
     #: re-plan was asked for (done, in progress, overruns, absent crews, new and cancelled
     #: jobs, the ETAs customers were told), plus the parent's version it was taken against
     day_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    #: a re-plan's changes against its parent (`dispatch.plan_diff.PlanDiff.summary()`)
+    #: a re-plan's changes against its parent (`dispatch.running.plan_diff.PlanDiff.summary()`)
     diff: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 

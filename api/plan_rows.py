@@ -17,8 +17,8 @@ from api.auth import Principal, check_region
 from api.errors import Conflict
 from api.models import PlanRow
 from api.plan_schemas import PlanOut, PlanResult
+from dispatch.files.plan_io import plan_from_dict
 from dispatch.plan import Plan
-from dispatch.plan_io import plan_from_dict
 
 #: the statuses of a plan still being solved
 ACTIVE = ("queued", "running")

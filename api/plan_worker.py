@@ -8,11 +8,11 @@ cancelled, `failed` with the error on any exception, throttled progress, the exi
 `api.worker_main`; this module is the plan's work (`PLAN`):
 
 - a plan is solved from the problem snapshot on its row (taken when it was triggered) with
-  `dispatch.planner.make_plan`, progress and the planner's message written to the row; the
+  `dispatch.planning.planner.make_plan`, progress and the planner's message written to the row; the
   result (`plan_to_dict`, personal data in: the row stays on the server, and answers are
   shaped by role) and the KPIs are stored, status `succeeded` (a `PlanInvalid` that ends it
   `failed` lists every violation);
-- a re-plan row (`kind` `replan`) is solved with `dispatch.replan.replan` instead: from its
+- a re-plan row (`kind` `replan`) is solved with `dispatch.running.replan.replan` instead: from its
   parent's stored plan (which must still be the published version the re-plan was asked
   against) and the day-state snapshot on the row (`api.day_state`); it stores the new plan,
   the KPIs and the diff against the parent. A refusal or any error ends the re-plan `failed`
@@ -31,10 +31,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.models import PlanRow
 from api.settings import Settings
 from api.worker_main import Task, WorkerSpec, main, run
-from dispatch.kpis import plan_kpis
-from dispatch.plan_io import plan_from_dict, plan_to_dict
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.problem_io import problem_from_dict
+from dispatch.files.plan_io import plan_from_dict, plan_to_dict
+from dispatch.files.problem_io import problem_from_dict
+from dispatch.metrics.kpis import plan_kpis
+from dispatch.planning.planner import PlanOptions, make_plan
 
 
 def _read(row: PlanRow) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def _solve_replan(
 ) -> dict[str, Any]:
     """Solve the re-plan; the row values of its outcome (raises on failure)."""
     from api.day_state import day_state_from_dict
-    from dispatch.replan import ReplanOptions, ReplanRefused, replan
+    from dispatch.running.replan import ReplanOptions, ReplanRefused, replan
 
     settings = task.settings
     with task.sessions() as session:

@@ -16,10 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from dispatch.overrides import prepare_day
+from dispatch.files.plan_io import plan_from_dict
 from dispatch.plan import Plan
-from dispatch.plan_io import plan_from_dict
-from dispatch.routed_day import RoutedDay
+from dispatch.planning.routed_day import RoutedDay
+from dispatch.running.overrides import prepare_day
 
 #: plans kept (a region's day and its re-plans, for a few regions)
 SIZE = 8

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from api.models import CrewDayRow, CrewRow, DepotRow, JobRow
 from api.store import crew_of, depot_of, job_of, load_zones
+from dispatch.day_problem import DispatchProblem
 from dispatch.errors import InputError, InputErrors
+from dispatch.files.records import crew_from_dict
 from dispatch.models import Crew
-from dispatch.problem import DispatchProblem
-from dispatch.records import crew_from_dict
 
 #: job statuses a plan (re)plans: not yet on the road
 PLANNABLE = ("open", "assigned")

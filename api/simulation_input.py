@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api.models import CrewRow, DepotRow
 from api.store import crew_of, depot_of, load_zones
 from dispatch.errors import InputError
-from dispatch.records import crew_from_dict, crew_to_dict, depot_from_dict, depot_to_dict
+from dispatch.files.records import crew_from_dict, crew_to_dict, depot_from_dict, depot_to_dict
 from dispatch.season.city import SeasonCity
 from dispatch.season.settings import SeasonSettings, settings_from_dict
 from dispatch.zones import Zone

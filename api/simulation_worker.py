@@ -13,7 +13,8 @@ is the simulation's work (`SIMULATION`):
    the service's zones, depots and crews (`city`);
 2. rebuilds the settings and the city (`api.simulation_input`) and runs the replications:
    one after another in this process, reporting progress per simulated day, or on the Dask
-   cluster named by `FIELDROUTE_DASK_SCHEDULER` (`dispatch.cluster`), reporting per finished
+   cluster named by `FIELDROUTE_DASK_SCHEDULER` (`dispatch.planning.cluster`), reporting per
+   finished
    replication; with `recommend` the capacity search
    (`dispatch.season.recommend.recommend_capacity`) runs instead, reporting per round;
 3. writes the report (`dispatch.season.report`) into a temporary folder and stores the
@@ -39,7 +40,7 @@ from api.models import SimulationRow
 from api.settings import Settings
 from api.simulation_input import scenario, season_city_of
 from api.worker_main import Task, WorkerSpec, main
-from dispatch.cluster import Cluster
+from dispatch.planning.cluster import Cluster
 from dispatch.season.city import SeasonCity
 from dispatch.season.report import summary_dict, write_report
 from dispatch.season.report_numbers import seed_of

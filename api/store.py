@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import CrewRow, DepotRow, JobRow, ZoneRow
-from dispatch.models import Crew, Depot, Job
-from dispatch.records import (
+from dispatch.files.records import (
     PERSONAL_FIELDS,
     crew_from_dict,
     crew_to_dict,
@@ -25,6 +24,7 @@ from dispatch.records import (
     job_from_dict,
     job_to_dict,
 )
+from dispatch.models import Crew, Depot, Job
 from dispatch.zones import Zone, locate
 
 

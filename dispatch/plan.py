@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from dispatch.problem import DispatchProblem
+from dispatch.day_problem import DispatchProblem
 
 
 class UnassignedReason(StrEnum):

@@ -15,9 +15,9 @@ from datetime import datetime, time
 
 import numpy as np
 
+from dispatch.day_problem import DispatchProblem
 from dispatch.errors import InputError
 from dispatch.models import Crew, CrewKind, Job, JobKind
-from dispatch.problem import DispatchProblem
 from dispatch.service_time import estimate_minutes
 from routing.problem import Break, Precedence, RoutingProblem, Sync, Vehicle, Visit
 from routing.travel import Congestion, TravelModel, haversine_model

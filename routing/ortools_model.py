@@ -466,7 +466,7 @@ def _add_precedences(problem, routing, dim, index_of, horizon) -> None:
     solution heuristics finished with an installation whose delivery they had dropped and
     the whole assignment was rejected: no solution at all in 10 s for 250-job zones of a
     simulated peak day. The rule is still enforced: the routing validator flags such an
-    installation and the planner takes it off its route (`dispatch.assemble.time_day`,
+    installation and the planner takes it off its route (`dispatch.planning.assemble.time_day`,
     reason `linked_delivery_unassigned`) before any plan is returned.
     """
     for p in problem.precedences:

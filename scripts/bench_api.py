@@ -54,9 +54,9 @@ def prepare(db_url: str, jobs: int, time_limit: float) -> dict:
     from api.publication import publish_plan
     from api.seed import seed_demo
     from api.settings import Settings
-    from dispatch.kpis import plan_kpis
-    from dispatch.plan_io import plan_to_dict
-    from dispatch.planner import PlanOptions, make_plan
+    from dispatch.files.plan_io import plan_to_dict
+    from dispatch.metrics.kpis import plan_kpis
+    from dispatch.planning.planner import PlanOptions, make_plan
     from fixtures.shanghai import DEFAULT_DAY, demo_problem
 
     settings = Settings(database_url=db_url, secret_key=SECRET)

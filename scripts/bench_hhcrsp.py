@@ -5,10 +5,11 @@
                           [--reference CSV]
 
 Each instance (format of iolab-uniud/hhcrsp, e.g. ../shared/benchmarks/hhcrsp/) is read into a
-`DispatchProblem` by `dispatch.hhcrsp`, solved whole in one OR-Tools search, then checked twice:
-by the engine's plan validator (`dispatch.validation`, which replays every route through
+`DispatchProblem` by `dispatch.benchmarks.hhcrsp`, solved whole in one OR-Tools search, then
+checked twice:
+by the engine's plan validator (`dispatch.plan_validator`, which replays every route through
 `routing.validate`, syncs included) and by the HHCRSP rules on the instance's raw values
-(`dispatch.hhcrsp_score`), which also computes the published objective
+(`dispatch.benchmarks.hhcrsp_score`), which also computes the published objective
 (travel + total tardiness + max tardiness) / 3 in minutes, and a simple lower bound on the
 tardiness (`tardiness_lb`, each service alone). A run is valid only if both checks find
 nothing and every service is served.
@@ -79,9 +80,9 @@ def bench_one(
     reference: dict[str, float] | None = None,
 ) -> tuple[dict, dict]:
     """Solve, validate and score one instance: its results row and its solution document."""
-    from dispatch.hhcrsp import read_instance, solve_instance
-    from dispatch.hhcrsp_score import check_plan, score_plan, tardiness_lower_bound
-    from dispatch.validation import validate_plan
+    from dispatch.benchmarks.hhcrsp import read_instance, solve_instance
+    from dispatch.benchmarks.hhcrsp_score import check_plan, score_plan, tardiness_lower_bound
+    from dispatch.plan_validator import validate_plan
 
     inst = read_instance(path, overtime=overtime)
     started = time.monotonic()
@@ -117,7 +118,7 @@ def bench_one(
 
 def solution_document(inst, plan, violations: list[str]) -> dict:
     """The plan in the instances' solution format, plus what the checks found."""
-    from dispatch.hhcrsp import minute_of
+    from dispatch.benchmarks.hhcrsp import minute_of
 
     visits = {v.job_id: v for v in inst.visits}
     return {

@@ -95,10 +95,10 @@ def run_case(
     mode: str = "decomposed",
 ) -> dict:
     """Plan once in this process and return the figures (called in a subprocess)."""
-    from dispatch.kpis import plan_kpis
-    from dispatch.planner import PlanOptions, make_plan
+    from dispatch.metrics.kpis import plan_kpis
+    from dispatch.plan_validator import validate_plan
+    from dispatch.planning.planner import PlanOptions, make_plan
     from dispatch.translate import build_travel
-    from dispatch.validation import validate_plan
     from fixtures.shanghai import demo_problem
 
     problem = demo_problem(jobs=jobs, seed=seed, peak=peak, scale_fleet=scale)

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch.day_problem import DispatchProblem
+from dispatch.files.plan_io import load_plan_json, save_plan_json
 from dispatch.models import (
     CrewKind,
     Depot,
@@ -48,11 +50,9 @@ from dispatch.models import (
     TimeWindow,
 )
 from dispatch.plan import Plan
-from dispatch.plan_diff import diff_plans
-from dispatch.plan_io import load_plan_json, save_plan_json
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.problem import DispatchProblem
-from dispatch.replan import DayState, replan, state_as_planned
+from dispatch.planning.planner import PlanOptions, make_plan
+from dispatch.running.plan_diff import diff_plans
+from dispatch.running.replan import DayState, replan, state_as_planned
 from dispatch.translate import build_travel
 from fixtures.shanghai import demo_problem
 

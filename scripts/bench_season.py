@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from dispatch.cluster import Cluster
+from dispatch.planning.cluster import Cluster
 from dispatch.season.settings import DemandSettings, PlannerSettings, SeasonSettings
 from dispatch.season.simulator import check_conservation, simulate_season
 from dispatch.season.study import run_replications

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.problem import DEFAULT_SPEEDS_KMH
+from dispatch.day_problem import DEFAULT_SPEEDS_KMH
 from routing.road_graph import load_road_graph
 from routing.road_network import osm_model, road_matrix, snap
 

@@ -23,8 +23,8 @@ from datetime import date
 from pathlib import Path
 
 from dispatch.errors import InputError, InputErrors
-from dispatch.kpis import format_kpis, plan_kpis
-from dispatch.validation import PlanInvalid, validate_plan
+from dispatch.metrics.kpis import format_kpis, plan_kpis
+from dispatch.plan_validator import PlanInvalid, validate_plan
 
 EXIT_INVALID_PLAN = 1
 EXIT_BAD_INPUT = 2
@@ -110,8 +110,8 @@ def _load_problem(args: argparse.Namespace):
         if args.jobs < 1:
             raise InputError("arguments", "--jobs", f"must be >= 1, got {args.jobs}")
         return demo_problem(day=args.date, jobs=args.jobs, seed=args.seed, peak=args.peak)
-    from dispatch.importers import read_crews, read_depots, read_jobs
-    from dispatch.problem import DispatchProblem
+    from dispatch.day_problem import DispatchProblem
+    from dispatch.files.importers import read_crews, read_depots, read_jobs
     from dispatch.zones import Zone
 
     for name in ("crews_file", "depots_file", "date"):
@@ -122,7 +122,7 @@ def _load_problem(args: argparse.Namespace):
     if args.zones_file:
         data = json.loads(args.zones_file.read_text(encoding="utf-8"))
         zones = [Zone.from_geojson(f) for f in data.get("features", [])]
-    from dispatch.coords import records_to_wgs84
+    from dispatch.files.coords import records_to_wgs84
 
     return DispatchProblem(
         args.date,
@@ -134,10 +134,10 @@ def _load_problem(args: argparse.Namespace):
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from dispatch.cluster import Cluster
-    from dispatch.geojson import plan_to_geojson
-    from dispatch.plan_io import save_plan_json
-    from dispatch.planner import PlanOptions, make_plan
+    from dispatch.files.geojson import plan_to_geojson
+    from dispatch.files.plan_io import save_plan_json
+    from dispatch.planning.cluster import Cluster
+    from dispatch.planning.planner import PlanOptions, make_plan
 
     if args.time_limit <= 0:
         raise InputError("arguments", "--time-limit", "must be > 0")
@@ -166,7 +166,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from dispatch.plan_io import load_plan_json
+    from dispatch.files.plan_io import load_plan_json
 
     plan = load_plan_json(args.plan)
     violations = validate_plan(plan)

@@ -11,7 +11,7 @@
 
 PLAN.json is a plan saved by `dispatch plan` (it carries its problem). `--events` rows are
 `job_id,type,time` with type `departed`, `arrived`, `started`, `completed` or `failed` and
-time HH:MM or ISO, pinned by the re-plan's rule (`dispatch.replan.pinning`): a completed or
+time HH:MM or ISO, pinned by the re-plan's rule (`dispatch.running.replan.pinning`): a completed or
 failed job is done (from its started/arrived time), an arrived or started one is in progress,
 a departed one alone is neither. Times without a date are on the plan's day. With neither
 `--events` nor `--done`, the day is taken to have gone as planned until `--at` (stops ended
@@ -121,7 +121,7 @@ def read_events(
                 errors.append(InputError(where, "time", exc.message))
     if errors:
         raise InputErrors(errors)
-    from dispatch.replan.pinning import pinned_visits
+    from dispatch.running.replan.pinning import pinned_visits
 
     done, in_progress = pinned_visits(times)
     latest = max((t for seen in times.values() for t in seen.values()), default=None)
@@ -130,7 +130,7 @@ def read_events(
 
 def build_state(args: argparse.Namespace, plan: Any) -> Any:  # noqa: C901 - one check per command-line flag, errors collected so every bad flag is named
     """The `DayState` the flags describe, checked against the plan (errors name the flag)."""
-    from dispatch.replan import DayState, state_as_planned
+    from dispatch.running.replan import DayState, state_as_planned
 
     day = plan.problem.date
     at = parse_time(args.at, day, "--at")
@@ -183,7 +183,7 @@ def build_state(args: argparse.Namespace, plan: Any) -> Any:  # noqa: C901 - one
             errors.append(InputError(ARGS, "--cancel", f"job {job_id!r} is not in the plan"))
     new_jobs: tuple[Any, ...] = ()
     if args.new_jobs is not None:
-        from dispatch.importers import read_jobs
+        from dispatch.files.importers import read_jobs
 
         new_jobs = tuple(read_jobs(args.new_jobs))
         clash = sorted(j.id for j in new_jobs if j.id in jobs)
@@ -258,10 +258,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def cmd_replan(args: argparse.Namespace) -> int:
-    from dispatch.explain import explain_plan, zone_shortages
-    from dispatch.kpis import format_kpis, plan_kpis
-    from dispatch.plan_io import load_plan_json, save_plan_json
-    from dispatch.replan import ReplanOptions, ReplanRefused, replan
+    from dispatch.files.plan_io import load_plan_json, save_plan_json
+    from dispatch.metrics.kpis import format_kpis, plan_kpis
+    from dispatch.running.explain import explain_plan, zone_shortages
+    from dispatch.running.replan import ReplanOptions, ReplanRefused, replan
 
     plan = load_plan_json(args.plan)
     state = build_state(args, plan)

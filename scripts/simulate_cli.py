@@ -27,8 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from dispatch.cluster import Cluster
 from dispatch.errors import InputError
+from dispatch.planning.cluster import Cluster
 from dispatch.season.settings import SeasonSettings, settings_from_dict
 
 ARGS = "arguments"

@@ -64,9 +64,9 @@ def publish_demo_plan(client, settings: Settings, day: date = DEMO_DAY, jobs: in
     from api.auth import Principal
     from api.models import PlanRow
     from api.publication import publish_plan
-    from dispatch.kpis import plan_kpis
-    from dispatch.plan_io import plan_to_dict
-    from dispatch.planner import PlanOptions, make_plan
+    from dispatch.files.plan_io import plan_to_dict
+    from dispatch.metrics.kpis import plan_kpis
+    from dispatch.planning.planner import PlanOptions, make_plan
     from fixtures.shanghai import demo_problem
 
     plan = make_plan(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time
 
+from dispatch.day_problem import DispatchProblem, TravelSettings
 from dispatch.models import Crew, CrewKind, Depot, DepotKind, GeoPoint, Job, JobKind, TimeWindow
 from dispatch.plan import Plan
-from dispatch.problem import DispatchProblem, TravelSettings
 
 DAY = date(2026, 6, 18)
 LAT = 31.2
@@ -83,9 +83,9 @@ def planned(p: DispatchProblem, routes: dict[str, list[str]]) -> Plan:
     (`time_day`, `to_plan`), so times can be worked out by hand; every other job is listed
     unassigned. Fails if the timing had to drop a job or the plan breaks a hard rule.
     """
-    from dispatch.assemble import DaySequences, time_day, to_plan
-    from dispatch.routed_day import routed_day
-    from dispatch.validation import validate_plan
+    from dispatch.plan_validator import validate_plan
+    from dispatch.planning.assemble import DaySequences, time_day, to_plan
+    from dispatch.planning.routed_day import routed_day
 
     routed = routed_day(p)
     jp, cp = routed.job_pos, routed.crew_pos

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, defer
 from api.auth import ANY_OFFICE, Principal, check_region, require
 from api.context import AppContext, get_ctx, get_session
 from api.models import JobRow, PlanRow
-from dispatch.customer_clock import customer_clock_shares
-from dispatch.plan_io import plan_from_dict
+from dispatch.files.plan_io import plan_from_dict
+from dispatch.metrics.customer_clock import customer_clock_shares
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 #: what the board asks before it has a plan: which days have work

@@ -10,7 +10,8 @@ work is guaranteed (domain.md):
 - a **delivery** (or pick-up) is never repaired: a damaged or wrong product is a
   return/exchange, i.e. a pick-up job.
 
-(The rule is `dispatch.callbacks.callback_refusal`; opening the job, `api.callback_service`.)
+(The rule is `dispatch.running.callbacks.callback_refusal`; opening the job,
+`api.callback_service`.)
 
 The callback rate (callbacks per completed job, target under 4 %) is computed from these links.
 

@@ -23,8 +23,8 @@ from api.pages import Page, PageParams, page_params, paginate
 from api.store import new_crew_row
 from api.types import Day, Ident, LongText
 from dispatch.errors import InputError
+from dispatch.files.records import crew_from_dict, crew_to_dict
 from dispatch.models import CrewKind
-from dispatch.records import crew_from_dict, crew_to_dict
 
 router = APIRouter(prefix="/crews", tags=["crews"])
 

@@ -18,7 +18,7 @@ makes the loser's insert fail (or its job update fail the version check first); 
 rolls back, reads the winner's event and answers it as a replay.
 
 The events of a visit are kept in **device-time** order and the job's status is derived from
-all of them (`dispatch.lifecycle`), so a late request that was recorded earlier on the phone
+all of them (`dispatch.running.lifecycle`), so a late request that was recorded earlier on the phone
 is slotted in; a new event that cannot join the visit's history is a `409` with the reason.
 Each status change queues `job.status_changed` in the same transaction (`api.outbox`).
 
@@ -56,7 +56,8 @@ from api.models import JobEventRow, JobRow
 from api.outbox import set_job_status
 from api.types import Day, Lat, Lon, LongText, Moment, Text
 from dispatch.errors import InputError
-from dispatch.lifecycle import (
+from dispatch.promises import default_policies
+from dispatch.running.lifecycle import (
     EventStamp,
     EventType,
     FailureReason,
@@ -68,7 +69,6 @@ from dispatch.lifecycle import (
     ordered,
     status_after,
 )
-from dispatch.promises import default_policies
 
 router = APIRouter(prefix="/jobs", tags=["events"])
 #: the day-wide feed the board polls (`GET /events/feed`)

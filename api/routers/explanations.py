@@ -1,5 +1,5 @@
 """Why jobs stay unplanned: `GET /plans/{id}/explanations` says, per unassigned job, what
-binds it and what would fix it, and sums the shortfall per zone (`dispatch.explain`);
+binds it and what would fix it, and sums the shortfall per zone (`dispatch.running.explain`);
 computed once per plan version and kept in a small in-memory LRU (`explain_cache`).
 
 A dispatcher bound to regions reads only his regions' plans (`get_plan` checks the plan's
@@ -23,8 +23,8 @@ from api.auth import ANY_OFFICE, Principal, require
 from api.context import get_session
 from api.errors import Conflict
 from api.plan_rows import FINISHED, get_plan, stored_plan
-from dispatch.explain import explain_plan, zone_shortages
-from dispatch.records import PERSONAL_FIELDS
+from dispatch.files.records import PERSONAL_FIELDS
+from dispatch.running.explain import explain_plan, zone_shortages
 
 router = APIRouter(tags=["re-plans"])
 

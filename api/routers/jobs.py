@@ -25,11 +25,11 @@ from api.outbox import set_job_status
 from api.pages import Page, PageParams, page_params, paginate
 from api.store import load_zones, new_job_row, update_job_record, with_zones
 from api.types import Day, Ident, Lat, Lon, LongText, Moment, Text
-from dispatch.coords import CoordSystem, records_to_wgs84
 from dispatch.errors import InputError, InputErrors
-from dispatch.importers import read_jobs
+from dispatch.files.coords import CoordSystem, records_to_wgs84
+from dispatch.files.importers import read_jobs
+from dispatch.files.records import job_from_dict
 from dispatch.models import JobKind, Priority, ProductCategory
-from dispatch.records import job_from_dict
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

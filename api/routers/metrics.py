@@ -1,6 +1,6 @@
 """Metrics: service managers' figures for a period, and a Prometheus endpoint for operations.
 
-`GET /metrics/service` answers `dispatch.service_metrics.service_metrics` for a period (both
+`GET /metrics/service` answers `dispatch.metrics.service_metrics.service_metrics` for a period (both
 days included, at most 366) and an optional region, zone, crew or crew kind, with the filters
 echoed. Every figure is defined in docs/service-metrics.md; `api.metrics_facts` reads the rows.
 Office roles only (dispatcher, planner, manager, admin): figures, no personal data. A caller
@@ -50,10 +50,10 @@ from api.metrics_facts import load_facts
 from api.models import JobRow, OutboxRow, PlanRow
 from api.types import Day, Ident
 from dispatch.errors import InputError
-from dispatch.lifecycle import JobStatus
+from dispatch.metrics.service_metrics import service_metrics
 from dispatch.models import CrewKind
 from dispatch.promises import default_policies
-from dispatch.service_metrics import service_metrics
+from dispatch.running.lifecycle import JobStatus
 
 log = logging.getLogger("api")
 

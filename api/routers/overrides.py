@@ -1,5 +1,5 @@
 """Dispatchers' hand moves: `POST /plans/{id}/overrides` moves one job to another crew or
-position, or off its route. The whole day is re-timed and validated (`dispatch.overrides`);
+position, or off its route. The whole day is re-timed and validated (`dispatch.running.overrides`);
 a move that breaks a hard rule is refused with each reason (422) and the plan is unchanged.
 Accepted and refused moves are audited. On a published plan the jobs follow at once.
 
@@ -25,10 +25,10 @@ from api.plan_rows import audit, check_version, get_plan, plan_out
 from api.plan_schemas import OverrideIn, PlanOut
 from api.prepared_days import stored_plan_prepared
 from api.publication import window_end_at
-from dispatch.kpis import plan_kpis
-from dispatch.overrides import Move, OverrideRefused, apply_move
+from dispatch.files.plan_io import plan_to_dict
+from dispatch.metrics.kpis import plan_kpis
 from dispatch.plan import Plan
-from dispatch.plan_io import plan_to_dict
+from dispatch.running.overrides import Move, OverrideRefused, apply_move
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 

@@ -57,10 +57,10 @@ from api.problem_builder import build_problem
 from api.publication import publish_plan, published_plan
 from api.types import Day
 from dispatch.errors import InputError
-from dispatch.geojson import plan_to_geojson
-from dispatch.problem_io import problem_to_dict
+from dispatch.files.geojson import plan_to_geojson
+from dispatch.files.problem_io import problem_to_dict
+from dispatch.files.records import PERSONAL_FIELDS
 from dispatch.promises import default_policies
-from dispatch.records import PERSONAL_FIELDS
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 

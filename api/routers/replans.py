@@ -4,7 +4,7 @@
 what is done or in progress, overruns, crews that dropped out, new urgent jobs, cancelled
 ones, what customers were told) and queues a **new** plan row of kind `replan` (parent: the
 published plan). The plan runner solves it in a worker process like any plan, with
-`dispatch.replan.replan`; the row then holds the new routes and the **diff** against the
+`dispatch.running.replan.replan`; the row then holds the new routes and the **diff** against the
 parent (crews that change, jobs that move, new ETAs, promises newly at risk), for the
 dispatcher to approve. Approving is publishing it with `replaces` = the parent
 (`POST /plans/{new}/publish`): the parent becomes `superseded` in the same transaction, the
@@ -42,7 +42,7 @@ from api.models import PlanRow
 from api.plan_rows import FINISHED, active_plan, audit, get_plan, links, stored_plan
 from api.plan_schemas import PlanAccepted
 from api.types import Ident, Moment
-from dispatch.replan import ReplanRefused, refuse_bad_state
+from dispatch.running.replan import ReplanRefused, refuse_bad_state
 
 router = APIRouter(tags=["re-plans"])
 

@@ -2,7 +2,7 @@
 
 `GET /me/route` is the driver's own route (crew from the token); `GET /routes/{crew_id}` any
 crew's for the office. Stops come in planned order with ETA, start, end, window, the door,
-what to bring and the jobs of the same order other crews do (`dispatch.driver_route`), plus
+what to bring and the jobs of the same order other crews do (`dispatch.running.driver_route`), plus
 each job's live `status`; cancelled jobs are left out. Customer contact (address, name,
 phone) is shown to the crew's own driver and to dispatchers and admins; planners and
 managers get the route without those keys.
@@ -50,10 +50,10 @@ from api.context import AppContext, CtxDep
 from api.http_cache import etag_matches
 from api.models import JobRow, PlanRow
 from api.types import Day
-from dispatch.driver_route import driver_route
+from dispatch.files.plan_io import plan_from_dict
+from dispatch.files.records import PERSONAL_FIELDS
 from dispatch.plan import Plan
-from dispatch.plan_io import plan_from_dict
-from dispatch.records import PERSONAL_FIELDS
+from dispatch.running.driver_route import driver_route
 
 router = APIRouter(tags=["routes"])
 

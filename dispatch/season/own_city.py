@@ -25,7 +25,7 @@ import numpy as np
 import shapely
 
 from dispatch.errors import InputError
-from dispatch.importers import read_crews, read_depots
+from dispatch.files.importers import read_crews, read_depots
 from dispatch.models import Crew, Depot
 from dispatch.season.city import SLOTS, CustomerSites, SeasonCity
 from dispatch.zones import Zone

@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from dispatch.cluster import Cluster
+from dispatch.planning.cluster import Cluster
 from dispatch.season.city import SeasonCity, allocate
 from dispatch.season.settings import CrewSettings, SeasonSettings
 from dispatch.season.simulator import SeasonResult

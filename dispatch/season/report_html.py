@@ -2,7 +2,7 @@
 
 `render_html` writes the headline figures, the capacity recommendation per week and per zone
 with its cost, the weekly table, the charts, the definitions (taken from
-`dispatch.season.metrics`' docstring, so they never drift from the code) and the settings
+`dispatch.season.figures`' docstring, so they never drift from the code) and the settings
 used.
 
 **One file to open**: the HTML holds the PNGs as base64 data URIs and its own short CSS, no
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from dispatch.season import metrics as season_metrics
+from dispatch.season import figures as season_figures
 from dispatch.season.report_charts import CHARTS
 from dispatch.season.report_numbers import FIGURES, across_replications, fmt, seeds_text, spread
 from dispatch.season.simulator import SeasonResult
@@ -29,7 +29,7 @@ from dispatch.season.simulator import SeasonResult
 #: definitions shown when the metrics module carries no docstring (python -OO)
 FALLBACK_DEFINITIONS = (
     "The definitions of due day, on-time, shares, callback rate, follow-up coverage and cost "
-    "are in the docstring of dispatch/season/metrics.py."
+    "are in the docstring of dispatch/season/figures.py."
 )
 
 
@@ -290,8 +290,8 @@ def recommendation_html(rec: dict[str, Any]) -> str:
 
 
 def definitions_html() -> str:
-    """The metric definitions from `dispatch.season.metrics`' docstring, as HTML."""
-    doc = season_metrics.__doc__
+    """The metric definitions from `dispatch.season.figures`' docstring, as HTML."""
+    doc = season_figures.__doc__
     if not doc:
         return f"<p>{esc(FALLBACK_DEFINITIONS)}</p>"
     paragraphs: list[list[str]] = [[]]

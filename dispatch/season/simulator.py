@@ -9,7 +9,7 @@ For each season day:
    `pool_factor` x what each class of crews on duty can do (`dispatch.season.offer`: a
    dispatcher does not hand the optimizer a three-day backlog); an installation goes only
    with its open delivery;
-4. the real planner (`dispatch.planner.make_plan`, validated) plans them;
+4. the real planner (`dispatch.planning.planner.make_plan`, validated) plans them;
 5. the day is executed with noise (`dispatch.season.execution`); what is not done stays open
    (backlog), a customer absent `max_attempts` times cancels the order;
 6. completed jobs join the follow-up queue, which the call centre works oldest first up to its
@@ -36,14 +36,14 @@ from typing import Any
 
 import numpy as np
 
+from dispatch.day_problem import DispatchProblem
 from dispatch.models import Crew, Job, JobKind, Priority
 from dispatch.plan import Plan
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.problem import DispatchProblem
+from dispatch.planning.planner import PlanOptions, make_plan
 from dispatch.season.city import SeasonCity
 from dispatch.season.demand import callback_job, carried_slot, orders_of_day, windows_on
 from dispatch.season.execution import ABSENT, DONE, DayExecution, execute_day
-from dispatch.season.metrics import season_tables
+from dispatch.season.figures import season_tables
 from dispatch.season.offer import choose_offer, learn_fill
 from dispatch.season.settings import SeasonSettings, settings_as_dict
 from dispatch.season.state import DayCrewStats, SeasonState

@@ -1,14 +1,14 @@
 """What a running season keeps: each job's life, each day's crews, the orders and queues.
 
 `SeasonState` is the simulator's working memory (`dispatch.season.simulator` fills it day by
-day); `dispatch.season.metrics` turns the finished state into the season's tables. Two kinds
+day); `dispatch.season.figures` turns the finished state into the season's tables. Two kinds
 of record live in it:
 
 * `JobRecord`: one job from its release to done, cancelled or still open, with its visits'
   outcome, the crew that did it, a callback drawn, the follow-up call;
 * `DayCrewStats`: one day's crews per zone (shift, working and overtime time, kilometres,
   cost, jobs done by temporary and installation crews), taken when the day is executed, as
-  the day's execution is not kept. Costs follow the definition in `dispatch.season.metrics`.
+  the day's execution is not kept. Costs follow the definition in `dispatch.season.figures`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Replications of a season, run where a `dispatch.cluster.Cluster` says.
+"""Replications of a season, run where a `dispatch.planning.cluster.Cluster` says.
 
 Replication k runs the season with seed `settings.seed + k`: its demand, sickness, execution
 noise and callbacks are drawn from that seed alone, so replication k gives the same season
@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from dispatch.cluster import Cluster
+from dispatch.planning.cluster import Cluster
 from dispatch.season.city import SeasonCity
 from dispatch.season.settings import SeasonSettings
 from dispatch.season.simulator import Progress, SeasonResult, simulate_season

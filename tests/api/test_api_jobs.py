@@ -164,7 +164,7 @@ def test_oversized_body_is_413(tmp_path, auth):
 def test_gcj02_coordinates_are_stored_as_wgs84(seeded, auth):
     """A job geocoded with a Chinese map (GCJ-02) lands about 500 m from where its raw
     numbers would put it: the service stores the WGS84 point."""
-    from dispatch.coords import gcj02_to_wgs84
+    from dispatch.files.coords import gcj02_to_wgs84
 
     r = seeded.post(
         "/jobs", params={"coords": "gcj02"}, json=dict(JOB, id="G1"), headers=auth("dispatcher")

@@ -49,8 +49,8 @@ SECRET = "notice-secret-0123456789"
 @functools.cache
 def _demo_result() -> str:
     """The 30-job demo day planned once per test session (as JSON text, copied per use)."""
-    from dispatch.plan_io import plan_to_dict
-    from dispatch.planner import PlanOptions, make_plan
+    from dispatch.files.plan_io import plan_to_dict
+    from dispatch.planning.planner import PlanOptions, make_plan
     from fixtures.shanghai import demo_problem
 
     plan = make_plan(

@@ -22,10 +22,10 @@ from api.plan_runner import INTERRUPTED, PLANS, PlanRunner
 from api.plan_worker import CRASH_HOOK
 from api.problem_builder import build_problem
 from dispatch.errors import InputErrors
+from dispatch.files.plan_io import plan_from_dict
 from dispatch.models import CREW_CAN_DO
-from dispatch.overrides import Move, OverrideRefused, apply_move
 from dispatch.plan import Plan
-from dispatch.plan_io import plan_from_dict
+from dispatch.running.overrides import Move, OverrideRefused, apply_move
 from tests.api_support import DEMO_DAY, bearer, poll_status
 
 pytestmark = pytest.mark.api

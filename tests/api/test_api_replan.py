@@ -24,8 +24,8 @@ from api.plan_worker import CRASH_HOOK, run_plan
 from api.routers.explanations import explain_cache
 from api.routers.routes import DriverRouteOut
 from dispatch.errors import InputError, InputErrors
+from dispatch.files.plan_io import plan_from_dict
 from dispatch.plan import Plan
-from dispatch.plan_io import plan_from_dict
 from tests.api_support import DEMO_DAY, publish_demo_plan
 
 pytestmark = pytest.mark.api

@@ -143,8 +143,8 @@ def test_parsed_plans_are_cached_per_plan_version(published, auth):
 
 
 def test_plan_cache_is_bounded_and_loads_once():
+    from dispatch.files.plan_io import plan_to_dict
     from dispatch.plan import Plan
-    from dispatch.plan_io import plan_to_dict
     from fixtures.shanghai import demo_problem
     from tests.api_support import DEMO_DAY
 

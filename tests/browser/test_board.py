@@ -278,7 +278,7 @@ def day_plans_any(live: LiveService, headers: dict[str, str]) -> list[dict]:
 
 
 def test_chinese_board_and_the_pages_gcj02_shift_matches_the_engines(page, live) -> None:
-    from dispatch.coords import wgs84_to_gcj02
+    from dispatch.files.coords import wgs84_to_gcj02
 
     sign_in(page, "dispatcher", next_path=f"/board?date={live.day.isoformat()}%26lang=zh")
     page.wait_for_selector("body[data-drawn-ms]", state="attached", timeout=60_000)

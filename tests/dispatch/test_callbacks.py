@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from dispatch.callbacks import callback_refusal
 from dispatch.models import JobKind
+from dispatch.running.callbacks import callback_refusal
 
 LIMITS = {"repair_guarantee_days": 180, "installation_callback_days": 30}
 #: 2026-01-01 + 180 days = 2026-06-30 (Jan 30 + Feb 28 + Mar 31 + Apr 30 + May 31 + Jun 30)

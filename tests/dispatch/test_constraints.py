@@ -12,8 +12,8 @@ import pytest
 
 from dispatch.models import CrewKind, JobKind, LunchBreak, Priority
 from dispatch.plan import UnassignedReason
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.validation import validate_plan
+from dispatch.plan_validator import validate_plan
+from dispatch.planning.planner import PlanOptions, make_plan
 from tests.factories import at, crew, job, problem
 
 FAST = PlanOptions(time_limit_s=2, solution_limit=100, workers=1)

@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dispatch.coords import (
+from dispatch.files.coords import (
     CoordSystem,
     gcj02_to_wgs84,
     out_of_china,

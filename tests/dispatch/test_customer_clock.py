@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dispatch.customer_clock import customer_clock_shares
+from dispatch.metrics.customer_clock import customer_clock_shares
 from dispatch.models import JobKind
 from dispatch.promises import default_policies
 from tests.factories import at, crew, job, planned, problem

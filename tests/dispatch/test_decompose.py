@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import box
 
-from dispatch.cluster import Cluster
-from dispatch.decompose import make_groups, neighbours
-from dispatch.feasibility import screen
 from dispatch.models import CrewKind
-from dispatch.planner import PlanOptions, make_plan
+from dispatch.plan_validator import validate_plan
+from dispatch.planning.cluster import Cluster
+from dispatch.planning.decompose import make_groups, neighbours
+from dispatch.planning.feasibility import screen
+from dispatch.planning.planner import PlanOptions, make_plan
 from dispatch.translate import build_travel
-from dispatch.validation import validate_plan
 from dispatch.zones import Zone
 from fixtures.shanghai import demo_problem
 from tests.factories import KM_DEG, LAT, LON0, crew, depot, job, problem

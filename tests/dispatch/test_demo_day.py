@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.validation import validate_plan
+from dispatch.plan_validator import validate_plan
+from dispatch.planning.planner import PlanOptions, make_plan
 from fixtures.shanghai import demo_problem
 
 

@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from dispatch.driver_route import driver_route
+from dispatch.files.plan_io import plan_from_dict, plan_to_dict
 from dispatch.models import CrewKind, Depot, DepotKind, JobKind
-from dispatch.plan_io import plan_from_dict, plan_to_dict
+from dispatch.running.driver_route import driver_route
 from tests.factories import crew, job, planned, point, problem
 
 CONTACT = {"address": "1 Huaihai Rd", "customer_name": "Li Lei", "customer_phone": "13800000000"}

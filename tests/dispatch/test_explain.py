@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import time, timedelta
 
-from dispatch.explain import (
+from dispatch.models import CrewKind, JobKind, TimeWindow
+from dispatch.plan import Plan, Unassigned, UnassignedReason
+from dispatch.running.explain import (
     Binding,
     Explanation,
     band_of,
@@ -18,9 +20,7 @@ from dispatch.explain import (
     needed_crew_kind,
     zone_shortages,
 )
-from dispatch.models import CrewKind, JobKind, TimeWindow
-from dispatch.overrides import Move, apply_move
-from dispatch.plan import Plan, Unassigned, UnassignedReason
+from dispatch.running.overrides import Move, apply_move
 from dispatch.translate import build_travel
 from tests.factories import DAY, at, crew, depot, job, planned, problem
 

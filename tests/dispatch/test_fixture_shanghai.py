@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from dispatch.day_problem import DispatchProblem
 from dispatch.models import CrewKind, DepotKind, JobKind, Priority, ProductCategory
-from dispatch.problem import DispatchProblem
 from dispatch.promises import PromiseBook
 from dispatch.zones import locate
 from fixtures.shanghai import city, crew_counts, demo_problem, generate_jobs

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from dispatch.benchmarks.hhcrsp import instance_from_dict, minute_of, read_instance, solve_instance
+from dispatch.benchmarks.hhcrsp_score import check_plan, score_plan, tardiness_lower_bound
+from dispatch.day_problem import TravelSettings
 from dispatch.errors import InputError
-from dispatch.hhcrsp import instance_from_dict, minute_of, read_instance, solve_instance
-from dispatch.hhcrsp_score import check_plan, score_plan, tardiness_lower_bound
+from dispatch.files.plan_io import load_plan_json, save_plan_json
 from dispatch.plan import CrewRoute, Plan, PlannedStop, Unassigned, UnassignedReason
-from dispatch.plan_io import load_plan_json, save_plan_json
-from dispatch.problem import TravelSettings
+from dispatch.plan_validator import validate_plan
 from dispatch.translate import build_travel
-from dispatch.validation import validate_plan
 from scripts.cli import main
 from tests.shared_data import SHARED, needs_shared
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatch.errors import InputErrors
-from dispatch.importers import (
+from dispatch.files.importers import (
     read_crews,
     read_depots,
     read_jobs,
@@ -19,6 +19,7 @@ from dispatch.importers import (
     write_depots_csv,
     write_jobs_csv,
 )
+from dispatch.files.records import crew_to_dict, job_to_dict
 from dispatch.models import (
     CrewKind,
     DepotKind,
@@ -30,7 +31,6 @@ from dispatch.models import (
     ProductCategory,
     TimeWindow,
 )
-from dispatch.records import crew_to_dict, job_to_dict
 
 JOBS_HEADER = (
     "id,kind,order_id,confirmed_at,lon,lat,windows,category,quantity,volume_l,weight_kg,"

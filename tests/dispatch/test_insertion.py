@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from dispatch.assemble import DaySequences
-from dispatch.insertion import insert_leftovers
 from dispatch.models import TimeWindow
+from dispatch.planning.assemble import DaySequences
+from dispatch.planning.insertion import insert_leftovers
 from dispatch.translate import build_travel, translate
 from routing.schedule import build_schedules
 from routing.validate import check_route

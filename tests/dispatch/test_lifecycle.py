@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatch.errors import InputError
-from dispatch.lifecycle import (
+from dispatch.running.lifecycle import (
     TERMINAL,
     EventStamp,
     EventType,

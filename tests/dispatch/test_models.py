@@ -73,7 +73,7 @@ def test_duplicate_ids_and_unknown_depot_are_refused():
 
 def test_zero_crews_leaves_every_job_unassigned_with_a_reason():
     """No crews is not a crash: every job is unassigned, reason no_eligible_crew."""
-    from dispatch.planner import make_plan
+    from dispatch.planning.planner import make_plan
 
     plan = make_plan(problem([job("A", 1), job("B", 2)], []))
     assert {u.job_id: u.reason.value for u in plan.unassigned} == {
@@ -84,7 +84,7 @@ def test_zero_crews_leaves_every_job_unassigned_with_a_reason():
 
 def test_job_far_outside_the_region_is_unassigned():
     """A job 300 km from every depot is reported outside the region, not planned."""
-    from dispatch.planner import make_plan
+    from dispatch.planning.planner import make_plan
 
     plan = make_plan(problem([job("FAR", 300)], [crew()]))
     assert [(u.job_id, u.reason.value) for u in plan.unassigned] == [("FAR", "outside_region")]
@@ -92,7 +92,7 @@ def test_job_far_outside_the_region_is_unassigned():
 
 def test_window_on_another_day_is_unassigned():
     """A job whose only window is tomorrow is not planned today, with that reason."""
-    from dispatch.planner import make_plan
+    from dispatch.planning.planner import make_plan
 
     j = Job(
         "TMR",

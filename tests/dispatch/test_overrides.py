@@ -11,12 +11,12 @@ from datetime import time
 
 import pytest
 
+from dispatch.files.plan_io import plan_from_dict, plan_to_dict
 from dispatch.models import CrewKind, JobKind, LunchBreak
-from dispatch.overrides import InvalidMove, Move, OverrideRefused, apply_move
 from dispatch.plan import UnassignedReason
-from dispatch.plan_io import plan_from_dict, plan_to_dict
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.validation import validate_plan
+from dispatch.plan_validator import validate_plan
+from dispatch.planning.planner import PlanOptions, make_plan
+from dispatch.running.overrides import InvalidMove, Move, OverrideRefused, apply_move
 from tests.factories import at, crew, job, planned, problem
 
 
@@ -314,7 +314,7 @@ def test_a_prepared_day_gives_the_same_plans_and_refusals_as_a_fresh_check():
     """The service prepares a plan's day once (`prepare_day`) and checks every move against
     it; the answers must be exactly those of checking each move from scratch, also for a
     plan read back with the cached problem (`plan_from_dict(..., problem=...)`)."""
-    from dispatch.overrides import prepare_day
+    from dispatch.running.overrides import prepare_day
 
     plan = _street()
     prepared = prepare_day(plan.problem)

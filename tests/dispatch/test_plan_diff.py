@@ -10,9 +10,9 @@ import dataclasses
 import json
 
 from dispatch.models import TimeWindow
-from dispatch.overrides import Move, apply_move
 from dispatch.plan import UnassignedReason
-from dispatch.plan_diff import diff_plans
+from dispatch.running.overrides import Move, apply_move
+from dispatch.running.plan_diff import diff_plans
 from tests.factories import at, crew, job, planned, problem
 
 

@@ -10,8 +10,16 @@ from typing import Any
 import pytest
 from shapely.geometry import Polygon
 
+from dispatch.day_problem import DispatchProblem, TravelSettings
 from dispatch.errors import InputErrors
-from dispatch.geojson import plan_to_geojson
+from dispatch.files.geojson import plan_to_geojson
+from dispatch.files.plan_io import (
+    FORMAT,
+    load_plan_json,
+    plan_from_dict,
+    plan_to_dict,
+    save_plan_json,
+)
 from dispatch.models import (
     Crew,
     CrewKind,
@@ -26,8 +34,6 @@ from dispatch.models import (
     TimeWindow,
 )
 from dispatch.plan import CrewRoute, Plan, PlannedBreak, PlannedStop, Unassigned, UnassignedReason
-from dispatch.plan_io import FORMAT, load_plan_json, plan_from_dict, plan_to_dict, save_plan_json
-from dispatch.problem import DispatchProblem, TravelSettings
 from dispatch.promises import PromiseBook, PromiseClock, RegionPolicy
 from dispatch.zones import Zone
 

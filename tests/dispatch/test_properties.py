@@ -7,10 +7,10 @@ from datetime import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dispatch.day_problem import TravelSettings
 from dispatch.models import CrewKind, JobKind, LunchBreak, Priority
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.problem import TravelSettings
-from dispatch.validation import validate_plan
+from dispatch.plan_validator import validate_plan
+from dispatch.planning.planner import PlanOptions, make_plan
 from tests.factories import at, crew, depot, job, problem
 
 SKILLS = ["ac_install", "work_at_height", "electrical", "tv_mount"]

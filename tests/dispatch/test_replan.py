@@ -12,17 +12,17 @@ from datetime import timedelta
 
 import pytest
 
+from dispatch.files.plan_io import plan_from_dict, plan_to_dict
 from dispatch.models import JobKind, LunchBreak, Priority, TimeWindow
 from dispatch.plan import UnassignedReason
-from dispatch.plan_io import plan_from_dict, plan_to_dict
-from dispatch.replan import (
+from dispatch.plan_validator import validate_plan
+from dispatch.running.replan import (
     DayState,
     ReplanOptions,
     ReplanRefused,
     replan,
     state_as_planned,
 )
-from dispatch.validation import validate_plan
 from routing.ortools_model import SolveParams, solve
 from tests.factories import at, crew, job, planned, problem
 
@@ -473,7 +473,7 @@ def test_solver_warm_start_returns_the_given_routes():
 
 @pytest.fixture(scope="module")
 def demo_day():
-    from dispatch.planner import PlanOptions, make_plan
+    from dispatch.planning.planner import PlanOptions, make_plan
     from fixtures.shanghai import demo_problem
 
     return make_plan(demo_problem(jobs=60), PlanOptions(time_limit_s=5, solution_limit=5))

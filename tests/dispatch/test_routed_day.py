@@ -1,4 +1,4 @@
-"""The one home of a day in routing form (`dispatch.routed_day`), on the hand-made street.
+"""The one home of a day in routing form (`dispatch.planning.routed_day`), on the hand-made street.
 
 One kilometre takes 100 s on the street (`tests.factories`), so times are worked out here.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import time
 
 from dispatch.models import JobKind, LunchBreak
-from dispatch.routed_day import put_in, routed_day, take_out
+from dispatch.planning.routed_day import put_in, routed_day, take_out
 from tests.factories import at, crew, job, planned, problem
 
 LUNCH = LunchBreak(time(11, 30), time(13, 30), 30)

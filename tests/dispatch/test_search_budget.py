@@ -4,7 +4,7 @@ A 4,000-job season day spent 21 of its 44 s in one-second neighbour-pass solves 
 placed a job or two, and half of its insertion repair rebuilding a link index; OR-Tools'
 solution finalizer stalled on overdue jobs' lateness costs until a 0.1 s clock cut it,
 which made solution-limited plans depend on the machine's load. These tests pin the fixes
-(dispatch/planner.py, routing/ortools_model.py, routing/schedule.py).
+(dispatch/planning/planner.py, routing/ortools_model.py, routing/schedule.py).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import dispatch.planner as planner
+import dispatch.planning.planner as planner
 import routing.ortools_model as ortools_model
-from dispatch.planner import MIN_PASS_S, PlanOptions, make_plan
-from dispatch.validation import validate_plan
+from dispatch.plan_validator import validate_plan
+from dispatch.planning.planner import MIN_PASS_S, PlanOptions, make_plan
 from fixtures.shanghai import demo_problem
 from routing.ortools_model import (
     MIN_CONSTRUCTION_S,

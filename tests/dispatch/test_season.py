@@ -12,8 +12,8 @@ import itertools
 import numpy as np
 import pytest
 
-from dispatch.cluster import Cluster
 from dispatch.errors import InputError
+from dispatch.planning.cluster import Cluster
 from dispatch.season.demand import day_levels, orders_of_day, sales_curve
 from dispatch.season.recommend import peak_weeks
 from dispatch.season.settings import (

@@ -42,7 +42,7 @@ def _imported(node: ast.AST, modules: set[str]) -> set[str]:
         return set()
     if base:
         return {base.split(".")[0]} & modules
-    return {a.name for a in node.names} & modules  # from dispatch.season import metrics
+    return {a.name for a in node.names} & modules  # from dispatch.season import figures
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -91,10 +91,10 @@ def is_report(module: str) -> bool:
 
 def test_the_graph_is_read():
     graph = import_graph()
-    assert "metrics" in graph["simulator"]
+    assert "figures" in graph["simulator"]
     assert "simulator" in graph["report"]
-    # `from dispatch.season import metrics` counts too
-    assert "metrics" in graph["report_html"]
+    # `from dispatch.season import figures` counts too
+    assert "figures" in graph["report_html"]
 
 
 def test_the_cycle_finder_finds_cycles():

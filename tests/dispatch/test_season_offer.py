@@ -114,7 +114,7 @@ class _Result:
 
 
 def _week(due, on_time, own_due, own_on):
-    from dispatch.season.metrics import install_shares
+    from dispatch.season.figures import install_shares
 
     return install_shares(due, on_time, own_due, own_on)
 

@@ -120,7 +120,7 @@ def test_html_is_self_contained_with_charts_and_recommendation(results, tmp_path
     assert "Capacity recommendation" in page and "Temporary crews per week" in page
     assert "<td>4</td>" in page and "88.0 %" in page  # the week's crews and its min share
     assert "Z03" in page and "123,456" in page and "23,456" in page
-    assert "<strong>Due day</strong>" in page  # definitions from dispatch.season.metrics
+    assert "<strong>Due day</strong>" in page  # definitions from dispatch.season.figures
     assert "<details><summary>Settings used</summary>" in page
     assert "demand.peak_days" in page
     assert "&lt;in every week&gt;" in page

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from dispatch.errors import InputError
-from dispatch.service_metrics import (
+from dispatch.metrics.service_metrics import (
     TARGETS,
     JobFact,
     RouteFact,

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from dispatch.models import CrewKind, JobKind
 from dispatch.plan import Unassigned, UnassignedReason
-from dispatch.planner import PlanOptions, make_plan
-from dispatch.validation import validate_plan
+from dispatch.plan_validator import validate_plan
+from dispatch.planning.planner import PlanOptions, make_plan
 from tests.factories import crew, job, problem
 
 FAST = PlanOptions(time_limit_s=5, solution_limit=100, workers=1)

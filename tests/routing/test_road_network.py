@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import dijkstra
 
+from dispatch.day_problem import TravelSettings
 from dispatch.errors import InputError
+from dispatch.files.problem_io import problem_from_dict, problem_to_dict
 from dispatch.models import GeoPoint
-from dispatch.problem import TravelSettings
-from dispatch.problem_io import problem_from_dict, problem_to_dict
 from dispatch.translate import build_travel
 from routing.osm_tags import drivable_speed, parse_maxspeed, way_directions
 from routing.road_graph import RoadNetworkError, load_road_graph

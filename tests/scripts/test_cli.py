@@ -92,7 +92,7 @@ def test_zero_jobs_argument_is_a_clear_error(tmp_path):
 def test_gcj02_files_are_planned_in_wgs84(tmp_path):
     """Files geocoded with a Chinese map (--coords gcj02): the saved problem holds the WGS84
     points, about 500 m from the raw numbers in Shanghai."""
-    from dispatch.coords import gcj02_to_wgs84
+    from dispatch.files.coords import gcj02_to_wgs84
 
     jobs = tmp_path / "jobs.csv"
     jobs.write_text(

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.importers import write_jobs_csv
-from dispatch.plan_io import load_plan_json, save_plan_json
-from dispatch.validation import validate_plan
+from dispatch.files.importers import write_jobs_csv
+from dispatch.files.plan_io import load_plan_json, save_plan_json
+from dispatch.plan_validator import validate_plan
 from scripts.cli import main
 from tests.factories import crew, job, planned, problem
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dispatch.plan_io import plan_to_dict
+from dispatch.files.plan_io import plan_to_dict
 from scripts.same_plan import main
 from tests.factories import crew, job, planned, problem
 

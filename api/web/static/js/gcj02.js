@@ -1,7 +1,7 @@
 // WGS-84 -> GCJ-02 for drawing on Chinese tile layers (AMap, Tencent), which are shifted by
 // a few hundred metres. The API stays in WGS-84; only what the page draws is moved, and only
 // when the configured tile layer says it is GCJ-02. The same published formula as
-// dispatch/coords.py (Krasovsky 1940 ellipsoid); outside mainland China points pass through.
+// dispatch/files/coords.py (Krasovsky 1940 ellipsoid); outside mainland China points pass through.
 
 const A = 6378245.0;
 const EE = 0.00669342162296594323;

@@ -1,0 +1,162 @@
+"""A day's dispatch problem: everything the planner needs, and what a saved plan carries.
+
+The problem is embedded in every saved plan (JSON) so anyone can re-validate the plan
+standalone, with the same travel-time settings, without the database it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from dispatch.errors import InputError
+from dispatch.models import Crew, Depot, Job
+from dispatch.promises import PromiseBook
+from dispatch.zones import Zone
+
+#: default free-flow speeds per crew kind (km/h): trucks are slower in city traffic
+DEFAULT_SPEEDS_KMH: dict[str, float] = {
+    "delivery_truck": 25.0,
+    "installation_crew": 30.0,
+    "repair_technician": 32.0,
+    "combined": 25.0,
+}
+#: default rush hours: +40 % travel time in the morning, +50 % in the evening
+DEFAULT_RUSH_HOURS: tuple[tuple[str, str, float], ...] = (
+    ("07:00", "09:30", 1.4),
+    ("17:00", "19:30", 1.5),
+)
+
+
+@dataclass(frozen=True)
+class TravelSettings:
+    """How travel times are computed: the provider and its parameters.
+
+    Providers: "haversine" (great circle x `detour_factor`), "osm" (shortest road paths in the
+    OpenStreetMap extract `osm_file`, .osm or .osm.pbf) and "osrm" (the `table` service at
+    `osrm_url`). For the road providers `detour_factor` is unused and `speeds_kmh` is relative:
+    the fastest crew kind drives the road's free-flow time, slower kinds proportionally longer
+    (`routing.road_network.profile_durations`).
+
+    "matrix" takes the travel seconds as given in `matrix_s` (rows and columns: the depots,
+    then the jobs, in the problem's order), the same for every crew kind: for benchmark
+    instances that ship their own matrix. It carries times only, so distances count as 0 m.
+    """
+
+    provider: str = "haversine"
+    detour_factor: float = 1.3
+    speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPEEDS_KMH))
+    rush_hours: tuple[tuple[str, str, float], ...] = DEFAULT_RUSH_HOURS
+    osm_file: str = ""
+    osrm_url: str = ""
+    matrix_s: tuple[tuple[int, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.provider not in ("haversine", "osm", "osrm", "matrix"):
+            raise InputError("travel settings", "provider", f"unknown provider {self.provider!r}")
+        if self.provider == "osm" and not self.osm_file:
+            raise InputError("travel settings", "osm_file", "provider 'osm' needs an OSM file")
+        if self.provider == "osrm" and not self.osrm_url.startswith(("http://", "https://")):
+            raise InputError("travel settings", "osrm_url", "provider 'osrm' needs an http(s) URL")
+        if self.provider == "matrix":
+            n = len(self.matrix_s)
+            if not n or any(len(row) != n for row in self.matrix_s):
+                raise InputError(
+                    "travel settings", "matrix_s", "provider 'matrix' needs a square matrix"
+                )
+            if any(not isinstance(x, int) or x < 0 for row in self.matrix_s for x in row):
+                raise InputError("travel settings", "matrix_s", "entries must be integers >= 0")
+        if self.detour_factor < 1:
+            raise InputError("travel settings", "detour_factor", "must be >= 1")
+        for kind, speed in self.speeds_kmh.items():
+            if speed <= 0:
+                raise InputError("travel settings", f"speeds_kmh.{kind}", "must be > 0")
+        for k, (start, end, factor) in enumerate(self.rush_hours):
+            if factor < 1 or time.fromisoformat(end) <= time.fromisoformat(start):
+                raise InputError(
+                    "travel settings", f"rush_hours[{k}]", "need start < end, factor >= 1"
+                )
+
+
+@dataclass(frozen=True)
+class JobSync:
+    """Two jobs at one customer done by two crews together: a two-person visit.
+
+    `second` starts between `min_delay_minutes` and `max_delay_minutes` after `first` starts;
+    (0, 0) is a simultaneous start. Both are planned or neither, on two different crews.
+    """
+
+    first: str
+    second: str
+    min_delay_minutes: int = 0
+    max_delay_minutes: int = 0
+
+
+@dataclass
+class DispatchProblem:
+    """The jobs and crews of one region and day, with the rules they are planned under."""
+
+    date: date
+    jobs: list[Job]
+    crews: list[Crew]
+    depots: list[Depot]
+    zones: list[Zone] = field(default_factory=list)
+    promises: PromiseBook = field(default_factory=PromiseBook)
+    travel: TravelSettings = field(default_factory=TravelSettings)
+    #: minimum minutes between a delivery's end and its installation by another crew
+    link_gap_minutes: int = 30
+    #: jobs farther than this from every depot are rejected as outside the region
+    max_km_from_depot: float = 80.0
+    name: str = ""
+    #: two-person visits (see `JobSync`); the planner's zone split and repair passes do not
+    #: know them yet, so they are for problems solved whole (`dispatch.benchmarks.hhcrsp`)
+    syncs: list[JobSync] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_unique("job", [j.id for j in self.jobs])
+        check_unique("crew", [c.id for c in self.crews])
+        check_unique("depot", [d.id for d in self.depots])
+        check_unique("zone", [z.id for z in self.zones])
+        depot_ids = {d.id for d in self.depots}
+        for crew in self.crews:
+            for name in ("start_depot", "end_depot"):
+                if getattr(crew, name) not in depot_ids:
+                    raise InputError(
+                        f"crew {crew.id!r}", name, f"unknown depot {getattr(crew, name)!r}"
+                    )
+        if self.link_gap_minutes < 0:
+            raise InputError("problem", "link_gap_minutes", "must be >= 0")
+        job_ids = {j.id for j in self.jobs}
+        for k, sync in enumerate(self.syncs):
+            for name in ("first", "second"):
+                if getattr(sync, name) not in job_ids:
+                    raise InputError(f"sync {k}", name, f"unknown job {getattr(sync, name)!r}")
+            if sync.first == sync.second:
+                raise InputError(f"sync {k}", "second", "must differ from first")
+            if not 0 <= sync.min_delay_minutes <= sync.max_delay_minutes:
+                raise InputError(
+                    f"sync {k}", "max_delay_minutes", "need 0 <= min_delay_minutes <= max"
+                )
+
+    def jobs_by_id(self) -> dict[str, Job]:
+        return {j.id: j for j in self.jobs}
+
+    def at(self, t: time) -> datetime:
+        return datetime.combine(self.date, t)
+
+    def to_seconds(self, moment: datetime) -> int:
+        """Seconds since the plan day's midnight (negative before, > 86400 after)."""
+        return int((moment - datetime.combine(self.date, time(0))).total_seconds())
+
+    def from_seconds(self, seconds: int) -> datetime:
+        from datetime import timedelta
+
+        return datetime.combine(self.date, time(0)) + timedelta(seconds=int(seconds))
+
+
+def check_unique(kind: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise InputError(f"{kind} {i!r}", "id", "duplicate id")
+        seen.add(i)

@@ -1,0 +1,108 @@
+"""A plan as a GeoJSON FeatureCollection (RFC 7946) for QGIS, geojson.io or any web map.
+
+Features, each tagged with a `feature` property so a map can style them by type:
+
+* `route`: one LineString per crew, depot -> stops -> depot;
+* `stop`: one Point per planned job, with its sequence, times and promise slack;
+* `unassigned`: one Point per job left out, with the reason;
+* `depot`: one Point per warehouse or service point;
+* `zone`: the zone polygons.
+
+Coordinates are [lon, lat] in WGS84. Customer names, phones and addresses are never written:
+a map is shared more widely than the plan itself.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dispatch.files.fields import format_datetime
+from dispatch.models import GeoPoint
+from dispatch.plan import Plan
+
+
+def plan_to_geojson(plan: Plan) -> dict[str, Any]:
+    """The plan's routes, stops, unassigned jobs, depots and zones as a FeatureCollection."""
+    problem = plan.problem
+    jobs = {j.id: j for j in problem.jobs}
+    depots = {d.id: d for d in problem.depots}
+    crews = {c.id: c for c in problem.crews}
+    features: list[dict[str, Any]] = []
+    for route in plan.routes:
+        crew = crews[route.crew_id]
+        path = [
+            depots[crew.start_depot].location,
+            *(jobs[s.job_id].location for s in route.stops),
+            depots[crew.end_depot].location,
+        ]
+        features.append(
+            _feature(
+                {"type": "LineString", "coordinates": [_xy(p) for p in path]},
+                feature="route",
+                crew_id=crew.id,
+                crew_kind=crew.kind.value,
+                n_stops=len(route.stops),
+                distance_km=round(route.distance_m / 1000, 3),
+                depart=format_datetime(route.depart),
+                **{"return": format_datetime(route.return_at)},
+            )
+        )
+        for sequence, stop in enumerate(route.stops, start=1):
+            job = jobs[stop.job_id]
+            features.append(
+                _point(
+                    job.location,
+                    feature="stop",
+                    job_id=job.id,
+                    kind=job.kind.value,
+                    crew_id=crew.id,
+                    sequence=sequence,
+                    eta=format_datetime(stop.arrival),
+                    start=format_datetime(stop.start),
+                    end=format_datetime(stop.end),
+                    deadline=format_datetime(stop.deadline),
+                    slack_minutes=stop.slack_minutes,
+                    late=stop.slack_minutes < 0,
+                    priority=job.priority.value,
+                )
+            )
+    for item in plan.unassigned:
+        job = jobs[item.job_id]
+        features.append(
+            _point(
+                job.location,
+                feature="unassigned",
+                job_id=job.id,
+                kind=job.kind.value,
+                priority=job.priority.value,
+                reason=item.reason.value,
+                detail=item.detail,
+            )
+        )
+    for depot in problem.depots:
+        features.append(
+            _point(
+                depot.location,
+                feature="depot",
+                depot_id=depot.id,
+                kind=depot.kind.value,
+                name=depot.name,
+                zone=depot.zone,
+            )
+        )
+    # through JSON text so tuples from shapely become lists, as the rest of the collection
+    features += [json.loads(json.dumps(z.to_geojson())) for z in problem.zones]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _xy(point: GeoPoint) -> list[float]:
+    return [point.lon, point.lat]
+
+
+def _feature(geometry: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def _point(point: GeoPoint, **properties: Any) -> dict[str, Any]:
+    return _feature({"type": "Point", "coordinates": _xy(point)}, **properties)
