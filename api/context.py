@@ -1,14 +1,13 @@
 """What a running service holds: settings, the database engine and session factory, and the
-background workers. One `AppContext` per app, built by `api.app.create_app`, kept on
-`app.state.ctx`; nothing is built at import time."""
+background workers. One `AppContext` per app, built by `api.http.app.create_app`, kept on
+`app.state.ctx`; nothing is built at import time. The background runners and senders get it
+passed in, so it knows no HTTP (the request-side access is `api.http.deps`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,20 +28,3 @@ class AppContext:
         fn = self.wakeups.get(name)
         if fn is not None:
             fn()
-
-
-async def get_ctx(request: Request) -> AppContext:
-    """The app's context (async: no I/O, so no thread-pool hop)."""
-    return request.app.state.ctx
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for one request. Handlers commit explicitly; anything left is rolled back."""
-    with request.app.state.ctx.sessions() as session:
-        yield session
-
-
-#: the app's context as a route parameter: `ctx: CtxDep`
-CtxDep = Annotated[AppContext, Depends(get_ctx)]
-#: the request's session as a route parameter: `session: SessionDep`
-SessionDep = Annotated[Session, Depends(get_session)]

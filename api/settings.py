@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     plan_workers: int = Field(default=0, ge=0, description="zone solves per plan (0: CPUs)")
     max_running_plans: int = Field(default=1, ge=1, description="plans solved at the same time")
 
-    # season simulations (api.simulation_runner): replications run one after another in the
+    # season simulations (api.background.simulation_runner): replications run one after another in
+    # the
     # worker, or on this Dask scheduler (tcp://host:8786) when one is named
     dask_scheduler: str = Field(
         default="",
@@ -69,7 +70,7 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_poll_s: float = Field(default=1.0, gt=0)
 
-    # re-plans and customer notices (api.notices, api.notice_sender)
+    # re-plans and customer notices (api.services.notices, api.background.notice_sender)
     eta_tolerance_minutes: int = Field(
         default=30,
         ge=1,
@@ -86,7 +87,7 @@ class Settings(BaseSettings):
     )
     notice_webhook_secret: SecretStr = SecretStr("")
 
-    # the board's map (api/routers/web.py): no tile URL draws routes on a plain background,
+    # the board's map (api/http/routers/web.py): no tile URL draws routes on a plain background,
     # so air-gapped sites and the tests work offline
     map_tile_url: str = Field(
         default="",

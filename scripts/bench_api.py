@@ -4,7 +4,7 @@ beside a bare FastAPI endpoint measured in the same run (the stack's own ceiling
     python -m scripts.bench_api [--jobs 1500] [--duration 15] [--out FILE.json]
 
 Set-up: a fresh SQLite database with the demo city and a 1,500-job day, planned and
-published; the service runs as `uvicorn api.app:create_app --factory` (one process), the bare
+published; the service runs as `uvicorn api.http.app:create_app --factory` (one process), the bare
 app as `uvicorn scripts.bench_bare_app:app`, each in its own process. The load comes from
 wrk (Debian package `wrk`, one thread) with N open connections for a fixed time each; a Lua
 script feeds it per-driver tokens, ETags and the events' bodies and keys.
@@ -48,12 +48,12 @@ def _free_port() -> int:
 
 def prepare(db_url: str, jobs: int, time_limit: float) -> dict:
     """Seed, plan and publish the demo day; return what the load needs (crews, stops)."""
-    from api.auth import Principal, Role
-    from api.db import make_engine, migrate, session_factory
-    from api.models import PlanRow
-    from api.publication import publish_plan
-    from api.seed import seed_demo
+    from api.principals import Principal, Role
+    from api.services.publication import publish_plan
+    from api.services.seed import seed_demo
     from api.settings import Settings
+    from api.storage.db import make_engine, migrate, session_factory
+    from api.storage.models import PlanRow
     from dispatch.files.plan_io import plan_to_dict
     from dispatch.metrics.kpis import plan_kpis
     from dispatch.planning.planner import PlanOptions, make_plan
@@ -189,7 +189,7 @@ def _line(method: str, path: str, headers: dict[str, str], body: str = "") -> st
 def run_load(api: str, bare: str, ready: dict, duration: float, tmp: Path) -> dict:
     import httpx
 
-    from api.auth import issue_token
+    from api.http.auth import issue_token
     from api.settings import Settings
 
     settings = Settings(secret_key=SECRET)
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                "FIELDROUTE_ENVIRONMENT": "production"}  # fmt: skip
         api_port, bare_port = _free_port(), _free_port()
         servers = [
-            start_server(["api.app:create_app", "--factory"], api_port, env),
+            start_server(["api.http.app:create_app", "--factory"], api_port, env),
             start_server(["scripts.bench_bare_app:app"], bare_port, env),
         ]
         try:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `dispatch` starts fast for eve
 
     from api.settings import Settings
 
-#: `api.auth.Role`'s values (spelled out so building the parser imports nothing heavy)
+#: `api.principals.Role`'s values (spelled out so building the parser imports nothing heavy)
 ROLES = ["dispatcher", "driver", "planner", "manager", "admin"]
 
 
@@ -104,7 +104,7 @@ def _settings():
 
 
 def cmd_db(_args: argparse.Namespace) -> int:
-    from api.db import make_engine, migrate
+    from api.storage.db import make_engine, migrate
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -114,8 +114,8 @@ def cmd_db(_args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from api.db import make_engine, migrate, session_factory
-    from api.seed import seed_demo, seed_demo_users
+    from api.services.seed import seed_demo, seed_demo_users
+    from api.storage.db import make_engine, migrate, session_factory
     from dispatch.errors import InputError
 
     if args.jobs is not None and args.jobs < 1:
@@ -148,7 +148,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from api.auth import issue_token
+    from api.http.auth import issue_token
     from dispatch.errors import InputError
 
     if args.role == "driver" and not args.crew:
@@ -172,7 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     uvicorn.run(
-        "api.app:create_app",
+        "api.http.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -182,13 +182,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-#: `api.users` names model fields; on the command line the message names the flag
+#: `api.services.users` names model fields; on the command line the message names the flag
 _USER_FLAGS = {"crew_id": "--crew", "regions": "--regions", "display_name": "--name"}
 
 
 def _user_sessions() -> tuple[Settings, sessionmaker[Session]]:
     """Settings and a session factory on the migrated database."""
-    from api.db import make_engine, migrate, session_factory
+    from api.storage.db import make_engine, migrate, session_factory
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -199,7 +199,7 @@ def _user_sessions() -> tuple[Settings, sessionmaker[Session]]:
 def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
     """The password from stdin's first line (`--password-stdin`), or a random one; and
     whether it was generated (then it is printed once)."""
-    from api.users import new_password
+    from api.services.users import new_password
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n"), False
@@ -215,7 +215,7 @@ def _as_flags(exc: Exception) -> Exception:
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from api.users import create_user
+    from api.services.users import create_user
     from dispatch.errors import InputError
 
     regions = None
@@ -246,7 +246,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_disable(args: argparse.Namespace) -> int:
-    from api.users import disable_user
+    from api.services.users import disable_user
 
     settings, sessions = _user_sessions()
     with sessions() as session, session.begin():
@@ -256,7 +256,7 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(_args: argparse.Namespace) -> int:
-    from api.users import list_users
+    from api.services.users import list_users
 
     _, sessions = _user_sessions()
     with sessions() as session:
@@ -279,7 +279,7 @@ def cmd_user_list(_args: argparse.Namespace) -> int:
 
 
 def cmd_user_password(args: argparse.Namespace) -> int:
-    from api.users import set_password
+    from api.services.users import set_password
 
     password, generated = _read_password(args)
     settings, sessions = _user_sessions()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine
 
-from api.auth import Role, issue_token
+from api.http.auth import issue_token
+from api.principals import Role
 from api.settings import Settings
 
 TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
@@ -61,9 +62,9 @@ def publish_demo_plan(client, settings: Settings, day: date = DEMO_DAY, jobs: in
     """
     import uuid
 
-    from api.auth import Principal
-    from api.models import PlanRow
-    from api.publication import publish_plan
+    from api.principals import Principal
+    from api.services.publication import publish_plan
+    from api.storage.models import PlanRow
     from dispatch.files.plan_io import plan_to_dict
     from dispatch.metrics.kpis import plan_kpis
     from dispatch.planning.planner import PlanOptions, make_plan

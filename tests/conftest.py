@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import Role
+from api.http.app import create_app
+from api.principals import Role
 from api.settings import Settings
 from tests.api_support import DEMO_DAY, bearer, make_settings
 
@@ -85,7 +85,7 @@ def auth(settings: Settings):
 @pytest.fixture
 def seeded(client: TestClient, settings: Settings) -> TestClient:
     """The client on a database holding the demo city and a 30-job day (DEMO_DAY)."""
-    from api.seed import seed_demo
+    from api.services.seed import seed_demo
 
     seed_demo(client.app.state.ctx.sessions, settings.now(), day=DEMO_DAY, jobs=30)
     return client

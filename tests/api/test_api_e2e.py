@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.auth import issue_token
+from api.http.auth import issue_token
 from scripts.live_server import DISPATCH, Server, wait_for
 from tests.api_support import TEST_SECRET, database_url, make_settings
 from tests.signed_receiver import SignedReceiver

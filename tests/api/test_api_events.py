@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from api.models import JobEventRow, JobRow, OutboxRow, WebhookRow
+from api.storage.models import JobEventRow, JobRow, OutboxRow, WebhookRow
 from tests.api_support import publish_demo_plan
 
 pytestmark = pytest.mark.api
@@ -226,7 +226,7 @@ def test_status_change_is_queued_for_webhooks(published, auth, settings):
 
 def test_lost_race_on_the_key_answers_the_winners_event(published, auth, monkeypatch):
     """Simulated race: the loser looked the key up before the winner committed."""
-    import api.routers.events as events
+    import api.http.routers.events as events
 
     job, crew = assigned(published, auth)
     driver = auth("driver", crew)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from api.models import FollowUpRow, JobRow, OutboxRow, WebhookRow
+from api.storage.models import FollowUpRow, JobRow, OutboxRow, WebhookRow
 from tests.api_support import publish_demo_plan
 
 pytestmark = pytest.mark.api

@@ -11,9 +11,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from api.app import create_app
-from api.db import migrate
-from api.seed import seed_demo
+from api.http.app import create_app
+from api.services.seed import seed_demo
+from api.storage.db import migrate
 from tests.api_support import DEMO_DAY, bearer, make_settings
 
 pytestmark = [pytest.mark.api, pytest.mark.slow]  # schemathesis over every operation (12 s)

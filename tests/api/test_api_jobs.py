@@ -152,7 +152,7 @@ def test_zones_and_depots_geojson(seeded, auth):
 def test_oversized_body_is_413(tmp_path, auth):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api.http.app import create_app
     from tests.api_support import make_settings
 
     settings = make_settings(tmp_path, max_body_bytes=1000)

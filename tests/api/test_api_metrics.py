@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.models import (
+from api.http.app import create_app
+from api.storage.models import (
     CrewDayRow,
     CrewRow,
     FollowUpRow,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import issue_token
-from api.models import JobRow, PlanRow
+from api.http.auth import issue_token
 from api.settings import Settings
+from api.storage.models import JobRow, PlanRow
 from tests.api_support import publish_demo_plan
 
 pytestmark = pytest.mark.api

@@ -21,22 +21,22 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.auth import Principal, Role
-from api.models import AuditRow, CustomerNoticeRow, JobRow, PlanRow
-from api.notice_sender import (
+from api.background.notice_sender import (
     NoticeWorker,
     NullNoticeSender,
     WebhookNoticeSender,
     deliver_due_notices,
 )
-from api.notices import (
+from api.principals import Principal, Role
+from api.services.notices import (
     NO_PHONE,
     assignments,
     notice_text,
     queue_publication_notices,
     round_eta,
 )
-from api.publication import publish_plan
+from api.services.publication import publish_plan
+from api.storage.models import AuditRow, CustomerNoticeRow, JobRow, PlanRow
 from fixtures.shanghai import demo_problem
 from tests.api_support import DEMO_DAY, bearer
 from tests.signed_receiver import SignedReceiver
@@ -348,8 +348,8 @@ def test_webhook_sender_delivers_signed_with_the_notice_id_as_idempotency_key(
 
 
 def test_failing_gateway_goes_dead_after_max_attempts_and_can_be_retried(tmp_path, gateway, auth):
-    from api.app import create_app
-    from api.seed import seed_demo
+    from api.http.app import create_app
+    from api.services.seed import seed_demo
     from tests.api_support import make_settings
 
     settings = make_settings(tmp_path, webhook_max_attempts=3)
@@ -417,8 +417,8 @@ def test_the_worker_thread_delivers_when_woken_and_a_retried_claim_is_not_resent
 def test_the_running_service_sends_notices_on_publication(tmp_path, gateway):
     """The app's own notice sender (started in its lifespan) delivers what a publication
     through the API queued, to the configured gateway."""
-    from api.app import create_app
-    from api.seed import seed_demo
+    from api.http.app import create_app
+    from api.services.seed import seed_demo
     from tests.api_support import make_settings
 
     gw = gateway()

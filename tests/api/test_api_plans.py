@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-import api.plan_runner as runner_module
-from api.app import create_app
-from api.models import CrewDayRow, CrewRow, JobRow, PlanRow
-from api.plan_runner import INTERRUPTED, PLANS, PlanRunner
-from api.plan_worker import CRASH_HOOK
-from api.problem_builder import build_problem
+import api.background.plan_runner as runner_module
+from api.background.plan_runner import INTERRUPTED, PLANS, PlanRunner
+from api.background.plan_worker import CRASH_HOOK
+from api.http.app import create_app
+from api.services.problem_builder import build_problem
+from api.storage.models import CrewDayRow, CrewRow, JobRow, PlanRow
 from dispatch.errors import InputErrors
 from dispatch.files.plan_io import plan_from_dict
 from dispatch.models import CREW_CAN_DO
@@ -178,8 +178,8 @@ def test_bad_triggers_name_the_problem(seeded, auth):
 def test_concurrent_triggers_and_publications_are_409(seeded, runner, auth, monkeypatch):
     """The checks before writing can be passed by two requests at once; the partial unique
     indexes still refuse the second (simulated here by blinding the check once)."""
-    import api.publication
-    import api.routers.plans as plans
+    import api.http.routers.plans as plans
+    import api.services.publication
 
     office = auth("dispatcher")
     first = trigger(seeded, office)
@@ -196,10 +196,10 @@ def test_concurrent_triggers_and_publications_are_409(seeded, runner, auth, monk
         ).status_code
         == 200
     )
-    real_published = api.publication.published_plan
+    real_published = api.services.publication.published_plan
     blind = iter([None])
     monkeypatch.setattr(
-        api.publication, "published_plan", lambda *a: next(blind, real_published(*a))
+        api.services.publication, "published_plan", lambda *a: next(blind, real_published(*a))
     )
     r = seeded.post(f"/plans/{two['id']}/publish", json={"version": two["version"]}, headers=office)
     assert r.status_code == 409 and r.json()["published_plan_id"] == one["id"]
@@ -309,7 +309,7 @@ def test_crashing_worker_ends_failed(seeded, runner, auth, monkeypatch):
 def test_restart_loses_nothing_acknowledged(tmp_path, settings, auth):
     """A service that dies leaves a plan `running` (its worker gone) and one `queued`: the
     next start fails the first with a clear message and solves the second."""
-    from api.seed import seed_demo
+    from api.services.seed import seed_demo
 
     with TestClient(create_app(settings)) as first:
         seed_demo(first.app.state.ctx.sessions, settings.now(), day=DEMO_DAY, jobs=30)

@@ -11,7 +11,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import issue_token
+from api.http.auth import issue_token
 from api.settings import Settings
 from tests.api_support import DEMO_DAY, publish_demo_plan
 

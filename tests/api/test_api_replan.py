@@ -16,13 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 
-from api.day_state import Overrun, Unavailable, build_day_state, day_state_from_dict
-from api.day_state import day_state_to_dict as to_dict
-from api.models import CrewDayRow, CustomerNoticeRow, PlanRow
-from api.plan_runner import PlanRunner
-from api.plan_worker import CRASH_HOOK, run_plan
-from api.routers.explanations import explain_cache
-from api.routers.routes import DriverRouteOut
+from api.background.plan_runner import PlanRunner
+from api.background.plan_worker import CRASH_HOOK, run_plan
+from api.http.routers.explanations import explain_cache
+from api.http.routers.routes import DriverRouteOut
+from api.services.day_state import Overrun, Unavailable, build_day_state, day_state_from_dict
+from api.services.day_state import day_state_to_dict as to_dict
+from api.storage.models import CrewDayRow, CustomerNoticeRow, PlanRow
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.plan_io import plan_from_dict
 from dispatch.plan import Plan
@@ -210,7 +210,7 @@ def test_refusals_name_the_reason(published, auth, monkeypatch):
     full = client.post("/plans", json={"date": DAY, **QUICK}, headers=office)
     assert full.status_code == 409 and full.json()["running_plan_id"] == first
     # two requests passing the check at once: the partial unique index refuses the second
-    import api.routers.replans as replans
+    import api.http.routers.replans as replans
 
     real = replans.active_plan
     blind = iter([None])
@@ -409,7 +409,7 @@ def test_explanations_per_unassigned_job_and_zone(published, auth):
 
 
 def test_a_database_at_0001_upgrades_with_its_plans(tmp_path):
-    from api.db import make_engine, migrate
+    from api.storage.db import make_engine, migrate
     from tests.api_support import database_url
 
     engine = make_engine(database_url(tmp_path))

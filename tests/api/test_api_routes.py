@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from api.routers.routes import DriverRouteOut, PlanCache, plan_cache
+from api.http.routers.routes import DriverRouteOut, PlanCache, plan_cache
 from tests.api_support import publish_demo_plan
 
 pytestmark = pytest.mark.api

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point, Polygon, box
 from sqlalchemy import inspect
 
-from api.models import SimulationRow
-from api.simulation_runner import SIMULATIONS, SimulationRunner
+from api.background.simulation_runner import SIMULATIONS, SimulationRunner
+from api.storage.models import SimulationRow
 from dispatch.errors import InputError
 from dispatch.season.own_city import city_from_records, draw_sites
 from dispatch.zones import Zone
@@ -309,7 +309,7 @@ def test_sites_are_drawn_inside_zones_and_thin_zones_are_refused():
 def test_migration_0003_downgrades_and_upgrades(tmp_path):
     from alembic import command
 
-    from api.db import alembic_config, make_engine, migrate
+    from api.storage.db import alembic_config, make_engine, migrate
     from tests.api_support import database_url
 
     engine = make_engine(database_url(tmp_path))

@@ -18,9 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.models import AuditRow, CrewRow, SignInLockRow, UserRow
-from api.settings import Settings
-from api.users import (
+from api.services.users import (
     LOCK,
     MAX_FAILURES,
     WINDOW,
@@ -32,6 +30,8 @@ from api.users import (
     set_password,
     verify_password,
 )
+from api.settings import Settings
+from api.storage.models import AuditRow, CrewRow, SignInLockRow, UserRow
 from dispatch.errors import InputError
 from tests.api_support import TEST_SECRET
 
@@ -144,7 +144,7 @@ def test_driver_sign_in_names_the_crew(client: TestClient, settings: Settings) -
 
 
 def test_me_shows_regions_of_a_minted_token(client: TestClient, settings: Settings) -> None:
-    from api.auth import issue_token
+    from api.http.auth import issue_token
 
     token = issue_token(settings, "x", "dispatcher", regions=["urban"])
     me = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
@@ -363,7 +363,7 @@ def test_user_rules_name_the_field(client: TestClient, settings: Settings) -> No
 def test_migration_0004_downgrades_and_upgrades(tmp_path: Path) -> None:
     from alembic import command
 
-    from api.db import alembic_config, make_engine, migrate
+    from api.storage.db import alembic_config, make_engine, migrate
     from tests.api_support import database_url
 
     engine = make_engine(database_url(tmp_path))
@@ -395,7 +395,7 @@ def _dispatch(db: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
 
 
 def _db_sessions(db: Path) -> tuple[Engine, sessionmaker[Session]]:
-    from api.db import make_engine, session_factory
+    from api.storage.db import make_engine, session_factory
 
     engine = make_engine(f"sqlite:///{db}")
     return engine, session_factory(engine)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.auth import issue_token
-from api.routers.web import content_security_policy
+from api.http.auth import issue_token
+from api.http.routers.web import content_security_policy
 from tests.api_support import DEMO_DAY, make_settings, publish_demo_plan
 
 pytestmark = pytest.mark.api
@@ -29,7 +29,7 @@ def test_pages_are_served_with_a_strict_policy(client) -> None:
 def test_ui_config_is_public_and_the_tile_host_is_the_only_outside_image_source(tmp_path):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     settings = make_settings(
         tmp_path,

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.models import OutboxRow
-from api.outbox import enqueue
+from api.background.webhook_sender import WebhookSender, backoff_delay, deliver_due
+from api.http.app import create_app
+from api.services.outbox import enqueue
 from api.settings import Settings
-from api.webhook_sender import WebhookSender, backoff_delay, deliver_due
+from api.storage.models import OutboxRow
 from tests.api_support import bearer, make_settings, publish_demo_plan
 from tests.signed_receiver import SignedReceiver
 
@@ -197,7 +197,7 @@ def test_dead_receiver_goes_dead_after_max_attempts_and_can_be_retried(tmp_path,
         # the receiver is back: an admin sends the dead delivery again, with fresh attempts
         target = receiver()
         with ctx.sessions() as session, session.begin():
-            from api.models import WebhookRow
+            from api.storage.models import WebhookRow
 
             stored = session.get(WebhookRow, hook["id"])
             stored.url = target.url
@@ -241,7 +241,7 @@ def test_nothing_is_lost_on_restart(tmp_path, receiver):
             assert cancelled.status_code == 200
         queue(client)
         # a process claims the first row and dies before sending it
-        from api.webhook_sender import _claim
+        from api.background.webhook_sender import _claim
 
         first = outbox(client)[0].id
         assert _claim(client.app.state.ctx, first, settings.now()) is not None
@@ -262,7 +262,7 @@ def test_nothing_is_lost_on_restart(tmp_path, receiver):
 
 def test_two_processes_do_not_send_the_same_row_twice(client, settings, receiver):
     """A claimed row is not due for anyone else: the second pass finds nothing to send."""
-    from api.webhook_sender import _claim
+    from api.background.webhook_sender import _claim
 
     target = receiver()
     target.secret = register(client, settings, target.url)["secret"]

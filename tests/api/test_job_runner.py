@@ -1,6 +1,8 @@
-"""The background-job runner's rules (`api.job_runner`), on a stand-in worker rather than a
+"""The background-job runner's rules (`api.background.job_runner`), on a stand-in worker rather
+than a
 real solve: this module, run as `python -m tests.api.test_job_runner ROW_ID`, sleeps, crashes or
-records its outcome through `api.worker_main` as its row id says. The concurrency limit and
+records its outcome through `api.background.worker_main` as its row id says. The concurrency limit
+and
 oldest-first claims, the deadline, a crash's exit and output, cancelling queued and running
 rows, recovery after a restart, requeueing on stop, and the version bump where the table has
 a version (plans) and not where it has none (simulations)."""
@@ -18,12 +20,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.background.job_runner import Deadline, JobRunner, RunnerSpec
+from api.background.plan_runner import PLANS
+from api.background.simulation_runner import SIMULATIONS
+from api.background.worker_main import Task, WorkerSpec, main, state_change
 from api.context import AppContext
-from api.job_runner import Deadline, JobRunner, RunnerSpec
-from api.models import PlanRow, SimulationRow
-from api.plan_runner import PLANS
-from api.simulation_runner import SIMULATIONS
-from api.worker_main import Task, WorkerSpec, main, state_change
+from api.storage.models import PlanRow, SimulationRow
 from tests.api_support import DEMO_DAY
 
 pytestmark = [pytest.mark.api, pytest.mark.service]  # worker processes

@@ -198,7 +198,7 @@ def test_a_driver_report_appears_on_the_board_without_a_reload(page, live) -> No
     open_board(page, live)
     route = next(r for r in board["routes"] if r["stops"])
     job_id = route["stops"][0]["job_id"]
-    from api.auth import issue_token
+    from api.http.auth import issue_token
     from tests.api_support import TEST_SECRET, make_settings
 
     settings = make_settings(live.tmp, secret_key=TEST_SECRET)

@@ -74,7 +74,7 @@ The modules, in the order a re-plan runs them:
 
     state.py       DayState (the day as it stands), state_as_planned
     pinning.py     which reported events pin a visit (done / in progress); used by the
-                   service (api/day_state.py) and `dispatch replan` on files
+                   service (api/services/day_state.py) and `dispatch replan` on files
     options.py     ReplanOptions
     refusals.py    ReplanRefused, refuse_bad_state: a state that cannot be right
     problem.py     the re-plan problem: the facts in the model's terms (ReplanProblem)

@@ -1,4 +1,5 @@
-"""Which reported events pin a visit: the one rule, shared by the service (`api/day_state.py`,
+"""Which reported events pin a visit: the one rule, shared by the service
+(`api/services/day_state.py`,
 events from the database) and `dispatch replan` on files (`scripts/replan_cli.py`, an events
 CSV).
 

@@ -1,0 +1,443 @@
+"""Run queued background jobs (plans, season simulations; not the field jobs of `JobRow`),
+each in a worker process of its own, and make sure every one ends.
+
+`POST /plans` (`POST /simulations`) only stores a `queued` row and wakes the runner; the row
+in the database is the acknowledgement, so a restart loses nothing. A `JobRunner` is a
+daemon thread on the shared polling loop (`api.background.polling`) in each service process, one per
+kind of job; `api.background.plan_runner` and `api.background.simulation_runner` give the kinds (a
+`RunnerSpec`:
+the table, the worker module, the deadline rule, the concurrency limit, the messages). Every
+pass (every `POLL_S` seconds, or at once when woken):
+
+1. **reaps** its finished workers. A worker records its own outcome (`api.background.worker_main`);
+if
+   one exits while its row is still `running` (killed, out of memory, crashed), the row is
+   marked `failed` with the exit code and the last lines of the worker's stderr: never left
+   `running`. A worker still running past its kind's deadline is stopped as hung, `failed`;
+2. **cancels**: a row with `cancel_requested` (set by `DELETE`, which cancels a `queued`
+   row itself, at once) has its worker's process group terminated and is marked `cancelled`;
+3. **claims** queued rows, oldest first, while fewer than the kind's limit of its own
+   workers run: a conditional UPDATE (`... WHERE status = 'queued'`) marks the row
+   `running`, so two service processes never take the same one, then `python -m MODULE ID`
+   starts in a new session (process group), with `DATABASE_URL` and the `FIELDROUTE_*`
+   settings the worker needs in its environment;
+4. every `SWEEP_S` seconds (and once at start) **recovers** `running` rows that no worker of
+   this runner holds: if the worker recorded on the row is no longer alive, the row is
+   `failed` (the kind's "interrupted by a service restart" message). A worker left alive by
+   a service that died is left to finish (its result is recorded as usual) and is still
+   cancellable. A row claimed less than `CLAIM_GRACE_S` ago without a worker pid yet is
+   another process between claim and start, and is left alone.
+
+On `stop()` (service shutdown) the runner terminates its workers and puts their rows back to
+`queued` (or `cancelled` when a cancel was asked for), so the next start runs them again.
+
+Every state change the runner writes is conditional on the row being `running` (an outcome
+already recorded stays) and bumps the row's optimistic-lock `version` where the table has one
+(`api.background.worker_main.state_change`: plans do, simulations have no such column), so a client
+holding an older version gets 409 rather than overwriting it.
+
+Liveness is checked on this host (`/proc/PID/cmdline` must be this row's worker), so the
+service processes sharing a database are assumed to run on one host. Logs name row ids and
+exit codes only, never customers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from sqlalchemy import select, update
+
+from api.background.polling import PollingWorker
+from api.background.worker_main import state_change
+from api.context import AppContext
+from api.settings import Settings
+
+#: seconds between passes when nothing wakes the runner
+POLL_S = 0.5
+#: seconds between recovery sweeps over rows this runner does not hold
+SWEEP_S = 10.0
+#: a row claimed this recently without a worker pid may be starting in another process
+CLAIM_GRACE_S = 30.0
+#: seconds `stop()` waits for the pass in flight
+STOP_WAIT_S = 10.0
+#: seconds a terminated worker gets to exit before it is killed
+TERMINATE_WAIT_S = 5.0
+#: lines of a crashed worker's stderr kept in the row's error
+STDERR_LINES = 20
+
+#: the package root the worker imports `api` from
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Deadline(NamedTuple):
+    """How long a worker may run before it is taken for hung, and the error then recorded."""
+
+    seconds: float
+    error: str
+
+
+def _no_env(_settings: Settings) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """One kind of background job, as the runner sees it."""
+
+    #: "plan", "simulation": logs and messages
+    noun: str
+    #: the ORM row class: `id`, `status`, `progress`, `message`, `error`, `cancel_requested`,
+    #: `worker_pid`, `created_at`, `started_at`, `finished_at` (and `version`, if any)
+    row: type[Any]
+    #: `python -m MODULE ID` is the worker (its command line is how liveness is checked)
+    worker_module: str
+    #: the row column the deadline rule reads (a plan's `options`, a simulation's `params`)
+    params: str
+    #: (that column's value, the service settings) -> the worker's deadline
+    deadline: Callable[[dict[str, Any], Settings], Deadline]
+    #: workers of this kind one service process runs at the same time
+    max_running: Callable[[Settings], int]
+    #: the error of a row whose worker is gone after a service restart
+    interrupted: str
+    #: what the worker does, for the requeue message ("solving", "running")
+    doing: str = "running"
+    #: environment variables this kind's worker needs besides the common ones
+    extra_env: Callable[[Settings], dict[str, str]] = _no_env
+
+    def alive(self, pid: int | None, row_id: str) -> bool:
+        """Is process `pid` alive and the worker of `row_id` (not a recycled pid)?"""
+        return worker_alive(pid, self.worker_module, row_id)
+
+
+@dataclass
+class _Worker:
+    row_id: str
+    process: subprocess.Popen[bytes]
+    stderr: IO[bytes]
+    #: `time.monotonic()` past which the worker is stopped as hung
+    deadline: float
+    overrun_error: str
+
+
+class JobRunner(PollingWorker):
+    """The runner of one kind of job in one service process (see the module docstring)."""
+
+    def __init__(self, ctx: AppContext, spec: RunnerSpec) -> None:
+        super().__init__(ctx)
+        self.spec = spec
+        self.name = f"{spec.noun}-runner"
+        self.log = logging.getLogger(f"api.{spec.noun}s")
+        self._workers: dict[str, _Worker] = {}
+        self._last_sweep = 0.0
+
+    # ---- life cycle (the loop itself is `PollingWorker`'s)
+
+    def poll_s(self) -> float:
+        return POLL_S
+
+    def stop_timeout_s(self) -> float:
+        return STOP_WAIT_S
+
+    def on_start(self) -> None:
+        """Recover rows left `running` by a previous process before the first pass."""
+        try:
+            self.recover()
+        except Exception:  # the database away at start: the periodic sweep tries again
+            self.log.exception("%s recovery at start failed", self.spec.noun)
+        self._last_sweep = time.monotonic()
+
+    def on_stop(self) -> None:
+        """Terminate this runner's workers and requeue their rows."""
+        for worker in list(self._workers.values()):
+            _terminate(worker.process.pid, worker.process)
+            self._settle(worker, requeue=True)
+
+    @property
+    def running(self) -> list[str]:
+        """Ids of the rows this runner's workers are working on now."""
+        return list(self._workers)
+
+    def deliver(self) -> None:
+        self.run_once()
+
+    def run_once(self) -> None:
+        """One pass: reap, cancel, recover (every `SWEEP_S`), claim."""
+        self._reap()
+        self._cancel_requested()
+        if time.monotonic() - self._last_sweep >= SWEEP_S:
+            self._last_sweep = time.monotonic()
+            self.recover()
+        if not self.stopping:
+            self._claim()
+
+    # ---- the passes
+
+    def _reap(self) -> None:
+        for worker in list(self._workers.values()):
+            if worker.process.poll() is not None:
+                self._settle(worker)
+            elif time.monotonic() > worker.deadline:
+                _terminate(worker.process.pid, worker.process)
+                self._settle(worker, overran=True)
+
+    def _settle(self, worker: _Worker, *, requeue: bool = False, overran: bool = False) -> None:
+        """Close the books on a worker that has exited: whatever it did not record is
+        recorded here, so the row never stays `running`."""
+        noun, row_id, row = self.spec.noun, worker.row_id, self.spec.row
+        self._workers.pop(row_id, None)
+        code = worker.process.wait()
+        tail = _tail(worker.stderr)
+        worker.stderr.close()
+        with self.ctx.sessions() as session:
+            found = session.execute(
+                select(row.status, row.cancel_requested).where(row.id == row_id)
+            ).first()
+        if found is None or found.status != "running":
+            return  # the worker recorded its outcome (or the row was settled otherwise)
+        if found.cancel_requested:
+            self._mark(row_id, "cancelled", message="cancelled")
+            self.log.info("%s %s cancelled", noun, row_id)
+        elif requeue:
+            self._requeue(row_id)
+            self.log.info("%s %s requeued: the service is stopping", noun, row_id)
+        elif overran:
+            self._mark(row_id, "failed", error=worker.overrun_error, message="failed")
+            self.log.warning("%s %s failed: worker overran its deadline", noun, row_id)
+        else:
+            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            error = f"the {noun} worker {how} without recording a result"
+            if tail:
+                error += "; its last output:\n" + tail
+            self._mark(row_id, "failed", error=error, message="failed")
+            self.log.warning("%s %s failed: worker %s", noun, row_id, how)
+
+    def _cancel_requested(self) -> None:
+        if not self._workers:
+            return
+        row = self.spec.row
+        with self.ctx.sessions() as session:
+            ids = session.scalars(
+                select(row.id).where(
+                    row.id.in_(list(self._workers)), row.cancel_requested.is_(True)
+                )
+            ).all()
+        for row_id in ids:
+            worker = self._workers.get(row_id)
+            if worker is not None:
+                _terminate(worker.process.pid, worker.process)
+                self._settle(worker)
+
+    def recover(self) -> int:
+        """Settle `running` rows that no live worker holds; returns how many were settled."""
+        now, row = self.ctx.settings.now(), self.spec.row
+        with self.ctx.sessions() as session:
+            rows = session.execute(
+                select(row.id, row.worker_pid, row.started_at, row.cancel_requested).where(
+                    row.status == "running"
+                )
+            ).all()
+        settled = 0
+        for row_id, pid, started_at, cancel in rows:
+            if row_id in self._workers:
+                continue
+            if self.spec.alive(pid, row_id):
+                if cancel:  # an orphan of a previous process: still ours to stop
+                    _terminate(pid, None)
+                    settled += self._mark(row_id, "cancelled", message="cancelled")
+                continue
+            if pid is None and _recent(started_at, now):
+                continue  # another process may be starting its worker right now
+            if cancel:
+                settled += self._mark(row_id, "cancelled", message="cancelled")
+            else:
+                error = self.spec.interrupted
+                settled += self._mark(row_id, "failed", error=error, message="failed")
+                self.log.warning("%s %s failed: its worker is gone", self.spec.noun, row_id)
+        return settled
+
+    def _claim(self) -> None:
+        spec, row, settings = self.spec, self.spec.row, self.ctx.settings
+        free = spec.max_running(settings) - len(self._workers)
+        if free <= 0:
+            return
+        with self.ctx.sessions() as session:
+            queued = session.execute(
+                select(row.id, getattr(row, spec.params))
+                .where(row.status == "queued")
+                .order_by(row.created_at, row.id)
+                .limit(free)
+            ).all()
+        for row_id, params in queued:
+            claim = state_change(
+                row,
+                status="running",
+                started_at=settings.now(),
+                progress=0.0,
+                message="starting",
+                worker_pid=None,
+            )
+            if self._update(row_id, "queued", claim) != 1:
+                continue  # another process took it, or it was cancelled
+            self._spawn(row_id, spec.deadline(params or {}, settings))
+
+    def _spawn(self, row_id: str, deadline: Deadline) -> None:
+        noun = self.spec.noun
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 - kept open while the worker runs
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", self.spec.worker_module, row_id],
+                env=self.worker_env(),
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,  # its own process group: a cancel stops its pool too
+            )
+        except OSError as exc:
+            stderr.close()
+            error = f"the {noun} worker could not be started: {type(exc).__name__}: {exc}"
+            self._mark(row_id, "failed", error=error, message="failed")
+            self.log.error("%s %s: worker could not be started", noun, row_id)
+            return
+        self._workers[row_id] = _Worker(
+            row_id, process, stderr, time.monotonic() + deadline.seconds, deadline.error
+        )
+        self._update(row_id, "running", {"worker_pid": process.pid})
+        self.log.info("%s %s: worker %s started", noun, row_id, process.pid)
+
+    def worker_env(self) -> dict[str, str]:
+        """The worker's environment: this process's, with the service's own settings (not
+        whatever `FIELDROUTE_*` happened to be inherited), the kind's extra variables and
+        the package on the path; test hooks only ever reach a test worker."""
+        s = self.ctx.settings
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k != "DATABASE_URL"
+            and not (k.startswith("FIELDROUTE_") and not k.startswith("FIELDROUTE_TEST_"))
+        }
+        env.update(
+            {
+                "DATABASE_URL": s.database_url,
+                "FIELDROUTE_ENVIRONMENT": s.environment,
+                "FIELDROUTE_TIMEZONE": s.timezone,
+                "FIELDROUTE_PLAN_TIME_LIMIT_S": str(s.plan_time_limit_s),
+                "FIELDROUTE_PLAN_WORKERS": str(s.plan_workers),
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+                ),
+            }
+        )
+        if s.plan_solution_limit is not None:
+            env["FIELDROUTE_PLAN_SOLUTION_LIMIT"] = str(s.plan_solution_limit)
+        env.update(self.spec.extra_env(s))
+        if s.environment != "test":
+            env = {k: v for k, v in env.items() if not k.startswith("FIELDROUTE_TEST_")}
+        return env
+
+    # ---- row updates (conditional on the status: an outcome already recorded stays)
+
+    def _update(self, row_id: str, status: str, values: dict[str, Any]) -> int:
+        """Write `values` to the row if it is still `status`; how many rows were written."""
+        row = self.spec.row
+        with self.ctx.sessions() as session, session.begin():
+            result = session.execute(
+                update(row)
+                .where(row.id == row_id, row.status == status)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _mark(self, row_id: str, status: str, **values: Any) -> int:
+        """End a `running` row: `status` (failed, cancelled) with `values`."""
+        now = self.ctx.settings.now()
+        return self._update(
+            row_id, "running", state_change(self.spec.row, status=status, finished_at=now, **values)
+        )
+
+    def _requeue(self, row_id: str) -> None:
+        self._update(
+            row_id,
+            "running",
+            state_change(
+                self.spec.row,
+                status="queued",
+                progress=0.0,
+                message=f"requeued: the service stopped while it was {self.spec.doing}",
+                started_at=None,
+                worker_pid=None,
+            ),
+        )
+
+
+def _recent(started_at: datetime | None, now: datetime) -> bool:
+    return started_at is not None and now - started_at < timedelta(seconds=CLAIM_GRACE_S)
+
+
+def worker_alive(pid: int | None, module: str, row_id: str) -> bool:
+    """Is process `pid` alive and `python -m MODULE ROW_ID` (not a recycled pid)?"""
+    if pid is None:
+        return False
+    proc = Path("/proc")
+    if proc.is_dir():
+        try:
+            cmdline = (proc / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            return False
+        # a zombie (exited, not yet reaped) has an empty command line: not alive
+        return module.encode() in cmdline and row_id.encode() in cmdline
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _terminate(pid: int, process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a worker and its process pool: SIGTERM to its group, SIGKILL if it lingers."""
+    if process is not None and process.poll() is not None:
+        return
+    _signal_group(pid, signal.SIGTERM)
+    if process is None:
+        return
+    try:
+        process.wait(TERMINATE_WAIT_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(pid, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(pid, sig)  # the worker leads its own session, so its group id is its pid
+        else:  # pragma: no cover - not POSIX
+            os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(stream: IO[bytes], lines: int = STDERR_LINES, max_bytes: int = 64_000) -> str:
+    """The last `lines` lines of a worker's stderr (read from its temporary file)."""
+    try:
+        stream.flush()
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(max(0, size - max_bytes))
+        text = stream.read().decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,132 @@
+"""The FastAPI application factory: `create_app(settings)` builds a service; nothing happens at
+import time (no engine, no threads), so tests and the CLI build as many apps as they need.
+
+On startup the schema is migrated to the newest Alembic revision, the plan runner (which solves
+plans in separate processes, outside the web event loop), the simulation runner (season
+simulations, the same way), the webhook sender and the customer notice sender start; on
+shutdown they stop. Routers live in `api/http/routers/`, one per resource.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.context import AppContext
+from api.http.errors import BodySizeLimit, install_error_handlers
+from api.http.routers import (
+    auth,
+    board,
+    callbacks,
+    crews,
+    events,
+    explanations,
+    followups,
+    jobs,
+    metrics,
+    notices,
+    overrides,
+    plans,
+    replans,
+    routes,
+    simulations,
+    webhooks,
+    zones,
+)
+from api.http.routers.web import install_web
+from api.settings import Settings
+from api.storage.db import make_engine, migrate, session_factory
+
+log = logging.getLogger("api")
+
+DESCRIPTION = """
+Field-service dispatch service: jobs, crews, zones, daily plans, drivers' routes, job events,
+follow-up calls, callbacks, webhooks, service metrics and peak-season simulations.
+
+People use the web pages at `/` (sign-in, dispatcher board, season planner). Scripts
+authenticate with `Authorization: Bearer <token>`: from `POST /auth/sign-in` with a user's
+name and password, or minted with `dispatch token`. Roles:
+dispatcher, driver (bound to one crew), planner, manager, admin. Times are local times of the
+region (naive ISO 8601); times sent with an offset are converted.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check_for_startup()
+    engine = make_engine(settings.database_url)
+    ctx = AppContext(settings, engine, session_factory(engine))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(engine)
+        if settings.background_workers:
+            from api.background.notice_sender import NoticeWorker
+            from api.background.plan_runner import PlanRunner
+            from api.background.simulation_runner import SimulationRunner
+            from api.background.webhook_sender import WebhookSender
+
+            for name, worker in (
+                ("plans", PlanRunner(ctx)),
+                ("simulations", SimulationRunner(ctx)),
+                ("webhooks", WebhookSender(ctx)),
+                ("notices", NoticeWorker(ctx)),
+            ):
+                ctx.workers[name] = worker
+                ctx.wakeups[name] = worker.wake
+                worker.start()
+        try:
+            yield
+        finally:
+            for worker in ctx.workers.values():
+                worker.stop()
+            ctx.workers.clear()
+            ctx.wakeups.clear()
+            engine.dispose()
+
+    app = FastAPI(
+        title="fieldroute dispatch service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for module in (
+        auth,
+        jobs,
+        crews,
+        zones,
+        plans,
+        overrides,
+        board,
+        replans,
+        explanations,
+        notices,
+        routes,
+        events,
+        followups,
+        callbacks,
+        webhooks,
+        metrics,
+        simulations,
+    ):
+        app.include_router(module.router)
+    app.include_router(events.feed_router)
+    app.include_router(board.days_router)
+    install_web(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    metrics.install_prometheus(app, ctx)  # outermost: counts every answer, 413s too
+
+    @app.get("/health", tags=["operations"], summary="Liveness and database check")
+    def health() -> dict[str, str]:
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app

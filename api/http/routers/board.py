@@ -1,0 +1,178 @@
+"""What the dispatcher board draws for one plan, in one answer: `GET /plans/{id}/board`.
+
+The board needs, besides the routes `GET /plans/{id}` gives, every crew of the plan (idle ones
+too: a stop may be dragged onto them), where each job is and its windows, the jobs' live
+status from the drivers' reports, the depots and zone outlines, and the promise figures on
+both clocks. Gathering that from five list endpoints would cost the board seconds on a
+1,500-job day; this reads the plan row once and answers it with an ETag on the plan's version
+and the jobs' latest change, so a reload that finds nothing new costs a 304.
+
+Customer names, addresses and phones are included only for the roles that see personal data
+(`Principal.sees_personal_data`); a planner's board shows ids and figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, defer
+
+from api.context import AppContext
+from api.http.auth import require
+from api.http.deps import get_ctx, get_session
+from api.principals import ANY_OFFICE, Principal, check_region
+from api.storage.models import JobRow, PlanRow
+from dispatch.files.plan_io import plan_from_dict
+from dispatch.metrics.customer_clock import customer_clock_shares
+
+router = APIRouter(prefix="/plans", tags=["plans"])
+#: what the board asks before it has a plan: which days have work
+days_router = APIRouter(prefix="/board", tags=["plans"])
+#: the most days `GET /board/days` lists (newest first)
+MAX_DAYS = 400
+
+#: the job fields the board shows; personal ones only to the roles that see personal data
+JOB_FIELDS = ("kind", "lon", "lat", "zone", "priority", "order_id", "category", "confirmed_at")
+PERSONAL = ("customer_name", "customer_phone", "address")
+CREW_FIELDS = ("kind", "people", "skills", "shift_start", "shift_end", "home_zone", "start_depot")
+
+
+def _load(session: Session, plan_id: str, principal: Principal) -> PlanRow:
+    # the trigger-time snapshot is loaded only when there is no result yet (`_problem_of`)
+    row = session.get(PlanRow, plan_id, options=[defer(PlanRow.problem), defer(PlanRow.day_state)])
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"plan {plan_id!r} not found")
+    check_region(principal, row.region)
+    return row
+
+
+def _job_states(session: Session, ids: list[str]) -> tuple[dict[str, str], str]:
+    """Each job's live status, and a stamp of the latest job change (for the ETag)."""
+    states: dict[str, str] = {}
+    latest = ""
+    for start in range(0, len(ids), 900):  # keep IN lists within every database's limits
+        chunk = ids[start : start + 900]
+        for job_id, job_status in session.execute(
+            select(JobRow.id, JobRow.status).where(JobRow.id.in_(chunk))
+        ):
+            states[job_id] = job_status
+        stamp = session.scalar(select(func.max(JobRow.updated_at)).where(JobRow.id.in_(chunk)))
+        if stamp is not None and stamp.isoformat() > latest:
+            latest = stamp.isoformat()
+    return states, latest
+
+
+def _etag(row: PlanRow, latest: str, personal: bool) -> str:
+    raw = f"{row.id}:{row.version}:{row.status}:{latest}:{int(personal)}"
+    return 'W/"' + hashlib.sha256(raw.encode()).hexdigest()[:24] + '"'
+
+
+def _problem_of(row: PlanRow) -> dict[str, Any]:
+    """The problem the routes were solved on: embedded in the result once there is one,
+    else the snapshot taken when the plan was triggered."""
+    return (row.result or {}).get("problem") or row.problem or {}
+
+
+def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str, Any]:
+    """The board's view of a plan row (see the module docstring)."""
+    problem = _problem_of(row)
+    fields = JOB_FIELDS + (PERSONAL if personal else ())
+    jobs = [
+        {
+            "id": j["id"],
+            **{k: j.get(k) for k in fields},
+            "windows": [[w["start"], w["end"]] for w in j.get("windows") or []],
+            "status": states.get(j["id"], "unknown"),
+        }
+        for j in problem.get("jobs", [])
+    ]
+    crews = [
+        {"id": c["id"], **{k: c.get(k) for k in CREW_FIELDS}} for c in problem.get("crews", [])
+    ]
+    depots = [
+        {k: d.get(k) for k in ("id", "kind", "name", "lon", "lat", "zone")}
+        for d in problem.get("depots", [])
+    ]
+    result = row.result or {}
+    clocks: dict[str, Any] = {}
+    if row.result is not None:
+        plan = plan_from_dict(row.result, source=f"plan {row.id}")
+        clocks = {k: v.as_dict() for k, v in customer_clock_shares(plan).items()}
+    return {
+        "plan": {
+            "id": row.id,
+            "kind": row.kind or "plan",
+            "parent_id": row.parent_id,
+            "region": row.region,
+            "date": row.day.isoformat(),
+            "status": row.status,
+            "version": row.version,
+            "progress": row.progress,
+            "message": row.message,
+            "published_at": row.published_at.isoformat() if row.published_at else None,
+        },
+        "kpis": row.kpis,
+        "customer_clock": clocks,
+        "routes": result.get("routes", []),
+        "unassigned": result.get("unassigned", []),
+        "crews": crews,
+        "jobs": jobs,
+        "depots": depots,
+        "zones": problem.get("zones", []),
+    }
+
+
+@router.get(
+    "/{plan_id}/board",
+    summary="Everything the dispatcher board draws for a plan, in one answer (with ETag)",
+    description="The plan's routes, unassigned jobs, every crew of the plan, every job with "
+    "its position, windows and live status, depots, zones, the plan KPIs (promise shares "
+    "on the plan's deadlines) and `customer_clock`: the same shares in calendar hours from "
+    "the order. `If-None-Match` with the last ETag answers 304 when nothing changed.",
+)
+def plan_board(
+    plan_id: str,
+    response: Response,
+    if_none_match: str | None = Header(None),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
+    session: Session = Depends(get_session),
+) -> Any:
+    row = _load(session, plan_id, principal)
+    ids = [j["id"] for j in _problem_of(row).get("jobs", [])]
+    states, latest = _job_states(session, ids)
+    etag = _etag(row, latest, principal.sees_personal_data)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return board_body(row, states, principal.sees_personal_data)
+
+
+@days_router.get(
+    "/days",
+    summary="Days with jobs in a region, newest first, and today's date in the region",
+    description="For the board's day picker: each day with its job count and the jobs still "
+    "open (not yet on a published route). At most 400 days.",
+)
+def days_with_jobs(
+    region: str = Query("urban", max_length=32),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
+    ctx: AppContext = Depends(get_ctx),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    check_region(principal, region)
+    open_jobs = func.sum(case((JobRow.status == "open", 1), else_=0))
+    rows = session.execute(
+        select(JobRow.due_date, func.count(), open_jobs)
+        .where(JobRow.region == region)
+        .group_by(JobRow.due_date)
+        .order_by(JobRow.due_date.desc())
+        .limit(MAX_DAYS)
+    )
+    return {
+        "today": ctx.settings.now().date().isoformat(),
+        "days": [{"date": d.isoformat(), "jobs": n, "open": int(o or 0)} for d, n, o in rows],
+    }

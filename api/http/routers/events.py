@@ -1,0 +1,434 @@
+"""Job events: what a crew reports from the road (departed, arrived, started, completed,
+failed), on a flaky mobile connection.
+
+Every post carries an `Idempotency-Key` header (a UUID the phone makes once per tap and
+reuses on every retry). Following the IETF idempotency-key draft
+(draft-ietf-httpapi-idempotency-key-header):
+
+- the same key with the same request (same job, same canonical JSON body) is a retry: it is
+  answered `200` with the event recorded the first time and `Idempotent-Replay: true`, and
+  nothing new is stored;
+- the same key with a different request is a client bug: `422` (the draft's answer for a
+  reused key), naming the key; nothing is stored;
+- a missing or over-long key is refused like any bad request field (`422`, `loc` names the
+  header), as the rest of the service does for request-shape errors.
+
+Two retries racing each other are settled by the database: the unique index on the key
+makes the loser's insert fail (or its job update fail the version check first); the loser
+rolls back, reads the winner's event and answers it as a replay.
+
+The events of a visit are kept in **device-time** order and the job's status is derived from
+all of them (`dispatch.running.lifecycle`), so a late request that was recorded earlier on the phone
+is slotted in; a new event that cannot join the visit's history is a `409` with the reason.
+Each status change queues `job.status_changed` in the same transaction (`api.services.outbox`).
+
+`GET /events/feed` is the dispatcher board's day-wide view: the events of a region's day
+after a cursor (the last event id the board has), each with its job's current status, so
+drivers' reports show on the board within one poll. The board polls every few seconds with
+`If-None-Match`; while nothing new was reported the answer is a bodiless `304`. A
+region-bound dispatcher reads and reports only on his regions' jobs (`api.http.auth`).
+Known limit: the cursor is the event id, and on PostgreSQL an id is drawn at insert, before
+the commit; two reports committing in the opposite order of their ids, within the same few
+milliseconds, could let a poll move past the lower one. SQLite serialises writers, so there
+it cannot happen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.context import AppContext
+from api.http.auth import require
+from api.http.deps import CtxDep, SessionDep
+from api.http.http_cache import etag_matches
+from api.principals import ANY_OFFICE, Principal, Role, check_region
+from api.services.errors import Conflict, Unprocessable
+from api.services.job_rows import get_job
+from api.services.outbox import set_job_status
+from api.storage.models import JobEventRow, JobRow
+from api.storage.types import Day, Lat, Lon, LongText, Moment, Text
+from dispatch.errors import InputError
+from dispatch.promises import default_policies
+from dispatch.running.lifecycle import (
+    EventStamp,
+    EventType,
+    FailureReason,
+    IllegalTransition,
+    Rating,
+    ReceiptNote,
+    check_event_fields,
+    check_new_event,
+    ordered,
+    status_after,
+)
+
+router = APIRouter(prefix="/jobs", tags=["events"])
+#: the day-wide feed the board polls (`GET /events/feed`)
+feed_router = APIRouter(prefix="/events", tags=["events"])
+
+#: who may report events: the job's own crew, and the office on its behalf
+REPORTERS = (Role.DRIVER, Role.DISPATCHER, Role.ADMIN)
+#: statuses that take no events: not on a published route yet, or called off
+NOT_ON_ROUTE = ("open",)
+#: how often a post that lost a race is tried again before answering 409
+ATTEMPTS = 3
+
+
+class EventIn(BaseModel):
+    """One report from the road. Times the phone recorded; an offset is converted to local."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: EventType
+    device_time: Moment = Field(description="when the phone recorded it (ISO 8601)")
+    lon: Lon | None = None
+    lat: Lat | None = None
+    reason: FailureReason | None = Field(None, description="failed visits only (required)")
+    note: LongText | None = None
+    signature_ref: Text | None = Field(None, description="reference of the stored signature")
+    photo_refs: list[Text] = Field(default_factory=list, max_length=50)
+    receipt: ReceiptNote | None = Field(None, description="completed visits only")
+    items_received: int | None = Field(None, ge=0, le=10_000, description="completed only")
+    rating: Rating | None = Field(None, description="the customer's rating (completed only)")
+
+
+class EventOut(BaseModel):
+    id: int
+    job_id: str
+    visit: int
+    crew_id: str
+    type: str
+    device_time: datetime
+    received_at: datetime
+    lon: float | None
+    lat: float | None
+    reason: str | None
+    note: str | None
+    signature_ref: str | None
+    photo_refs: list[str]
+    receipt: str | None
+    items_received: int | None
+    rating: str | None
+
+
+def event_out(row: JobEventRow, personal: bool = True) -> EventOut:
+    """The event as shown to a role: where it happened, notes, signature and photos (which
+    may identify the customer) only for the crew and the roles that see personal data."""
+    return EventOut(
+        id=row.id,
+        job_id=row.job_id,
+        visit=row.visit,
+        crew_id=row.crew_id,
+        type=row.type,
+        device_time=row.device_time,
+        received_at=row.received_at,
+        lon=row.lon if personal else None,
+        lat=row.lat if personal else None,
+        reason=row.reason,
+        note=row.note if personal else None,
+        signature_ref=row.signature_ref if personal else None,
+        photo_refs=list(row.photo_refs or []) if personal else [],
+        receipt=row.receipt,
+        items_received=row.items_received,
+        rating=row.rating,
+    )
+
+
+def payload_hash(job_id: str, body: EventIn) -> str:
+    """SHA-256 of the job id and the canonical JSON of the request body (sorted keys)."""
+    canonical = json.dumps(
+        {"job_id": job_id, "body": body.model_dump(mode="json")},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_reporter(principal: Principal, job: JobRow) -> None:
+    """A driver reports only on his own crew's jobs; a region-bound dispatcher only on his
+    regions' jobs."""
+    check_region(principal, job.region)
+    if principal.role is Role.DRIVER and (job.crew_id is None or job.crew_id != principal.crew_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "a driver may only report on his own crew's jobs"
+        )
+
+
+def _replay(session: Session, key: str, digest: str) -> JobEventRow | None:
+    """The event stored under `key` if this request is its retry; 422 if the key was used
+    for a different request; None if the key is new."""
+    row = session.scalar(select(JobEventRow).where(JobEventRow.idempotency_key == key))
+    if row is None:
+        return None
+    if row.payload_hash != digest:
+        raise Unprocessable(
+            "the Idempotency-Key was already used for a different request",
+            [f"key {key!r} belongs to an earlier event; a retry must repeat that request "
+             "exactly, and a new event needs a new key"],
+        )  # fmt: skip
+    return row
+
+
+def _visit_events(session: Session, job: JobRow) -> list[JobEventRow]:
+    return list(
+        session.scalars(
+            select(JobEventRow).where(JobEventRow.job_id == job.id, JobEventRow.visit == job.visit)
+        )
+    )
+
+
+def _stamp(row: JobEventRow) -> EventStamp:
+    return EventStamp(EventType(row.type), row.device_time, row.idempotency_key)
+
+
+def _record(
+    session: Session,
+    ctx: AppContext,
+    job_id: str,
+    body: EventIn,
+    key: str,
+    digest: str,
+    principal: Principal,
+) -> tuple[JobEventRow, bool]:
+    """Store the event (or find the original of a retry) in one transaction, committed.
+
+    Returns the event row and whether it is new.
+    """
+    job = get_job(session, job_id)
+    _check_reporter(principal, job)
+    replay = _replay(session, key, digest)
+    if replay is not None:
+        return replay, False
+    check_event_fields(body.type, body.reason, body.rating, body.receipt)
+    if body.items_received is not None and body.type is not EventType.COMPLETED:
+        raise InputError(
+            "event", "items_received", f"only a 'completed' event has it, not '{body.type}'"
+        )
+    if job.status in NOT_ON_ROUTE:
+        raise Conflict(
+            f"job {job_id!r} is not on a published route (status {job.status}): "
+            "events are reported for planned jobs",
+            status=job.status,
+        )
+    if job.status == "cancelled":
+        raise Conflict(f"job {job_id!r} was cancelled: it takes no more events", status="cancelled")
+    s = ctx.settings
+    device_time = s.local(body.device_time)
+    existing = _visit_events(session, job)
+    new = EventStamp(body.type, device_time, key)
+    try:
+        check_new_event([_stamp(e) for e in existing], new)
+    except IllegalTransition as exc:
+        # a retry of this very request may have committed since the key was looked up
+        replay = _replay(session, key, digest)
+        if replay is not None:
+            return replay, False
+        raise Conflict(exc.reason, job_status=job.status, visit=job.visit) from None
+
+    now = s.now()
+    row = JobEventRow(
+        idempotency_key=key,
+        payload_hash=digest,
+        job_id=job.id,
+        visit=job.visit,
+        crew_id=job.crew_id or principal.crew_id or "",
+        type=body.type.value,
+        device_time=device_time,
+        received_at=now,
+        lon=body.lon,
+        lat=body.lat,
+        reason=body.reason.value if body.reason else None,
+        note=body.note,
+        signature_ref=body.signature_ref,
+        photo_refs=list(body.photo_refs),
+        receipt=body.receipt.value if body.receipt else None,
+        items_received=body.items_received,
+        rating=body.rating.value if body.rating else None,
+    )
+    session.add(row)
+    history = ordered([*(_stamp(e) for e in existing), new])
+    reached = [e.device_time for e in history if e.type in (EventType.ARRIVED, EventType.STARTED)]
+    done = [e.device_time for e in history if e.type is EventType.COMPLETED]
+    job.arrived_at = reached[0] if reached else None
+    job.completed_at = done[0] if done else None
+    # always touch the job: its version check serialises concurrent events of one visit
+    job.updated_at = now
+    flag_modified(job, "updated_at")
+    set_job_status(
+        session, job, status_after(history).value, now, event=body.type.value, plan_id=job.plan_id
+    )
+    session.commit()
+    return row, True
+
+
+@router.post(
+    "/{job_id}/events",
+    status_code=201,
+    response_model=EventOut,
+    summary="Report a visit event from the road (idempotent with Idempotency-Key)",
+    description="201 with the new event; 200 with the original event and "
+    "`Idempotent-Replay: true` for a retry (same key, same request); 422 for a key reused "
+    "with a different request; 409 when the job is not on a published route, cancelled, "
+    "or the event cannot join the visit's history (the reason says why); 403 for a driver "
+    "of another crew.",
+)
+def post_event(
+    job_id: str,
+    body: EventIn,
+    response: Response,
+    ctx: CtxDep,
+    session: SessionDep,
+    idempotency_key: str = Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a unique key per event (a UUID), repeated unchanged on retries",
+    ),
+    principal: Principal = Depends(require(*REPORTERS)),
+) -> EventOut:
+    digest = payload_hash(job_id, body)
+    for attempt in range(ATTEMPTS):
+        try:
+            row, created = _record(session, ctx, job_id, body, idempotency_key, digest, principal)
+            break
+        except (IntegrityError, StaleDataError):
+            # lost a race: a retry of this request committed first (unique key), or another
+            # event of the visit changed the job (version check). Look again with fresh data.
+            session.rollback()
+            if attempt == ATTEMPTS - 1:
+                raise
+    if created:
+        ctx.wake("webhooks")
+    else:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replay"] = "true"
+    return event_out(row)
+
+
+@router.get(
+    "/{job_id}/events",
+    response_model=list[EventOut],
+    summary="The events of a job, all visits, in device-time order",
+)
+def list_events(
+    job_id: str,
+    session: SessionDep,
+    principal: Principal = Depends(require(*ANY_OFFICE, Role.DRIVER)),
+) -> list[EventOut]:
+    job = get_job(session, job_id)
+    _check_reporter(principal, job)
+    rows = session.scalars(
+        select(JobEventRow)
+        .where(JobEventRow.job_id == job_id)
+        .order_by(JobEventRow.visit, JobEventRow.device_time, JobEventRow.id)
+    ).all()
+    personal = principal.sees_personal_data or principal.role is Role.DRIVER
+    by_visit = sorted(rows, key=lambda r: (r.visit, r.device_time, EventType(r.type).rank, r.id))
+    return [event_out(r, personal) for r in by_visit]
+
+
+# ---- the day-wide feed for the dispatcher board
+
+#: the largest event id a cursor may name (PostgreSQL INTEGER): larger is a 422, not a 500
+MAX_CURSOR = 2**31 - 1
+
+
+class FeedItem(EventOut):
+    """An event as `GET /jobs/{id}/events` shows it to the caller's role, with its job's
+    status now (the board recolours the stop without reading the job)."""
+
+    job_status: str = Field(description="the job's current status (not as of this event)")
+
+
+class FeedOut(BaseModel):
+    items: list[FeedItem] = Field(description="events after the cursor, oldest (lowest id) first")
+    cursor: int = Field(description="the last event id answered (`after` when none): send it next")
+    more: bool = Field(description="true when `limit` cut the answer: ask again at once")
+
+
+FEED_RESPONSES: dict[int | str, dict[str, object]] = {
+    304: {"description": "Not modified: nothing new since the cursor the ETag stands for"},
+    403: {"description": "A dispatcher bound to other regions"},
+}
+
+
+def feed_etag(day: date, region: str, cursor: int, personal: bool, more: bool) -> str:
+    """The feed's validator (quoted, without `W/`): an answer is fully determined by what the
+    board already has (everything of the day and region up to `cursor`), whether more is
+    waiting, and whether the role sees personal fields. `after` is left out on purpose: the
+    board sends the ETag of its last answer with the next poll (`after` = that cursor), and
+    while nothing new arrived the answer's cursor is the same, so it is a 304.
+
+    It is weak: `job_status` is read at answer time, and a status change without a new event
+    (a cancellation, a reschedule) does not change the ETag: the feed carries reports from
+    the road, not every change of a job.
+    """
+    return f'"feed:{day}:{region}:{cursor}:{int(personal)}:{int(more)}"'
+
+
+@feed_router.get(
+    "/feed",
+    response_model=FeedOut,
+    responses=FEED_RESPONSES,
+    summary="The events of a region's day after a cursor, for the dispatcher board to poll",
+    description="Events of the jobs due on `date` in `region` with id greater than `after`, "
+    "in id order (the order they were received), each with the job's current status. "
+    "Start with `after=0`; then send the answer's `cursor` as `after` and its `ETag` as "
+    "`If-None-Match`: while nothing new was reported the answer is 304 with no body. "
+    "`more` says `limit` cut the answer. Where it happened, notes, signature and photos "
+    "only for the roles that see personal data. 422 naming the field for an unknown region; "
+    "403 for a dispatcher bound to other regions.",
+)
+def event_feed(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    day: Day = Query(alias="date", description="the day the jobs are due"),
+    region: str = Query(max_length=32, description="the region (see `dispatch.promises`)"),
+    after: int = Query(0, ge=0, le=MAX_CURSOR, description="the last event id already seen"),
+    limit: int = Query(500, ge=1, le=1000, description="at most this many events"),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
+) -> FeedOut | Response:
+    """One page of the feed, or 304. One query either way (events after the cursor, by primary
+    key, joined to their jobs): the board polls every few seconds, and an unchanged poll finds
+    no row past its cursor and is answered without a body."""
+    regions = default_policies()
+    if region not in regions:
+        known = ", ".join(sorted(regions))
+        raise InputError("query", "region", f"{region!r} is not one of: {known}")
+    check_region(principal, region)
+    rows = session.execute(
+        select(JobEventRow, JobRow.status)
+        .join(JobRow, JobRow.id == JobEventRow.job_id)
+        .where(JobRow.due_date == day, JobRow.region == region, JobEventRow.id > after)
+        .order_by(JobEventRow.id)
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = rows[-1][0].id if rows else after
+    personal = principal.sees_personal_data
+    etag = feed_etag(day, region, cursor, personal, more)
+    headers = {
+        "ETag": f"W/{etag}",
+        "Cache-Control": "private, no-cache",
+        "Vary": "Authorization",
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    response.headers.update(headers)
+    items = [
+        FeedItem(**event_out(event, personal).model_dump(), job_status=job_status)
+        for event, job_status in rows
+    ]
+    return FeedOut(items=items, cursor=cursor, more=more)

@@ -1,0 +1,323 @@
+"""Jobs: create one, bulk-import a CSV/JSON file (all or nothing), list with filters, read,
+change the window or priority, cancel, and put a failed visit back for planning.
+
+A dispatcher bound to regions lists only their jobs and gets 403 reading, changing or
+creating (importing) a job of another region."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.context import AppContext
+from api.http.auth import require
+from api.http.deps import CtxDep, SessionDep
+from api.http.pages import Page, PageParams, page_params, paginate
+from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
+from api.services.audit import record_audit
+from api.services.errors import Conflict
+from api.services.job_rows import get_job, job_out
+from api.services.job_schemas import JobOut, WindowIn
+from api.services.outbox import set_job_status
+from api.storage.models import JobRow
+from api.storage.store import load_zones, new_job_row, update_job_record, with_zones
+from api.storage.types import Day, Ident, Lat, Lon, LongText, Moment, Text
+from dispatch.errors import InputError, InputErrors
+from dispatch.files.coords import CoordSystem, records_to_wgs84
+from dispatch.files.importers import read_jobs
+from dispatch.files.records import job_from_dict
+from dispatch.models import JobKind, Priority, ProductCategory
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+#: statuses a dispatcher may still edit or cancel (nothing has happened on the road yet)
+EDITABLE = ("open", "assigned")
+
+
+class JobIn(BaseModel):
+    """A new job. Field meanings as in docs/data-formats.md (the CSV/JSON import columns)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Ident
+    kind: JobKind
+    order_id: Ident | None = None
+    confirmed_at: Moment | None = Field(None, description="order time; default: now")
+    lon: Lon
+    lat: Lat
+    windows: list[WindowIn] = Field(min_length=1, max_length=10)
+    category: ProductCategory = ProductCategory.OTHER
+    quantity: int = Field(1, ge=1, le=1000)
+    volume_l: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False)
+    weight_kg: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False)
+    floor: int = Field(1, ge=-5, le=200)
+    has_lift: bool = True
+    service_minutes: int | None = Field(None, ge=1, le=720)
+    skills: list[Ident] = Field(default_factory=list, max_length=20)
+    people: int = Field(1, ge=1, le=3)
+    priority: Priority = Priority.NORMAL
+    region: Ident = "urban"
+    zone: Ident | None = None
+    deadline: Moment | None = None
+    fault: Text | None = Field(None, description="fault code of a repair (for callbacks)")
+    address: Text = ""
+    customer_name: Text = ""
+    customer_phone: Text = ""
+
+
+class JobPatch(BaseModel):
+    """Change a job's windows, priority or deadline. `version` must be the one you read."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
+    windows: list[WindowIn] | None = Field(None, min_length=1, max_length=10)
+    priority: Priority | None = None
+    deadline: Moment | None = None
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: LongText = Field(min_length=1)
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    windows: list[WindowIn] = Field(min_length=1, max_length=10)
+
+
+class ImportResult(BaseModel):
+    imported: int
+    ids: list[str]
+
+
+def job_record(body: JobIn, ctx: AppContext) -> dict[str, Any]:
+    """The import-format record of a request body, times in the region's clock."""
+    s = ctx.settings
+    raw = body.model_dump(mode="python", exclude={"fault"})
+    raw["confirmed_at"] = s.local(body.confirmed_at) if body.confirmed_at else s.now()
+    raw["windows"] = [{"start": s.local(w.start), "end": s.local(w.end)} for w in body.windows]
+    raw["deadline"] = s.local(body.deadline) if body.deadline else None
+    for key in ("confirmed_at", "deadline"):
+        if raw[key] is not None:
+            raw[key] = raw[key].isoformat()
+    raw["windows"] = [{k: v.isoformat() for k, v in w.items()} for w in raw["windows"]]
+    raw["kind"] = body.kind.value
+    raw["category"] = body.category.value
+    raw["priority"] = body.priority.value
+    return raw
+
+
+COORDS = Query(
+    CoordSystem.WGS84,
+    description="the system lon/lat are given in: wgs84 (GPS, OpenStreetMap) or gcj02 "
+    "(AMap/Gaode, Tencent maps in mainland China); stored as WGS84",
+)
+
+
+@router.post("", status_code=201, response_model=JobOut, summary="Create one job")
+def create_job(
+    body: JobIn,
+    ctx: CtxDep,
+    session: SessionDep,
+    coords: CoordSystem = COORDS,
+    principal: Principal = Depends(require(*OFFICE)),
+) -> JobOut:
+    check_region(principal, body.region)
+    job = job_from_dict(job_record(body, ctx), "request body")
+    (job,) = with_zones(records_to_wgs84([job], coords), load_zones(session))
+    if session.get(JobRow, job.id) is not None:
+        raise Conflict(f"job {job.id!r} already exists", field="id")
+    row = new_job_row(job, ctx.settings.now(), fault=body.fault)
+    session.add(row)
+    session.commit()
+    return job_out(row, principal)
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    response_model=ImportResult,
+    summary="Import jobs from a CSV or JSON file (all or nothing)",
+    description="Columns as in docs/data-formats.md. Every bad row is reported at once "
+    "(422, one entry per row and field); nothing is stored unless every row is good.",
+)
+async def import_jobs(
+    ctx: CtxDep,
+    session: SessionDep,
+    file: UploadFile = File(description="jobs.csv or jobs.json"),
+    coords: CoordSystem = COORDS,
+    principal: Principal = Depends(require(*OFFICE)),
+) -> ImportResult:
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise InputError("upload", "file", "the file name must end in .csv or .json")
+    data = await file.read()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"jobs{suffix}"
+        path.write_bytes(data)
+        jobs = read_jobs(path)
+    limit = ctx.settings.max_import_rows
+    if len(jobs) > limit:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"{len(jobs)} jobs in one import; the limit is {limit}: split the file",
+        )
+    for region in sorted({j.region for j in jobs}):
+        check_region(principal, region)
+    ids = [j.id for j in jobs]
+    existing = set(session.scalars(select(JobRow.id).where(JobRow.id.in_(ids))))
+    if existing:
+        raise InputErrors(
+            [InputError(f"job {i!r}", "id", "already exists") for i in ids if i in existing]
+        )
+    jobs = with_zones(records_to_wgs84(jobs, coords), load_zones(session))
+    now = ctx.settings.now()
+    session.add_all(new_job_row(j, now) for j in jobs)
+    record_audit(
+        session, principal, "jobs_imported", now, details={"count": len(jobs), "file": suffix}
+    )
+    session.commit()
+    return ImportResult(imported=len(jobs), ids=ids)
+
+
+@router.get("", response_model=Page[JobOut], summary="List jobs with filters")
+def list_jobs(
+    session: SessionDep,
+    due_date: Day | None = Query(None, description="the day the job is planned for"),
+    status_: str | None = Query(None, alias="status", max_length=20),
+    zone: str | None = Query(None, max_length=64),
+    kind: JobKind | None = None,
+    region: str | None = Query(None, max_length=32),
+    crew_id: str | None = Query(None, max_length=64),
+    page: PageParams = Depends(page_params),
+    principal: Principal = Depends(require(*ANY_OFFICE)),
+) -> Page[JobOut]:
+    """By due date and id; a region-bound dispatcher sees his regions' jobs only."""
+    query = select(JobRow).order_by(JobRow.due_date, JobRow.id)
+    if principal.regions is not None:
+        query = query.where(JobRow.region.in_(sorted(principal.regions)))
+    for column, value in (
+        (JobRow.due_date, due_date),
+        (JobRow.status, status_),
+        (JobRow.zone, zone),
+        (JobRow.kind, kind.value if kind else None),
+        (JobRow.region, region),
+        (JobRow.crew_id, crew_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    rows, total = paginate(session, query, page)
+    return Page[JobOut](
+        items=[job_out(r, principal) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{job_id}", response_model=JobOut, summary="Read one job")
+def read_job(
+    job_id: str,
+    session: SessionDep,
+    principal: Principal = Depends(require(*ANY_OFFICE)),
+) -> JobOut:
+    return job_out(get_job(session, job_id, principal), principal)
+
+
+@router.patch("/{job_id}", response_model=JobOut, summary="Change windows, priority or deadline")
+def update_job(
+    job_id: str,
+    body: JobPatch,
+    ctx: CtxDep,
+    session: SessionDep,
+    principal: Principal = Depends(require(*OFFICE)),
+) -> JobOut:
+    row = get_job(session, job_id, principal)
+    if row.version != body.version:
+        raise Conflict(
+            f"job {job_id!r} is at version {row.version}, not {body.version}: reload it",
+            field="version",
+        )
+    if row.status != "open":
+        raise Conflict(
+            f"job {job_id!r} is {row.status}: only open jobs can be changed; a job on a "
+            "published plan is changed by re-planning or a plan override",
+            field="status",
+        )
+    record = dict(row.record)
+    s = ctx.settings
+    if body.windows is not None:
+        record["windows"] = [
+            {"start": s.local(w.start).isoformat(), "end": s.local(w.end).isoformat()}
+            for w in body.windows
+        ]
+    if body.priority is not None:
+        record["priority"] = body.priority.value
+    if body.deadline is not None:
+        record["deadline"] = s.local(body.deadline).isoformat()
+    job = job_from_dict(record, "request body")
+    update_job_record(row, job, s.now())
+    session.commit()
+    return job_out(row, principal)
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut, summary="Cancel a job")
+def cancel_job(
+    job_id: str,
+    body: CancelIn,
+    ctx: CtxDep,
+    session: SessionDep,
+    principal: Principal = Depends(require(*OFFICE)),
+) -> JobOut:
+    row = get_job(session, job_id, principal)
+    if row.status not in EDITABLE:
+        raise Conflict(
+            f"job {job_id!r} is {row.status}: only open or assigned jobs can be cancelled",
+            field="status",
+        )
+    now = ctx.settings.now()
+    row.cancel_reason = body.reason
+    set_job_status(session, row, "cancelled", now)
+    record_audit(session, principal, "job_cancelled", now, job_id=job_id, plan_id=row.plan_id)
+    session.commit()
+    ctx.wake("webhooks")
+    return job_out(row, principal)
+
+
+@router.post(
+    "/{job_id}/reschedule",
+    response_model=JobOut,
+    summary="Put a failed visit back for planning with new windows (starts a new visit)",
+)
+def reschedule_job(
+    job_id: str,
+    body: RescheduleIn,
+    ctx: CtxDep,
+    session: SessionDep,
+    principal: Principal = Depends(require(*OFFICE)),
+) -> JobOut:
+    row = get_job(session, job_id, principal)
+    if row.status != "failed":
+        raise Conflict(f"job {job_id!r} is {row.status}: only failed visits are rescheduled")
+    s = ctx.settings
+    record = dict(row.record)
+    record["windows"] = [
+        {"start": s.local(w.start).isoformat(), "end": s.local(w.end).isoformat()}
+        for w in body.windows
+    ]
+    job = job_from_dict(record, "request body")
+    now = s.now()
+    update_job_record(row, job, now)
+    row.visit += 1
+    row.crew_id = None
+    row.plan_id = None
+    row.arrived_at = None
+    set_job_status(session, row, "open", now)
+    session.commit()
+    ctx.wake("webhooks")
+    return job_out(row, principal)

@@ -1,0 +1,439 @@
+"""Drivers' routes: one crew's day from the published plan, as compact JSON for a phone.
+
+`GET /me/route` is the driver's own route (crew from the token); `GET /routes/{crew_id}` any
+crew's for the office. Stops come in planned order with ETA, start, end, window, the door,
+what to bring and the jobs of the same order other crews do (`dispatch.running.driver_route`), plus
+each job's live `status`; cancelled jobs are left out. Customer contact (address, name,
+phone) is shown to the crew's own driver and to dispatchers and admins; planners and
+managers get the route without those keys.
+
+The body is compact JSON with a strong `ETag` (a hash of the body): a phone polling on a
+weak connection sends `If-None-Match` and gets `304` with no body while nothing changed.
+Any change it should see (a new plan version, a cancelled job, a status) changes the body,
+so the ETag. `Cache-Control: private, no-cache`: a cache may keep it but must revalidate,
+and shared caches must not keep it (personal data); `Vary: Authorization` since the body
+depends on the caller's role.
+
+Hot path: reading and validating a 1,500-job plan document takes far longer than the rest
+of the request, so parsed plans are kept in a small in-process LRU keyed by (plan id, plan
+version), with one loader per key (200 phones asking at once parse the plan once), and each
+crew's route is kept with its plan. A request then costs two small queries: the published
+plans' ids and versions for the day, and the statuses of the crew's jobs, read on one pooled
+connection in a single thread-pool hop (no ORM session, async dependencies).
+
+What changed: when the published plan is an approved re-plan (it has a `parent_id`, the plan
+it superseded), each stop carries `change` - `"new"` (not on this crew's previous route),
+`"eta_moved"` (its ETA moved by `ETA_MOVED_MINUTES` or more; `previous_eta` says from when),
+or null - and the route lists `removed`: the jobs taken off this crew's route. The previous
+routes are read once per plan version, with the plan, into the same cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from api.context import AppContext
+from api.http.auth import require
+from api.http.deps import CtxDep
+from api.http.http_cache import etag_matches
+from api.principals import ANY_OFFICE, Principal, Role, check_own_crew, check_region
+from api.storage.models import JobRow, PlanRow
+from api.storage.types import Day
+from dispatch.files.plan_io import plan_from_dict
+from dispatch.files.records import PERSONAL_FIELDS
+from dispatch.plan import Plan
+from dispatch.running.driver_route import driver_route
+
+router = APIRouter(tags=["routes"])
+
+#: parsed plans kept in memory (a region's day is one plan; a few days and regions fit)
+PLAN_CACHE_SIZE = 16
+#: job statuses left off a driver's route
+HIDDEN_STATUSES = frozenset({"cancelled"})
+#: a stop whose ETA moved by at least this many minutes since the previous version is
+#: marked `eta_moved` (smaller moves are the re-timing noise of any re-plan)
+ETA_MOVED_MINUTES = 5
+
+
+# ---- response documentation (the body itself is serialised by hand, compactly; the tests
+# check it against these models, so the documented schema cannot drift from it)
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class DepotOut(BaseModel):
+    model_config = _STRICT
+    id: str
+    name: str
+    lon: float
+    lat: float
+
+
+class LunchOut(BaseModel):
+    model_config = _STRICT
+    start: str
+    minutes: int
+
+
+class WindowOut(BaseModel):
+    model_config = _STRICT
+    start: str
+    end: str
+
+
+class BringOut(BaseModel):
+    model_config = _STRICT
+    category: str
+    quantity: int
+    volume_l: float
+    weight_kg: float
+    people: int
+    skills: list[str]
+
+
+class LinkedOut(BaseModel):
+    model_config = _STRICT
+    job_id: str
+    kind: str
+    crew_id: str
+    end: str
+
+
+class StopOut(BaseModel):
+    model_config = _STRICT
+    seq: int
+    job_id: str
+    kind: str
+    order_id: str
+    status: str
+    eta: str
+    start: str
+    end: str
+    window: WindowOut | None
+    lon: float
+    lat: float
+    floor: int
+    has_lift: bool
+    bring: BringOut
+    priority: str
+    linked: list[LinkedOut]
+    address: str | None = None
+    customer_name: str | None = None
+    customer_phone: str | None = None
+    change: Literal["new", "eta_moved"] | None = Field(
+        None, description="after a re-plan: new on this route, or its ETA moved"
+    )
+    previous_eta: str | None = Field(None, description="the ETA before the re-plan")
+
+
+class DriverRouteOut(BaseModel):
+    """Times are local, to the minute (YYYY-MM-DDTHH:MM)."""
+
+    model_config = _STRICT
+
+    plan_id: str
+    plan_version: int
+    crew_id: str
+    date: str
+    depart: str | None
+    return_at: str | None
+    start_depot: DepotOut
+    end_depot: DepotOut
+    lunch: LunchOut | None
+    distance_km: float
+    stops: list[StopOut]
+    removed: list[str] | None = Field(
+        None, description="after a re-plan: jobs taken off this crew's route"
+    )
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": DriverRouteOut, "description": "The route, with `ETag`"},
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current"},
+    403: {"description": "A driver asking for another crew's route"},
+    404: {"description": "No published plan for the day, or the crew is not on it"},
+}
+
+
+# ---- the parsed-plan cache
+
+
+@dataclass
+class _Entry:
+    plan: Plan
+    crews: frozenset[str]
+    routes: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict)
+    #: the superseded version's routes (crew -> job id -> ETA), for a re-plan
+    previous: dict[str, dict[str, str]] | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def changes_of(self, crew_id: str) -> dict[str, Any] | None:
+        """What changed on the crew's route since the previous version (None: no previous
+        version): `{"stops": {job_id: (change, previous_eta)}, "removed": [job ids]}`."""
+        if self.previous is None:
+            return None
+        found = self.changes.get(crew_id)
+        if found is None:
+            found = route_changes(self.route(crew_id, False), self.previous.get(crew_id, {}))
+            self.changes[crew_id] = found
+        return found
+
+    def route(self, crew_id: str, contact: bool) -> dict[str, Any]:
+        """The crew's route (built once per plan version; read-only for callers)."""
+        key = (crew_id, contact)
+        found = self.routes.get(key)
+        if found is None:
+            found = driver_route(self.plan, crew_id, include_contact=contact)
+            self.routes[key] = found
+        return found
+
+
+class PlanCache:
+    """A thread-safe LRU of parsed plans with single-flight loading per key."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
+        self._loading: dict[tuple[str, int], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        key: tuple[str, int],
+        load: Callable[[], dict[str, Any]],
+        load_previous: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                return entry
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # one thread parses; the others wait for its result
+            try:
+                with self._lock:
+                    entry = self._entries.get(key)
+                if entry is None:
+                    plan = plan_from_dict(load(), source=f"plan {key[0]}")
+                    entry = _Entry(plan, frozenset(c.id for c in plan.problem.crews))
+                    previous = load_previous() if load_previous is not None else None
+                    if previous is not None:
+                        entry.previous = previous_etas(previous)
+                    with self._lock:
+                        self._entries[key] = entry
+                        while len(self._entries) > self.size:
+                            self._entries.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._loading.pop(key, None)
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+plan_cache = PlanCache(PLAN_CACHE_SIZE)
+
+
+def previous_etas(result: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Crew -> job id -> ETA (as the route shows it) of a stored plan result."""
+    return {
+        r["crew_id"]: {
+            s["job_id"]: datetime.fromisoformat(s["arrival"]).isoformat(timespec="minutes")
+            for s in r["stops"]
+        }
+        for r in result.get("routes", [])
+    }
+
+
+def route_changes(route: dict[str, Any], before: dict[str, str]) -> dict[str, Any]:
+    """Per stop of `route` (a `driver_route`), whether it is new to the crew or its ETA moved
+    against `before` (job id -> previous ETA); and the jobs of `before` no longer on it."""
+    stops: dict[str, tuple[str | None, str | None]] = {}
+    for stop in route["stops"]:
+        old = before.get(stop["job_id"])
+        if old is None:
+            stops[stop["job_id"]] = ("new", None)
+            continue
+        moved = abs(datetime.fromisoformat(stop["eta"]) - datetime.fromisoformat(old))
+        if moved >= timedelta(minutes=ETA_MOVED_MINUTES):
+            stops[stop["job_id"]] = ("eta_moved", old)
+        else:
+            stops[stop["job_id"]] = (None, None)
+    on_route = {s["job_id"] for s in route["stops"]}
+    return {"stops": stops, "removed": sorted(j for j in before if j not in on_route)}
+
+
+# ---- building the answer
+
+
+def _crew_route(
+    session: Session | Connection,
+    crew_id: str,
+    day: date,
+    contact: bool,
+    principal: Principal,
+) -> tuple[str, int, dict[str, Any], dict[str, Any] | None]:
+    """(plan id, version, the crew's route, what changed on it) from the day's published
+    plan holding the crew; 403 if that plan's region is not one `principal` works on (a
+    region-bound dispatcher; the plan's region comes with the query, so it costs nothing)."""
+    published = session.execute(
+        select(PlanRow.id, PlanRow.version, PlanRow.parent_id, PlanRow.region)
+        .where(PlanRow.day == day, PlanRow.status == "published")
+        .order_by(PlanRow.id)
+    ).all()
+    if not published:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no published plan for {day.isoformat()}: routes are given out once the "
+            "dispatcher publishes the day's plan",
+        )
+    for plan_id, version, parent_id, region in published:
+
+        def load(plan_id: str = plan_id) -> dict[str, Any]:
+            result = session.scalar(select(PlanRow.result).where(PlanRow.id == plan_id))
+            if result is None:  # pragma: no cover - a published plan always has a result
+                raise RuntimeError(f"published plan {plan_id} has no result")
+            return result
+
+        def load_previous(parent_id: str | None = parent_id) -> dict[str, Any] | None:
+            if parent_id is None:
+                return None
+            return session.scalar(select(PlanRow.result).where(PlanRow.id == parent_id))
+
+        entry = plan_cache.get((plan_id, version), load, load_previous)
+        if crew_id in entry.crews:
+            check_region(principal, region)
+            return plan_id, version, entry.route(crew_id, contact), entry.changes_of(crew_id)
+    raise HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"crew {crew_id!r} is not on the published plan for {day.isoformat()}",
+    )
+
+
+def _with_live_jobs(
+    session: Session | Connection, route: dict[str, Any], contact: bool
+) -> list[dict]:
+    """The route's stops with each job's live status (and current contact), cancelled and
+    deleted jobs left out. The cached route is not changed."""
+    ids = [s["job_id"] for s in route["stops"]]
+    if not ids:
+        return []
+    columns = (JobRow.id, JobRow.status, JobRow.record) if contact else (JobRow.id, JobRow.status)
+    live = {row[0]: row for row in session.execute(select(*columns).where(JobRow.id.in_(ids)))}
+    stops = []
+    for stop in route["stops"]:
+        row = live.get(stop["job_id"])
+        if row is None or row[1] in HIDDEN_STATUSES:
+            continue
+        out = {**stop, "status": row[1]}
+        if contact:  # the job's current contact: the office may have corrected a phone number
+            out.update({k: row[2].get(k, "") for k in PERSONAL_FIELDS})
+        stops.append(out)
+    return stops
+
+
+def route_body(
+    db: Session | Connection, principal: Principal, crew_id: str, day: date
+) -> tuple[bytes, str]:
+    """The compact JSON body of the crew's route and its ETag (blocking: database reads)."""
+    contact = principal.sees_personal_data or principal.role is Role.DRIVER
+    plan_id, version, route, changes = _crew_route(db, crew_id, day, contact, principal)
+    stops = _with_live_jobs(db, route, contact)
+    body = {"plan_id": plan_id, "plan_version": version, **route, "stops": stops}
+    if changes is not None:
+        for stop in stops:  # copies made by `_with_live_jobs`: the cache is not touched
+            stop["change"], stop["previous_eta"] = changes["stops"].get(
+                stop["job_id"], (None, None)
+            )
+        body["removed"] = changes["removed"]
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return data, '"' + hashlib.sha256(data).hexdigest()[:40] + '"'
+
+
+#: route reads run on at most this many threads: measured on the 1,500-job demo day, 40
+#: threads (anyio's default pool) serve half as many routes per second as 4, for the
+#: contention on the GIL and the database
+ROUTE_READ_THREADS = 4
+_limiter: anyio.CapacityLimiter | None = None
+
+
+def _read_limiter() -> anyio.CapacityLimiter:
+    global _limiter
+    if _limiter is None:
+        _limiter = anyio.CapacityLimiter(ROUTE_READ_THREADS)
+    return _limiter
+
+
+async def route_response(
+    request: Request, ctx: AppContext, principal: Principal, crew_id: str, day: date
+) -> Response:
+    """The route answer, with one thread-pool hop for the database reads.
+
+    This is the drivers' hot path (every phone polls it), so it avoids the per-request
+    Session and the extra hops of sync dependencies: the reads go through one pooled Core
+    connection in a worker thread; everything else runs on the event loop.
+    """
+
+    def read() -> tuple[bytes, str]:
+        with ctx.engine.connect() as conn:
+            return route_body(conn, principal, crew_id, day)
+
+    data, etag = await anyio.to_thread.run_sync(read, limiter=_read_limiter())
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(data, media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/routes/{crew_id}",
+    response_model=None,
+    responses=RESPONSES,
+    summary="A crew's route for a day, from the published plan",
+    description="Drivers read only their own crew's route (403 otherwise); dispatchers and "
+    "admins any, with customer contact; planners and managers any, without it. "
+    "Send `If-None-Match` with the last ETag to get 304 while nothing changed.",
+)
+async def crew_route(
+    request: Request,
+    crew_id: str,
+    ctx: CtxDep,
+    date: Day | None = Query(None, description="the day (default: today)"),
+    principal: Principal = Depends(require(*ANY_OFFICE, Role.DRIVER)),
+) -> Response:
+    check_own_crew(principal, crew_id)
+    return await route_response(request, ctx, principal, crew_id, date or ctx.settings.now().date())
+
+
+@router.get(
+    "/me/route",
+    response_model=None,
+    responses=RESPONSES,
+    summary="The calling driver's own route for a day",
+    description="The crew is the one the driver's token names.",
+)
+async def my_route(
+    request: Request,
+    ctx: CtxDep,
+    date: Day | None = Query(None, description="the day (default: today)"),
+    principal: Principal = Depends(require(Role.DRIVER)),
+) -> Response:
+    assert principal.crew_id is not None  # a driver token always names a crew (api.http.auth)
+    return await route_response(
+        request, ctx, principal, principal.crew_id, date or ctx.settings.now().date()
+    )
