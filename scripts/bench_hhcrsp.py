@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.bench_results import write_results
+
 COLUMNS = [
     "instance", "patients", "services", "caregivers", "syncs", "time_limit_s", "valid",
     "travel", "tardiness", "max_tardiness", "objective", "overtime", "tardiness_lb", "published",
@@ -204,12 +206,8 @@ def cmd_bench_hhcrsp(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    with (args.out / "results.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
     md = markdown(rows, args.time_limit)
-    (args.out / "results.md").write_text(md, encoding="utf-8")
+    csv_path, md_path = write_results(args.out, rows, COLUMNS, md)
     print(md)
-    print(f"written: {args.out / 'results.csv'}, {args.out / 'results.md'}, {sol_dir}/")
+    print(f"written: {csv_path}, {md_path}, {sol_dir}/")
     return 0

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scripts.bench_results import write_results
+
 if TYPE_CHECKING:
     from routing.problem import RoutingProblem, RoutingSolution
     from routing.vrplib import VrptwInstance
@@ -314,12 +316,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-    with (args.out / "results.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
     md = markdown(rows, args.time_limit)
-    (args.out / "results.md").write_text(md, encoding="utf-8")
+    csv_path, md_path = write_results(args.out, rows, COLUMNS, md)
     print(md.split("\n\n", 2)[-1])
-    print(f"written: {args.out / 'results.csv'}, {args.out / 'results.md'}")
+    print(f"written: {csv_path}, {md_path}")
     return 0

@@ -45,7 +45,7 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy import select, update
 
-from api.background.polling import PollingWorker
+from api.background.polling import PollingWorker, give_up_interrupted
 from api.background.webhook_sender import USER_AGENT, attempt_outcome, claim_due, sign
 from api.context import AppContext
 from api.settings import Settings
@@ -192,7 +192,7 @@ def deliver_due_notices(
             if should_stop is not None and should_stop():
                 return tried
             if attempts >= ctx.settings.webhook_max_attempts:
-                _give_up(ctx, notice_id, clock())
+                give_up_interrupted(ctx, CustomerNoticeRow, notice_id, clock())
                 continue
             notice = _claim(ctx, notice_id, clock())
             if notice is None:
@@ -256,21 +256,6 @@ def _record(ctx: AppContext, notice: Notice, error: str | None, now: datetime) -
             update(CustomerNoticeRow)
             .where(CustomerNoticeRow.id == notice.id, CustomerNoticeRow.status.in_(statuses))
             .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _give_up(ctx: AppContext, notice_id: int, now: datetime) -> None:
-    """A notice whose last attempt was cut off (its process died) with no attempts left."""
-    with ctx.sessions() as session, session.begin():
-        session.execute(
-            update(CustomerNoticeRow)
-            .where(
-                CustomerNoticeRow.id == notice_id,
-                CustomerNoticeRow.status == "pending",
-                CustomerNoticeRow.next_attempt_at <= now,
-            )
-            .values(status="dead", last_error="interrupted")
             .execution_options(synchronize_session=False)
         )
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
+
+from sqlalchemy import update
 
 from api.context import AppContext
+from api.storage.models import CustomerNoticeRow, OutboxRow
 
 log = logging.getLogger("api")
 
@@ -75,3 +79,18 @@ class PollingWorker:
             except Exception:  # the database away for a moment, say: try again next poll
                 log.exception("%s pass failed", self.name)
             self._wake.wait(self.poll_s())
+
+
+def give_up_interrupted(
+    ctx: AppContext, table: type[OutboxRow] | type[CustomerNoticeRow], row_id: int, now: datetime
+) -> None:
+    """A delivery (webhook or customer notice) whose last attempt was cut off (its process
+    died while sending) and that has no attempts left: dead, like one whose last attempt
+    failed. Only a row still pending and due is changed."""
+    with ctx.sessions() as session, session.begin():
+        session.execute(
+            update(table)
+            .where(table.id == row_id, table.status == "pending", table.next_attempt_at <= now)
+            .values(status="dead", last_error="interrupted")
+            .execution_options(synchronize_session=False)
+        )

@@ -70,7 +70,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.background.polling import PollingWorker
+from api.background.polling import PollingWorker, give_up_interrupted
 from api.context import AppContext
 from api.settings import Settings
 from api.storage.models import OutboxRow, WebhookRow
@@ -159,7 +159,7 @@ def deliver_due(
                 if webhook_id in failing:
                     continue
                 if attempts >= settings.webhook_max_attempts:
-                    _give_up(ctx, delivery_id, clock())
+                    give_up_interrupted(ctx, OutboxRow, delivery_id, clock())
                     continue
                 claimed = _claim(ctx, delivery_id, clock())
                 if claimed is None:
@@ -296,22 +296,6 @@ def _record(ctx: AppContext, claimed: _Claimed, error: str | None, now: datetime
             update(OutboxRow)
             .where(OutboxRow.id == claimed.id, OutboxRow.status == "pending")
             .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _give_up(ctx: AppContext, delivery_id: int, now: datetime) -> None:
-    """A row whose last attempt was cut off (the process died while sending) and that has no
-    attempts left: dead, like one whose last attempt failed."""
-    with ctx.sessions() as session, session.begin():
-        session.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.id == delivery_id,
-                OutboxRow.status == "pending",
-                OutboxRow.next_attempt_at <= now,
-            )
-            .values(status="dead", last_error="interrupted")
             .execution_options(synchronize_session=False)
         )
 

@@ -130,6 +130,34 @@ class RoutedDay:
         return crew_routes_of(self.problem, self.deadlines, self.full, routes)
 
 
+class OnRoutedDay:
+    """For a dataclass that keeps a `routed: RoutedDay`: its parts under their usual names
+    (the explanations' `Day` and the re-plan's `ReplanProblem` read them everywhere)."""
+
+    routed: RoutedDay
+
+    @property
+    def travel(self) -> TravelModel:
+        return self.routed.travel
+
+    @property
+    def deadlines(self) -> dict[str, datetime]:
+        return self.routed.deadlines
+
+    @property
+    def full(self) -> Translation:
+        """The whole problem in routing form: every job a visit, every crew a vehicle."""
+        return self.routed.full
+
+    @property
+    def job_pos(self) -> dict[str, int]:
+        return self.routed.job_pos
+
+    @property
+    def crew_pos(self) -> dict[str, int]:
+        return self.routed.crew_pos
+
+
 def routed_day(
     problem: DispatchProblem,
     travel: TravelModel | None = None,

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from dispatch.day_problem import DispatchProblem
 from dispatch.models import Crew, Job
 from dispatch.plan import Plan
-from dispatch.planning.routed_day import RoutedDay, routed_day
+from dispatch.planning.routed_day import OnRoutedDay, RoutedDay, routed_day
 from dispatch.running.explain.model import Explanation
-from dispatch.translate import Translation
 from dispatch.zones import locate
 from routing.problem import RouteSchedule
 from routing.travel import TravelModel
@@ -27,7 +26,7 @@ MAX_EVALUATIONS = 12_000
 
 
 @dataclass
-class Day:
+class Day(OnRoutedDay):
     """The plan as routing data, shared by all probes of one `explain_plan` call.
 
     A visit `v` is a job's position in `problem.jobs`, a vehicle `k` a crew's position in
@@ -59,24 +58,6 @@ class Day:
     @property
     def problem(self) -> DispatchProblem:
         return self.routed.problem
-
-    @property
-    def travel(self) -> TravelModel:
-        """The problem's travel model (distances to depots, travel times from a depot)."""
-        return self.routed.travel
-
-    @property
-    def full(self) -> Translation:
-        """The whole problem in routing form: every job a visit, every crew a vehicle."""
-        return self.routed.full
-
-    @property
-    def job_pos(self) -> dict[str, int]:
-        return self.routed.job_pos
-
-    @property
-    def crew_pos(self) -> dict[str, int]:
-        return self.routed.crew_pos
 
     def crew(self, k: int) -> Crew:
         return self.problem.crews[k]

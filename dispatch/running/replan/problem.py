@@ -25,17 +25,16 @@ from datetime import datetime, timedelta
 from dispatch.day_problem import DispatchProblem
 from dispatch.models import JobKind
 from dispatch.plan import CrewRoute, Plan, PlannedStop
-from dispatch.planning.routed_day import RoutedDay, routed_day
+from dispatch.planning.routed_day import OnRoutedDay, RoutedDay, routed_day
 from dispatch.running.replan.options import ReplanOptions
 from dispatch.running.replan.state import DayState
 from dispatch.service_time import estimate_minutes
 from dispatch.translate import Translation
 from routing.problem import RoutingProblem
-from routing.travel import TravelModel
 
 
 @dataclass
-class ReplanProblem:
+class ReplanProblem(OnRoutedDay):
     """One re-plan's problem, and the indexes between job / crew ids and model positions.
 
     Visits (`v`) and crews (`k`) are indexes into `full` (all jobs of `base`, all crews),
@@ -67,27 +66,6 @@ class ReplanProblem:
     break_taken: dict[int, bool] = field(default_factory=dict)  # crew -> lunch begun by `at`
     crew_patch: dict[int, dict[str, int]] = field(default_factory=dict)  # relaxed shift/lunch
     day_over: set[int] = field(default_factory=set)  # crews whose shift is over by `at`
-
-    @property
-    def travel(self) -> TravelModel:
-        return self.routed.travel
-
-    @property
-    def deadlines(self) -> dict[str, datetime]:
-        return self.routed.deadlines
-
-    @property
-    def full(self) -> Translation:
-        """All of `base`: job and crew ids by position."""
-        return self.routed.full
-
-    @property
-    def job_pos(self) -> dict[str, int]:
-        return self.routed.job_pos
-
-    @property
-    def crew_pos(self) -> dict[str, int]:
-        return self.routed.crew_pos
 
 
 def build_problem(
