@@ -15,11 +15,10 @@ from typing import Annotated
 import jwt
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.orm import Session
 
 from api.context import AppContext
 from api.http.auth import current_principal, issue_token, require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.principals import Principal, Role
 from api.services.audit import record_audit
 from api.services.users import (
@@ -90,8 +89,9 @@ class Detail(BaseModel):
 @router.post("/tokens", response_model=TokenOut, status_code=201, summary="Mint a token")
 def mint(
     body: TokenIn,
+    *,
     _admin: Principal = Depends(require(Role.ADMIN)),
-    ctx: AppContext = Depends(get_ctx),
+    ctx: CtxDep,
 ) -> TokenOut:
     token = issue_token(ctx.settings, body.subject, body.role, body.crew_id, body.ttl_hours)
     return TokenOut(token=token)
@@ -122,8 +122,8 @@ def me(principal: Principal = Depends(current_principal)) -> WhoAmI:
 def sign_in(
     body: SignInIn,
     response: Response,
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> SignInOut:
     """A bearer token for a user (`dispatch user add`), in the body only.
 
@@ -173,9 +173,10 @@ def _expires_at(ctx: AppContext, token: str) -> datetime:
 
 @router.post("/sign-out", status_code=204, summary="Sign out")
 def sign_out(
+    *,
     principal: Principal = Depends(current_principal),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> Response:
     """Record the sign-out in the audit log; the client forgets its token.
 

@@ -20,9 +20,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, defer
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.principals import ANY_OFFICE, Principal, check_region
 from api.storage.models import JobRow, PlanRow
 from dispatch.files.plan_io import plan_from_dict
@@ -136,9 +135,10 @@ def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str
 def plan_board(
     plan_id: str,
     response: Response,
+    *,
     if_none_match: str | None = Header(None),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> Any:
     row = _load(session, plan_id, principal)
     ids = [j["id"] for j in _problem_of(row).get("jobs", [])]
@@ -158,10 +158,11 @@ def plan_board(
     "open (not yet on a published route). At most 400 days.",
 )
 def days_with_jobs(
+    *,
     region: str = Query("urban", max_length=32),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> dict[str, Any]:
     check_region(principal, region)
     open_jobs = func.sum(case((JobRow.status == "open", 1), else_=0))

@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.services.errors import Conflict
@@ -133,9 +132,10 @@ def get_crew(session: Session, crew_id: str, principal: Principal) -> CrewRow:
 @router.post("", status_code=201, response_model=CrewOut, summary="Create a crew")
 def create_crew(
     body: CrewIn,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> CrewOut:
     check_region(principal, body.region)
     record = _checked_record(body, session)
@@ -150,13 +150,14 @@ def create_crew(
 
 @router.get("", response_model=Page[CrewOut], summary="List crews")
 def list_crews(
+    *,
     kind: CrewKind | None = None,
     region: str | None = Query(None, max_length=32),
     home_zone: str | None = Query(None, max_length=64),
     active: bool | None = None,
     page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> Page[CrewOut]:
     """By id; a region-bound dispatcher sees his regions' crews only."""
     query = select(CrewRow).order_by(CrewRow.id)
@@ -179,8 +180,9 @@ def list_crews(
 @router.get("/{crew_id}", response_model=CrewOut, summary="Read a crew")
 def read_crew(
     crew_id: str,
+    *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> CrewOut:
     return crew_out(get_crew(session, crew_id, principal))
 
@@ -189,9 +191,10 @@ def read_crew(
 def replace_crew(
     crew_id: str,
     body: CrewUpdate,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> CrewOut:
     row = get_crew(session, crew_id, principal)
     check_region(principal, body.region)  # nor move a crew into a region not his
@@ -217,9 +220,10 @@ def replace_crew(
 )
 def retire_crew(
     crew_id: str,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> Response:
     row = get_crew(session, crew_id, principal)
     row.active = False
@@ -237,8 +241,9 @@ def set_day(
     crew_id: str,
     day: Day,
     body: CrewDayIn,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> CrewDayOut:
     get_crew(session, crew_id, principal)
     if (body.shift_start is None) != (body.shift_end is None):
@@ -260,10 +265,11 @@ def set_day(
 @router.get("/{crew_id}/days", response_model=list[CrewDayOut], summary="A crew's day entries")
 def list_days(
     crew_id: str,
+    *,
     start: Day | None = Query(None, alias="from"),
     end: Day | None = Query(None, alias="to"),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> list[CrewDayOut]:
     get_crew(session, crew_id, principal)
     query = select(CrewDayRow).where(CrewDayRow.crew_id == crew_id).order_by(CrewDayRow.day)

@@ -17,10 +17,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from api.http.auth import require
-from api.http.deps import get_session
+from api.http.deps import SessionDep
 from api.principals import ANY_OFFICE, Principal
 from api.services.errors import Conflict
 from api.services.plan_rows import FINISHED, get_plan, stored_plan
@@ -101,8 +100,9 @@ def to_json(value: Any) -> Any:
 )
 def read_explanations(
     plan_id: str,
+    *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> ExplanationsOut:
     row = get_plan(session, plan_id, principal)
     if row.status not in FINISHED:

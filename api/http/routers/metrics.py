@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_session
+from api.http.deps import SessionDep
 from api.principals import ANY_OFFICE, Principal, check_region
 from api.services.metrics_facts import load_facts
 from api.storage.models import JobRow, OutboxRow, PlanRow
@@ -92,6 +92,7 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 def service(
     from_: Annotated[Day, Query(alias="from", description="first day (included)")],
     to: Annotated[Day, Query(description="last day (included)")],
+    *,
     zone: Annotated[Ident | None, Query(description="only jobs and crews of this zone")] = None,
     crew_id: Annotated[Ident | None, Query(description="only this crew's jobs and routes")] = None,
     crew_kind: Annotated[CrewKind | None, Query(description="only crews of this kind")] = None,
@@ -100,7 +101,7 @@ def service(
         Query(max_length=32, description="only jobs and published plans of this region"),
     ] = None,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> dict[str, Any]:
     if to < from_:
         raise InputError("query", "to", f"the period ends ({to}) before it starts ({from_})")

@@ -14,11 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.services.errors import Conflict
@@ -87,12 +85,13 @@ def notice_out(row: CustomerNoticeRow, personal: bool) -> NoticeOut:
     description="Newest first. The customer's phone is shown to dispatchers and admins only.",
 )
 def list_notices(
+    *,
     plan_id: Ident | None = Query(None, description="notices of this publication"),
     job_id: Ident | None = Query(None, description="notices of this job"),
     status_: NoticeStatus | None = Query(None, alias="status"),
     page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> Page[NoticeOut]:
     """Newest first; a region-bound dispatcher sees the notices of his regions' jobs only."""
     query = select(CustomerNoticeRow).order_by(CustomerNoticeRow.id.desc())
@@ -125,9 +124,10 @@ def list_notices(
 )
 def retry_notice(
     notice_id: RowId,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> NoticeOut:
     row = session.get(CustomerNoticeRow, notice_id)
     if row is None:

@@ -16,9 +16,8 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.principals import OFFICE, Principal
 from api.services.errors import Conflict, Unprocessable
 from api.services.outbox import set_job_status
@@ -50,9 +49,10 @@ MOVABLE_JOB = ("open", "assigned")
 def override(
     plan_id: str,
     body: OverrideIn,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> PlanOut:
     row = get_plan(session, plan_id, principal)
     check_version(row, body.version)

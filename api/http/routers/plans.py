@@ -30,9 +30,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.services.errors import Conflict, Unprocessable
@@ -107,9 +106,10 @@ def _already_active(plan: PlanRow) -> Conflict:
 def trigger_plan(
     body: PlanIn,
     response: Response,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> PlanAccepted:
     check_region(principal, body.region)
     zones = _check_request(session, body)
@@ -166,12 +166,13 @@ def trigger_plan(
 
 @router.get("", response_model=Page[PlanSummary], summary="List plans (newest first)")
 def list_plans(
+    *,
     day: Day | None = Query(None, alias="date"),
     region: str | None = Query(None, max_length=32),
     status_: str | None = Query(None, alias="status", max_length=20),
     page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> Page[PlanSummary]:
     """Newest first; a region-bound dispatcher sees his regions' plans only."""
     query = (
@@ -205,8 +206,9 @@ def list_plans(
 )
 def read_plan(
     plan_id: str,
+    *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> PlanOut:
     return plan_out(get_plan(session, plan_id, principal))
 
@@ -218,8 +220,9 @@ def read_plan(
 )
 def plan_geojson(
     plan_id: str,
+    *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> dict[str, Any]:
     collection = plan_to_geojson(stored_plan(get_plan(session, plan_id, principal)))
     if not principal.sees_personal_data:
@@ -240,9 +243,10 @@ def plan_geojson(
 def cancel_plan(
     plan_id: str,
     response: Response,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> PlanSummary:
     row = get_plan(session, plan_id, principal)
     now = ctx.settings.now()
@@ -294,9 +298,10 @@ def cancel_plan(
 def publish(
     plan_id: str,
     body: PublishIn,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> PlanSummary:
     row = get_plan(session, plan_id, principal)
     check_version(row, body.version)
@@ -332,8 +337,9 @@ def publish(
 )
 def plan_audit(
     plan_id: str,
+    *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> list[AuditOut]:
     get_plan(session, plan_id, principal)
     rows = session.scalars(

@@ -33,11 +33,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.principals import ANY_OFFICE, OFFICE, Principal
 from api.services.day_state import Overrun, Unavailable, build_day_state, day_state_to_dict
 from api.services.errors import Conflict, Unprocessable
@@ -119,9 +117,10 @@ def request_replan(
     plan_id: str,
     body: ReplanIn,
     response: Response,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> ReplanAccepted:
     parent = get_plan(session, plan_id, principal)
     if parent.status != "published":
@@ -227,8 +226,9 @@ def _already_active(plan: PlanRow) -> Conflict:
 )
 def read_diff(
     plan_id: str,
+    *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> DiffOut:
     row = get_plan(session, plan_id, principal)
     if row.kind != "replan" or row.parent_id is None:

@@ -30,9 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer, undefer
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, Principal, Role
 from api.services.errors import Conflict
@@ -180,9 +179,10 @@ def _not_done(row: SimulationRow, what: str) -> Conflict:
 def create_simulation(
     body: SimulationIn,
     response: Response,
+    *,
     principal: Principal = Depends(require(*RUN)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> SimulationAccepted:
     season, overrides = scenario(body.settings, days=body.days, seed=body.seed, scale=body.scale)
     snapshot = None
@@ -218,12 +218,13 @@ def create_simulation(
 
 @router.get("", response_model=Page[SimulationSummary], summary="List simulations (newest first)")
 def list_simulations(
+    *,
     status_: Literal["queued", "running", "done", "failed", "cancelled"] | None = Query(
         None, alias="status"
     ),
     page: PageParams = Depends(page_params),
     _p: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> Page[SimulationSummary]:
     query = (
         select(SimulationRow)
@@ -248,8 +249,9 @@ def list_simulations(
 )
 def read_simulation(
     sim_id: str,
+    *,
     _p: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> SimulationOut:
     row = get_simulation(session, sim_id, "summary", "weeks", "recommendation")
     return SimulationOut(
@@ -268,8 +270,9 @@ def read_simulation(
 )
 def simulation_report(
     sim_id: str,
+    *,
     _p: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> HTMLResponse:
     row = get_simulation(session, sim_id, "report_html")
     if row.status != "done" or row.report_html is None:
@@ -291,8 +294,9 @@ def simulation_report(
 )
 def simulation_days_csv(
     sim_id: str,
+    *,
     _p: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> Response:
     row = get_simulation(session, sim_id, "days_csv")
     if row.status != "done" or row.days_csv is None:
@@ -313,9 +317,10 @@ def simulation_days_csv(
 def cancel_simulation(
     sim_id: str,
     response: Response,
+    *,
     _p: Principal = Depends(require(*RUN)),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> SimulationSummary:
     get_simulation(session, sim_id)
     now = ctx.settings.now()

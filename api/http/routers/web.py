@@ -16,13 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from api.context import AppContext
-from api.http.deps import get_ctx
+from api.http.deps import CtxDep
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = WEB / "pages"
@@ -87,17 +87,17 @@ def home() -> RedirectResponse:
 
 
 @router.get("/sign-in", include_in_schema=False)
-def sign_in_page(ctx: AppContext = Depends(get_ctx)) -> FileResponse:
+def sign_in_page(ctx: CtxDep) -> FileResponse:
     return _page("sign-in.html", ctx)
 
 
 @router.get("/board", include_in_schema=False)
-def board_page(ctx: AppContext = Depends(get_ctx)) -> FileResponse:
+def board_page(ctx: CtxDep) -> FileResponse:
     return _page("board.html", ctx)
 
 
 @router.get("/season", include_in_schema=False)
-def season_page(ctx: AppContext = Depends(get_ctx)) -> FileResponse:
+def season_page(ctx: CtxDep) -> FileResponse:
     return _page("season.html", ctx)
 
 
@@ -108,7 +108,7 @@ def favicon() -> RedirectResponse:
 
 
 @router.get("/ui/config", response_model=UiConfig, summary="Settings the web pages need")
-def ui_config(ctx: AppContext = Depends(get_ctx)) -> UiConfig:
+def ui_config(ctx: CtxDep) -> UiConfig:
     """Public on purpose (the sign-in page reads it before anyone is signed in); it holds no
     secret, only the map's tile layer."""
     s = ctx.settings

@@ -23,9 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import get_ctx, get_session
+from api.http.deps import CtxDep, SessionDep
 from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import Principal, Role
 from api.services.audit import record_audit
@@ -151,9 +150,10 @@ def _audit(
 )
 def create_webhook(
     body: WebhookIn,
+    *,
     principal: Principal = Depends(ADMIN),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> WebhookCreated:
     now = ctx.settings.now()
     secret = "whsec_" + secrets.token_urlsafe(32)
@@ -174,9 +174,10 @@ def create_webhook(
 
 @router.get("", response_model=list[WebhookOut], summary="List subscribers (no secrets)")
 def list_webhooks(
+    *,
     include_inactive: bool = Query(False, description="also list deleted (inactive) webhooks"),
     _principal: Principal = Depends(ADMIN),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> list[WebhookOut]:
     query = select(WebhookRow).order_by(WebhookRow.id)
     if not include_inactive:
@@ -194,9 +195,10 @@ def list_webhooks(
 )
 def delete_webhook(
     webhook_id: RowId,
+    *,
     principal: Principal = Depends(ADMIN),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> Response:
     row = get_webhook(session, webhook_id)
     if row.active:
@@ -220,10 +222,11 @@ def delete_webhook(
 )
 def list_deliveries(
     webhook_id: RowId,
+    *,
     status_: DeliveryStatus | None = Query(None, alias="status"),
     page: PageParams = Depends(page_params),
     _principal: Principal = Depends(ADMIN),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> Page[DeliveryOut]:
     get_webhook(session, webhook_id)
     query = select(OutboxRow).where(OutboxRow.webhook_id == webhook_id)
@@ -243,9 +246,10 @@ def list_deliveries(
 def retry_delivery(
     webhook_id: RowId,
     delivery_id: RowId,
+    *,
     principal: Principal = Depends(ADMIN),
-    ctx: AppContext = Depends(get_ctx),
-    session: Session = Depends(get_session),
+    ctx: CtxDep,
+    session: SessionDep,
 ) -> DeliveryOut:
     hook = get_webhook(session, webhook_id)
     row = session.get(OutboxRow, delivery_id)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.http.auth import require
-from api.http.deps import get_session
+from api.http.deps import SessionDep
 from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.storage.models import DepotRow, ZoneRow
 from api.storage.store import new_depot_row
@@ -135,8 +135,9 @@ def _check_depot_zones(session: Session, principal: Principal, zones: Iterable[s
 @router.put("/zones", response_model=UploadResult, summary="Upload zones (GeoJSON polygons)")
 def upload_zones(
     body: ZoneCollection,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> UploadResult:
     errors: list[InputError] = []
     zones: list[tuple[Zone, str]] = []
@@ -159,9 +160,10 @@ def upload_zones(
 
 @router.get("/zones", summary="Zones as a GeoJSON FeatureCollection")
 def list_zones(
+    *,
     region: str | None = Query(None, max_length=32),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> dict[str, Any]:
     """By id; a region-bound caller sees his regions' zones only."""
     query = select(ZoneRow).order_by(ZoneRow.id)
@@ -189,8 +191,9 @@ def list_zones(
 )
 def upload_depots(
     body: DepotCollection,
+    *,
     principal: Principal = Depends(require(*OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> UploadResult:
     errors: list[InputError] = []
     depots: list[Depot] = []
@@ -229,8 +232,9 @@ def upload_depots(
 
 @router.get("/depots", summary="Warehouses and service points as GeoJSON points")
 def list_depots(
+    *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
-    session: Session = Depends(get_session),
+    session: SessionDep,
 ) -> dict[str, Any]:
     """By id; a region-bound caller sees the depots in his regions' zones only."""
     query = select(DepotRow).order_by(DepotRow.id)
