@@ -46,8 +46,7 @@ class Settings(BaseSettings):
     max_running_plans: int = Field(default=1, ge=1, description="plans solved at the same time")
 
     # season simulations (api.background.simulation_runner): replications run one after another in
-    # the
-    # worker, or on this Dask scheduler (tcp://host:8786) when one is named
+    # the worker, or on this Dask scheduler (tcp://host:8786) when one is named
     dask_scheduler: str = Field(
         default="",
         max_length=500,

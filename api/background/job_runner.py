@@ -5,9 +5,8 @@ each in a worker process of its own, and make sure every one ends.
 in the database is the acknowledgement, so a restart loses nothing. A `JobRunner` is a
 daemon thread on the shared polling loop (`api.background.polling`) in each service process, one per
 kind of job; `api.background.plan_runner` and `api.background.simulation_runner` give the kinds (a
-`RunnerSpec`:
-the table, the worker module, the deadline rule, the concurrency limit, the messages). Every
-pass (every `POLL_S` seconds, or at once when woken):
+`RunnerSpec`: the table, the worker module, the deadline rule, the concurrency limit, the messages).
+Every pass (every `POLL_S` seconds, or at once when woken):
 
 1. **reaps** its finished workers. A worker records its own outcome (`api.background.worker_main`);
 if

@@ -1,6 +1,5 @@
 """Deliver customer notices (`customer_notices`, written by `api.services.notices`) through a
-pluggable
-sender, with retries and backoff, and exactly one notice per row towards the gateway.
+pluggable sender, with retries and backoff, and exactly one notice per row towards the gateway.
 
 A **sender** is anything with `send(notice) -> None` that raises on failure
 (`NoticeSender`). Two ship:

@@ -1,7 +1,6 @@
 """The plan runner: plans (and re-plans) solved in worker processes, `python -m
 api.background.plan_worker PLAN_ID`, by the background-job runner `api.background.job_runner` (read
-its docstring:
-claim, reap, cancel, recovery after a restart, requeue on shutdown).
+its docstring: claim, reap, cancel, recovery after a restart, requeue on shutdown).
 
 What is the plans' own: up to `max_running_plans` solve at the same time per service
 process, and a worker still running `OVERRUN_S` past twice its time limit (the plan's

@@ -1,8 +1,7 @@
 """Solve one plan in a process of its own: `python -m api.background.plan_worker PLAN_ID`.
 
 `api.background.plan_runner` starts this process for a plan it has marked `running`; the solve
-(seconds
-to minutes of OR-Tools search) thus never runs in the web process, and a crash, a memory
+(seconds to minutes of OR-Tools search) thus never runs in the web process, and a crash, a memory
 blow-up or a kill takes down only this process. What every worker does around its work
 (reading the row, recording the outcome only while the plan is still `running` and not being
 cancelled, `failed` with the error on any exception, throttled progress, the exit codes) is

@@ -1,7 +1,6 @@
 """The simulation runner: season simulations run in worker processes, `python -m
 api.background.simulation_worker SIM_ID`, by the background-job runner `api.background.job_runner`
-(read its
-docstring: claim, reap, cancel, recovery after a restart, requeue on shutdown).
+(read its docstring: claim, reap, cancel, recovery after a restart, requeue on shutdown).
 
 What is the simulations' own: they run one at a time per service process (`MAX_RUNNING`: a
 season is many plans in a row, and the planners' work must not starve the dispatchers' daily

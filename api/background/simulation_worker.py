@@ -3,8 +3,7 @@ SIM_ID`.
 
 `api.background.simulation_runner` starts this process for a simulation it has marked `running`, for
 the reasons plans run in `api.background.plan_worker`: a season runs the real planner every
-simulated
-day (minutes to hours of OR-Tools search), which must never run in the web process, and a
+simulated day (minutes to hours of OR-Tools search), which must never run in the web process, and a
 crash, a memory blow-up or a cancel (the runner kills the process group) takes down only
 this process. What every worker does around its work (reading the row, recording the outcome
 only while the simulation is still `running` and not being cancelled, `failed` with the

@@ -1,11 +1,10 @@
 """Deliver the webhook outbox: signed POSTs to subscribers, retried with backoff, at least once.
 
 `api.services.outbox.enqueue` writes one `webhook_outbox` row per subscriber in the same
-transaction as
-the change it reports. This module sends those rows. Everything it needs is in the database,
-so a restart loses nothing: rows still `pending` are sent by the next process, and a row that
-was being sent when a process died is simply sent again once its claim runs out. Delivery is
-therefore **at least once**; receivers deduplicate on the delivery id.
+transaction as the change it reports. This module sends those rows. Everything it needs is in
+the database, so a restart loses nothing: rows still `pending` are sent by the next process,
+and a row that was being sent when a process died is simply sent again once its claim runs
+out. Delivery is therefore **at least once**; receivers deduplicate on the delivery id.
 
 One pass (`deliver_due`, which the `WebhookSender` thread runs every `webhook_poll_s` seconds or
 when woken after a commit) takes the rows that are `pending` and due (`next_attempt_at <= now`)

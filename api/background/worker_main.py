@@ -1,8 +1,7 @@
 """The worker process of a background job (a plan, a season simulation): what every worker
 does around its own work, written once. `api.background.job_runner` starts `python -m
-api.background.plan_worker
-PLAN_ID` or `python -m api.background.simulation_worker SIMULATION_ID`; both modules only say what
-their work is (a `WorkerSpec`) and hand it to `main`, which
+api.background.plan_worker PLAN_ID` or `python -m api.background.simulation_worker SIMULATION_ID`;
+both modules only say what their work is (a `WorkerSpec`) and hand it to `main`, which
 
 1. reads the settings from the environment (`DATABASE_URL`, `FIELDROUTE_*`, set by the
    runner) and opens the database;

@@ -2,8 +2,7 @@
 
 Shared by `POST /simulations` (which validates, so a bad setting is a 422 naming it before
 anything is queued) and `api.background.simulation_worker` (which rebuilds the same settings and
-city
-from the stored row). The request's `days`, `seed` and `scale` are top-level settings of
+city from the stored row). The request's `days`, `seed` and `scale` are top-level settings of
 `dispatch.season.settings`; they are merged into the scenario overrides, and
 `settings_from_dict` (the same rules as `dispatch simulate --scenario`) judges the result.
 

@@ -327,8 +327,7 @@ class CustomerNoticeRow(Base):
 class SimulationRow(Base):
     """A peak-season simulation asked for by a planner (`POST /simulations`), from `queued`
     through `running` to `done`, `failed` or `cancelled`; run by `api.background.simulation_runner`
-    in
-    a worker process like a plan.
+    in a worker process like a plan.
 
     `params` holds the request as validated (fixture, replications, the scenario overrides
     and the full settings they resolve to); `city` the service's zones, depots and own crews
@@ -368,8 +367,7 @@ class UserRow(Base):
 
     `username` is 1..100 characters of letters, digits, `.`, `_`, `-` and `@`, starting with
     a letter or digit (`api.services.users.USERNAME_PATTERN`); it is the `sub` of the tokens the
-    user
-    gets. `role` is an `api.principals.Role`; a driver is bound to one crew (`crew_id`); a
+    user gets. `role` is an `api.principals.Role`; a driver is bound to one crew (`crew_id`); a
     dispatcher may be bound to regions (`regions`, a JSON list; null: every region), and then
     sees and changes only those. `password_hash` is an argon2id hash (argon2-cffi's encoded
     form, parameters included), never the password. A disabled user (`active` false) cannot

@@ -188,9 +188,8 @@ def solve_instance(
     (009: 810,000 vs 1,014,480 engine cost; 000: equal), see docs/benchmarks.md.
 
     Not through `dispatch.planning.planner.make_plan`: its zone split and its repair passes
-    (leftover
-    insertion, re-timing drops) do not know two-person syncs yet and could plan half a visit.
-    Here the problem is translated whole, solved, timed by `routing.schedule` and returned
+    (leftover insertion, re-timing drops) do not know two-person syncs yet and could plan half a
+    visit. Here the problem is translated whole, solved, timed by `routing.schedule` and returned
     unvalidated: the caller validates (`dispatch.plan_validator`,
     `dispatch.benchmarks.hhcrsp_score`).
     """

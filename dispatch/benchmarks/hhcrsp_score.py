@@ -2,8 +2,7 @@
 
 Independent of the engine's model: it reads the caregivers, services, windows, syncs and the
 minute matrix as `dispatch.benchmarks.hhcrsp` parsed them from the file, never the
-`DispatchProblem`,
-the travel model or the routing translation, and replays each route leg by leg.
+`DispatchProblem`, the travel model or the routing translation, and replays each route leg by leg.
 
 The objective is the one published with the instances: Mankowska, Meisel and Bierwirth
 (2014, Health Care Manag Sci 17:15-30), used by Ceschia et al. (2024, ITOR,

@@ -1,11 +1,9 @@
 """The background-job runner's rules (`api.background.job_runner`), on a stand-in worker rather
-than a
-real solve: this module, run as `python -m tests.api.test_job_runner ROW_ID`, sleeps, crashes or
-records its outcome through `api.background.worker_main` as its row id says. The concurrency limit
-and
-oldest-first claims, the deadline, a crash's exit and output, cancelling queued and running
-rows, recovery after a restart, requeueing on stop, and the version bump where the table has
-a version (plans) and not where it has none (simulations)."""
+than a real solve: this module, run as `python -m tests.api.test_job_runner ROW_ID`, sleeps, crashes
+or records its outcome through `api.background.worker_main` as its row id says. The
+concurrency limit and oldest-first claims, the deadline, a crash's exit and output, cancelling
+queued and running rows, recovery after a restart, requeueing on stop, and the version bump
+where the table has a version (plans) and not where it has none (simulations)."""
 
 from __future__ import annotations
 

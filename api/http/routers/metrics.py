@@ -3,8 +3,7 @@
 `GET /metrics/service` answers `dispatch.metrics.service_metrics.service_metrics` for a period (both
 days included, at most 366) and an optional region, zone, crew or crew kind, with the filters
 echoed. Every figure is defined in docs/service-metrics.md; `api.services.metrics_facts` reads the
-rows.
-Office roles only (dispatcher, planner, manager, admin): figures, no personal data. A caller
+rows. Office roles only (dispatcher, planner, manager, admin): figures, no personal data. A caller
 bound to regions (`Principal.regions`) gets 403 asking for another region, and the figures of
 his own regions when he names none (`filters.regions` then says which).
 
