@@ -179,6 +179,10 @@ class RoutingProblem:
             for i in (p.before, p.after):
                 if not 0 <= i < len(self.visits):
                     raise ProblemError(f"precedence {p}: unknown visit index {i}")
+            if p.before == p.after:
+                raise ProblemError(f"precedence {p}: a visit cannot precede itself")
+            if p.gap_s < 0:
+                raise ProblemError(f"precedence {p}: gap_s must be >= 0, got {p.gap_s}")
         for sy in self.syncs:
             for i in (sy.first, sy.second):
                 if not 0 <= i < len(self.visits):

@@ -34,7 +34,8 @@ PROFILE = "euclid"
 
 
 class VrplibError(ValueError):
-    """A VRPLIB file that cannot be read (the message names the file and what is wrong)."""
+    """A VRPLIB file that cannot be read (the message names the file, the line and what is
+    wrong), or routes in its numbering that do not fit the instance."""
 
 
 @dataclass(frozen=True)
@@ -79,97 +80,241 @@ def dimacs_distances(coords: np.ndarray) -> np.ndarray:
 
 
 _HEADER = re.compile(r"^\s*([A-Z_]+)\s*:\s*(.*?)\s*$")
+#: header keywords the reader uses: each may appear once
+_KEYWORDS = ("NAME", "DIMENSION", "CAPACITY", "VEHICLES", "SERVICE_TIME", "EDGE_WEIGHT_TYPE")
+#: the value columns of each section after the node id, and whether they hold integers >= 0
+#: (True), integers (None) or any finite numbers (False)
+_COLUMNS: dict[str, tuple[tuple[str, ...], bool | None]] = {
+    "NODE_COORD_SECTION": (("x", "y"), False),
+    "DEMAND_SECTION": (("demand",), True),
+    "TIME_WINDOW_SECTION": (("ready", "due"), None),
+    "SERVICE_TIME_SECTION": (("service",), True),
+}
 
 
-def read_instance(path: str | Path) -> VrptwInstance:  # noqa: C901 - file parser with one branch per VRPLIB section and header keyword
-    """Parse a VRPLIB VRPTW file (`NODE_COORD`, `DEMAND`, `TIME_WINDOW`, optional
-    `SERVICE_TIME_SECTION`, `DEPOT` sections; a scalar `SERVICE_TIME` applies to customers)."""
-    path = Path(path)
-    header: dict[str, str] = {}
-    sections: dict[str, list[list[str]]] = {}
-    current: str | None = None
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line == "EOF":
-            continue
-        if line.endswith("_SECTION"):
-            current = line
-            sections[current] = []
-            continue
-        m = _HEADER.match(line)
-        if m and not line[0].isdigit() and not line.startswith("-"):
-            header[m.group(1)] = m.group(2)
-            current = None
-            continue
-        if current is None:
-            raise VrplibError(f"{path}: unexpected line {raw!r}")
-        sections[current].append(line.split())
+@dataclass
+class _Section:
+    line: int  # line number of the `..._SECTION` keyword
+    rows: list[tuple[int, list[str]]]  # (line number, fields) of each row
 
-    def section(name: str, width: int) -> np.ndarray:
-        rows = sections.get(name)
-        if rows is None:
-            raise VrplibError(f"{path}: missing {name}")
-        if any(len(r) != width for r in rows):
-            raise VrplibError(f"{path}: {name} rows must have {width} fields")
-        ids = [int(r[0]) for r in rows]
-        if ids != list(range(1, len(rows) + 1)):
-            raise VrplibError(f"{path}: {name} node ids must be 1..{len(rows)} in order")
-        return np.array([[float(x) for x in r[1:]] for r in rows])
 
+class _Reader:
+    """One VRPLIB file split into header values and section rows, each with its line number;
+    every error it raises names the file, the line and the field."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: dict[str, tuple[int, str]] = {}
+        self.sections: dict[str, _Section] = {}
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise VrplibError(f"{path}: not UTF-8 text ({exc})") from exc
+        current: _Section | None = None
+        for n, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line or line == "EOF":
+                continue
+            if line.endswith("_SECTION"):
+                if line in self.sections:
+                    raise self.error(n, f"second {line} (the first is on line {self.line(line)})")
+                current = self.sections[line] = _Section(n, [])
+                continue
+            m = _HEADER.match(line)
+            if m and not line[0].isdigit() and not line.startswith("-"):
+                key = m.group(1)
+                if key in _KEYWORDS and key in self.header:
+                    raise self.error(n, f"second {key} (the first is on line {self.line(key)})")
+                self.header[key] = (n, m.group(2))
+                current = None
+                continue
+            if current is None:
+                raise self.error(n, f"unexpected line {raw!r}")
+            current.rows.append((n, line.split()))
+
+    def line(self, name: str) -> int:
+        """The line of a header keyword or section."""
+        return self.sections[name].line if name in self.sections else self.header[name][0]
+
+    def error(self, line: int | None, message: str) -> VrplibError:
+        return VrplibError(f"{self.path}{'' if line is None else f', line {line}'}: {message}")
+
+    def count(self, key: str, minimum: int, default: int | None = None) -> int:
+        """An integer header value >= minimum; a missing one is `default`, or an error."""
+        if key not in self.header:
+            if default is None:
+                raise self.error(None, f"missing {key}")
+            return default
+        n, text = self.header[key]
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise self.error(n, f"{key} must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    def table(self, name: str, dim: int) -> tuple[np.ndarray, list[int]]:
+        """The section's value columns, one row per node 1..dim in order, and their lines."""
+        columns, counts = _COLUMNS[name]
+        integer = counts is not False
+        section = self.sections.get(name)
+        if section is None:
+            raise self.error(None, f"missing {name}")
+        values = np.zeros((len(section.rows), len(columns)))
+        for k, (n, fields) in enumerate(section.rows):
+            if len(fields) != 1 + len(columns):
+                raise self.error(
+                    n,
+                    f"{name} rows must have {1 + len(columns)} fields "
+                    f"(node {' '.join(columns)}), got {len(fields)}",
+                )
+            if k >= dim:
+                raise self.error(n, f"{name} has more rows than DIMENSION {dim}")
+            if _number(fields[0]) != k + 1:
+                order = f"node ids must be 1..{dim} in order: expected {k + 1}"
+                raise self.error(n, f"{name} {order}, got {fields[0]!r}")
+            for j, (column, text) in enumerate(zip(columns, fields[1:], strict=True)):
+                value = _number(text)
+                if value is None or (integer and value != round(value)):
+                    kind = "an integer" if integer else "a finite number"
+                    raise self.error(
+                        n, f"{name} node {k + 1}: {column} must be {kind}, got {text!r}"
+                    )
+                if counts and value < 0:
+                    raise self.error(n, f"{name} node {k + 1}: {column} must be >= 0, got {text!r}")
+                values[k, j] = value
+        if len(section.rows) != dim:
+            raise self.error(section.line, f"{name} has {len(section.rows)} rows, DIMENSION {dim}")
+        return values, [n for n, _ in section.rows]
+
+    def service_time(self) -> float:
+        """The scalar SERVICE_TIME (0 when absent): an integer >= 0."""
+        if "SERVICE_TIME" not in self.header:
+            return 0.0
+        n, text = self.header["SERVICE_TIME"]
+        value = _number(text)
+        if value is None or value != round(value) or value < 0:
+            raise self.error(n, f"SERVICE_TIME must be an integer >= 0, got {text!r}")
+        return value
+
+    def depot(self) -> None:
+        """Exactly one depot, node 1: DEPOT_SECTION is `1`, then only `-1` terminators."""
+        section = self.sections.get("DEPOT_SECTION")
+        if section is None:
+            return
+        if not section.rows:
+            raise self.error(section.line, "DEPOT_SECTION is empty: one depot, node 1, is needed")
+        for k, (n, fields) in enumerate(section.rows):
+            value = _number(fields[0])
+            if value != (1 if k == 0 else -1):
+                raise self.error(
+                    n, f"DEPOT_SECTION: exactly one depot, node 1, is supported; got {fields[0]!r}"
+                )
+
+
+def _number(text: str) -> float | None:
+    """`text` as a finite float, or None."""
     try:
-        dim = int(header["DIMENSION"])
-        capacity = int(header["CAPACITY"])
-    except (KeyError, ValueError) as e:
-        raise VrplibError(f"{path}: DIMENSION and CAPACITY are required integers") from e
-    if header.get("EDGE_WEIGHT_TYPE", "EUC_2D") != "EUC_2D":
-        raise VrplibError(f"{path}: only EDGE_WEIGHT_TYPE EUC_2D is supported")
-    coords = section("NODE_COORD_SECTION", 3)
-    demands = section("DEMAND_SECTION", 2)[:, 0]
-    tw = section("TIME_WINDOW_SECTION", 3)
-    for name, arr in (("NODE_COORD", coords), ("DEMAND", demands), ("TIME_WINDOW", tw)):
-        if len(arr) != dim:
-            raise VrplibError(f"{path}: {name}_SECTION has {len(arr)} rows, DIMENSION {dim}")
-    depots = [int(r[0]) for r in sections.get("DEPOT_SECTION", [["1"], ["-1"]])]
-    if depots[:1] != [1] or [d for d in depots[1:] if d != -1]:
-        raise VrplibError(f"{path}: exactly one depot, node 1, is supported")
-    if "SERVICE_TIME_SECTION" in sections:
-        service = section("SERVICE_TIME_SECTION", 2)[:, 0]
-        if len(service) != dim:
-            raise VrplibError(
-                f"{path}: SERVICE_TIME_SECTION has {len(service)} rows, DIMENSION {dim}"
-            )
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def read_instance(path: str | Path) -> VrptwInstance:
+    """Parse a VRPLIB VRPTW file (`NODE_COORD`, `DEMAND`, `TIME_WINDOW`, optional
+    `SERVICE_TIME_SECTION`, `DEPOT` sections; a scalar `SERVICE_TIME` applies to customers).
+
+    A file that cannot be read raises `VrplibError` naming the file, the line and the field:
+    a missing or non-integer DIMENSION / CAPACITY / VEHICLES, an unsupported
+    EDGE_WEIGHT_TYPE, a stray line, a keyword or section given twice, a missing section, a
+    row of the wrong width or out of node order, a value that is not a number (an integer
+    for demands, windows and service times), a row count other than DIMENSION, a negative
+    demand or service time, a window that ends before it starts, a depot other than node 1.
+    """
+    r = _Reader(Path(path))
+    dim = r.count("DIMENSION", minimum=1)
+    capacity = r.count("CAPACITY", minimum=0)
+    vehicles = r.count("VEHICLES", minimum=0, default=dim - 1)
+    if "EDGE_WEIGHT_TYPE" in r.header and r.header["EDGE_WEIGHT_TYPE"][1] != "EUC_2D":
+        n, text = r.header["EDGE_WEIGHT_TYPE"]
+        raise r.error(n, f"only EDGE_WEIGHT_TYPE EUC_2D is supported, got {text!r}")
+    coords, _ = r.table("NODE_COORD_SECTION", dim)
+    demands = r.table("DEMAND_SECTION", dim)[0][:, 0]
+    tw, tw_lines = r.table("TIME_WINDOW_SECTION", dim)
+    for k in np.flatnonzero(tw[:, 1] < tw[:, 0]):
+        ends = f"due {tw[k, 1]:g} is before ready {tw[k, 0]:g}"
+        raise r.error(tw_lines[k], f"TIME_WINDOW_SECTION node {k + 1}: {ends}")
+    r.depot()
+    if "SERVICE_TIME_SECTION" in r.sections:
+        service = r.table("SERVICE_TIME_SECTION", dim)[0][:, 0]
     else:
-        service = np.full(dim, float(header.get("SERVICE_TIME", 0)))
+        service = np.full(dim, r.service_time())
     service[0] = 0
-    vehicles = int(header.get("VEHICLES", dim - 1))
     coords = coords.astype(np.int64) if np.all(coords == np.round(coords)) else coords
     return VrptwInstance(
-        name=header.get("NAME", path.stem),
+        name=r.header["NAME"][1] if "NAME" in r.header else r.path.stem,
         coords=coords,
-        demands=_integers(path, "DEMAND", demands),
+        demands=demands.astype(np.int64),
         capacity=capacity,
-        ready=_integers(path, "TIME_WINDOW", tw[:, 0]),
-        due=_integers(path, "TIME_WINDOW", tw[:, 1]),
-        service=_integers(path, "SERVICE_TIME", service),
+        ready=tw[:, 0].astype(np.int64),
+        due=tw[:, 1].astype(np.int64),
+        service=service.astype(np.int64),
         vehicles=vehicles,
     )
 
 
-def _integers(path: Path, what: str, values: np.ndarray) -> np.ndarray:
-    if not np.all(values == np.round(values)):
-        raise VrplibError(f"{path}: {what} values must be integers")
-    return values.astype(np.int64)
+def read_solution(
+    path: str | Path, customers: int | None = None
+) -> tuple[list[list[int]], float | None]:
+    """Routes of a `.sol` file as customer numbers 1..n (customer c is node c), and its Cost.
 
-
-def read_solution(path: str | Path) -> tuple[list[list[int]], float | None]:
-    """Routes of a `.sol` file as customer numbers 1..n (customer c is node c), and its Cost."""
+    `Route #k: c1 c2 ...` lines give the routes, `Cost x` the cost; other lines are ignored.
+    A `VrplibError` naming the file and the line is raised for a customer that is not an
+    integer, below 1 or (when `customers` is given) above it, a customer on two routes, a
+    Cost that is not a number or given twice, and a file without any Route line.
+    """
+    path = Path(path)
     routes: list[list[int]] = []
-    cost = None
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    cost: float | None = None
+    cost_line = 0
+    served: dict[int, int] = {}  # customer -> line of its route
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        where = f"{path}, line {n}"
         if line.lower().startswith("route"):
-            routes.append([int(x) for x in line.split(":", 1)[1].split()])
+            name, colon, body = line.partition(":")
+            if not colon:
+                raise VrplibError(f"{where}: {name!r} has no ':' before its customers")
+            route = []
+            for text in body.split():
+                try:
+                    c = int(text)
+                except ValueError:
+                    raise VrplibError(
+                        f"{where}: {name}: customer {text!r} is not an integer"
+                    ) from None
+                if c < 1 or (customers is not None and c > customers):
+                    known = f"1..{'n' if customers is None else customers}"
+                    raise VrplibError(f"{where}: {name}: unknown customer {c} (not in {known})")
+                if c in served:
+                    raise VrplibError(
+                        f"{where}: {name}: customer {c} is already on the route of line {served[c]}"
+                    )
+                served[c] = n
+                route.append(c)
+            routes.append(route)
         elif line.lower().startswith("cost"):
-            cost = float(line.split()[1])
+            text = line[4:].strip().removeprefix(":").strip()
+            if cost is not None:
+                raise VrplibError(f"{where}: second Cost (the first is on line {cost_line})")
+            cost = _number(text)
+            if cost is None:
+                raise VrplibError(f"{where}: Cost must be a number, got {text!r}")
+            cost_line = n
+    if not routes:
+        raise VrplibError(f"{path}: no 'Route' lines")
     return routes, cost
 
 
@@ -211,7 +356,22 @@ def to_problem(inst: VrptwInstance) -> RoutingProblem:
 
 
 def routes_to_solution(problem: RoutingProblem, routes: list[list[int]]) -> RoutingSolution:
-    """Customer-number routes (as in `.sol` files) timed into a solution for the validator."""
+    """Customer-number routes (as in `.sol` files) timed into a solution for the validator.
+
+    Route k is driven by vehicle k; a customer outside 1..n, a customer on two routes or a
+    non-empty route past the fleet raises `VrplibError` naming the route.
+    """
+    n = len(problem.visits)
+    seen: set[int] = set()
+    for k, route in enumerate(routes):
+        if route and k >= len(problem.vehicles):
+            raise VrplibError(f"route {k + 1}: the fleet has only {len(problem.vehicles)} vehicles")
+        for c in route:
+            if not 1 <= c <= n:
+                raise VrplibError(f"route {k + 1}: unknown customer {c} (not in 1..{n})")
+            if c in seen:
+                raise VrplibError(f"route {k + 1}: customer {c} is on an earlier route")
+            seen.add(c)
     sequences = [(k, [c - 1 for c in route]) for k, route in enumerate(routes) if route]
     timed = build_schedules(problem, sequences)
     served = {c - 1 for route in routes for c in route}

@@ -43,7 +43,13 @@ from routing.problem import (
 from routing.road_graph import RoadNetworkError, load_road_graph
 from routing.road_network import osm_model, profile_durations, road_matrix
 from routing.travel import Congestion, TravelModel
-from routing.vrplib import VrplibError, read_instance
+from routing.vrplib import (
+    VrplibError,
+    read_instance,
+    read_solution,
+    routes_to_solution,
+    to_problem,
+)
 from routing.vrptw_solver import solve_vrptw
 
 HAS_OSMIUM = importlib.util.find_spec("osmium") is not None
@@ -188,6 +194,19 @@ def two_visits() -> list[Visit]:
 )
 def test_precedence_names_an_unknown_visit(precedence: Precedence, bad_index: int) -> None:
     with raises(ProblemError, f"precedence {precedence}: unknown visit index {bad_index}"):
+        RoutingProblem(two_visits(), [], make_travel(), precedences=[precedence])
+
+
+@pytest.mark.parametrize(
+    ("precedence", "message"),
+    [
+        (Precedence(1, 1), "a visit cannot precede itself"),
+        (Precedence(0, 1, gap_s=-60), "gap_s must be >= 0, got -60"),
+    ],
+    ids=["self", "negative-gap"],
+)
+def test_precedence_checks(precedence: Precedence, message: str) -> None:
+    with raises(ProblemError, f"precedence {precedence}: {message}"):
         RoutingProblem(two_visits(), [], make_travel(), precedences=[precedence])
 
 
@@ -400,56 +419,199 @@ def test_vrplib_reference_instance_reads(tmp_path: Path) -> None:
     assert read_instance(path).customers == 2
 
 
+# Line numbers of VRP: 2 DIMENSION, 3 CAPACITY, 4 SERVICE_TIME, 5 EDGE_WEIGHT_TYPE,
+# 6 NODE_COORD_SECTION (rows 7-9), 10 DEMAND_SECTION (11-13), 14 TIME_WINDOW_SECTION (15-17),
+# 18 DEPOT_SECTION (19-20). Each case: the text replaced, its replacement, and the message
+# after the file's path (", line N: ..." where a line is to blame).
+SERVICE_SECTION = "SERVICE_TIME_SECTION\n1 0\n2 {}\n3 {}\nDEPOT_SECTION"  # lines 18-21
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("NAME : T\n", "NAME : T\nstray text\n", "unexpected line 'stray text'"),
-        ("DIMENSION : 3\n", "", "DIMENSION and CAPACITY are required integers"),
-        ("CAPACITY : 10\n", "CAPACITY : ten\n", "DIMENSION and CAPACITY are required integers"),
+        ("NAME : T\n", "NAME : T\nstray text\n", ", line 2: unexpected line 'stray text'"),
+        ("DIMENSION : 3\n", "", ": missing DIMENSION"),
+        ("CAPACITY : 10\n", "", ": missing CAPACITY"),
+        (
+            "DIMENSION : 3",
+            "DIMENSION : three",
+            ", line 2: DIMENSION must be an integer >= 1, got 'three'",
+        ),
+        ("DIMENSION : 3", "DIMENSION : 0", ", line 2: DIMENSION must be an integer >= 1, got '0'"),
+        (
+            "CAPACITY : 10",
+            "CAPACITY : ten",
+            ", line 3: CAPACITY must be an integer >= 0, got 'ten'",
+        ),
+        (
+            "NAME : T\n",
+            "NAME : T\nVEHICLES : two\n",
+            ", line 2: VEHICLES must be an integer >= 0, got 'two'",
+        ),
+        (
+            "NAME : T\n",
+            "NAME : T\nVEHICLES : -1\n",
+            ", line 2: VEHICLES must be an integer >= 0, got '-1'",
+        ),
+        (
+            "CAPACITY : 10\n",
+            "CAPACITY : 10\nCAPACITY : 20\n",
+            ", line 4: second CAPACITY (the first is on line 3)",
+        ),
         (
             "EDGE_WEIGHT_TYPE : EUC_2D",
             "EDGE_WEIGHT_TYPE : EXPLICIT",
-            "only EDGE_WEIGHT_TYPE EUC_2D is supported",
+            ", line 5: only EDGE_WEIGHT_TYPE EUC_2D is supported, got 'EXPLICIT'",
         ),
-        ("DEMAND_SECTION\n1 0\n2 4\n3 5\n", "", "missing DEMAND_SECTION"),
-        ("2 3 4\n", "2 3 4 9\n", "NODE_COORD_SECTION rows must have 3 fields"),
-        ("2 3 4\n3 1 1\n", "3 3 4\n2 1 1\n", "NODE_COORD_SECTION node ids must be 1..3 in order"),
-        ("3 1 1\n", "", "NODE_COORD_SECTION has 2 rows, DIMENSION 3"),
-        ("3 5\n", "", "DEMAND_SECTION has 2 rows, DIMENSION 3"),
-        ("3 10 20\n", "", "TIME_WINDOW_SECTION has 2 rows, DIMENSION 3"),
-        ("DEPOT_SECTION\n1\n", "DEPOT_SECTION\n2\n", "exactly one depot, node 1, is supported"),
-        ("DEPOT_SECTION\n1\n", "DEPOT_SECTION\n1\n2\n", "exactly one depot, node 1, is supported"),
-        ("2 4\n", "2 4.5\n", "DEMAND values must be integers"),
-        ("3 10 20\n", "3 10.5 20\n", "TIME_WINDOW values must be integers"),
-        ("SERVICE_TIME : 5\n", "SERVICE_TIME : 5.5\n", "SERVICE_TIME values must be integers"),
+        ("DEMAND_SECTION\n1 0\n2 4\n3 5\n", "", ": missing DEMAND_SECTION"),
         (
             "DEPOT_SECTION",
-            "SERVICE_TIME_SECTION\n1 0\n2 5\n3 5.5\nDEPOT_SECTION",
-            "SERVICE_TIME values must be integers",
+            "DEMAND_SECTION\n1 0\n2 4\n3 5\nDEPOT_SECTION",
+            ", line 18: second DEMAND_SECTION (the first is on line 10)",
+        ),
+        (
+            "2 3 4\n",
+            "2 3 4 9\n",
+            ", line 8: NODE_COORD_SECTION rows must have 3 fields (node x y), got 4",
+        ),
+        (
+            "2 3 4\n3 1 1\n",
+            "3 3 4\n2 1 1\n",
+            ", line 8: NODE_COORD_SECTION node ids must be 1..3 in order: expected 2, got '3'",
+        ),
+        (
+            "2 3 4\n",
+            "b 3 4\n",
+            ", line 8: NODE_COORD_SECTION node ids must be 1..3 in order: expected 2, got 'b'",
+        ),
+        (
+            "2 3 4\n",
+            "2 3 x\n",
+            ", line 8: NODE_COORD_SECTION node 2: y must be a finite number, got 'x'",
+        ),
+        (
+            "2 3 4\n",
+            "2 nan 4\n",
+            ", line 8: NODE_COORD_SECTION node 2: x must be a finite number, got 'nan'",
+        ),
+        ("3 1 1\n", "", ", line 6: NODE_COORD_SECTION has 2 rows, DIMENSION 3"),
+        ("3 5\n", "", ", line 10: DEMAND_SECTION has 2 rows, DIMENSION 3"),
+        ("3 5\n", "3 5\n4 6\n", ", line 14: DEMAND_SECTION has more rows than DIMENSION 3"),
+        ("3 10 20\n", "", ", line 14: TIME_WINDOW_SECTION has 2 rows, DIMENSION 3"),
+        (
+            "2 4\n",
+            "2 4.5\n",
+            ", line 12: DEMAND_SECTION node 2: demand must be an integer, got '4.5'",
+        ),
+        (
+            "2 4\n",
+            "2 four\n",
+            ", line 12: DEMAND_SECTION node 2: demand must be an integer, got 'four'",
+        ),
+        ("2 4\n", "2 -4\n", ", line 12: DEMAND_SECTION node 2: demand must be >= 0, got '-4'"),
+        (
+            "3 10 20\n",
+            "3 10.5 20\n",
+            ", line 17: TIME_WINDOW_SECTION node 3: ready must be an integer, got '10.5'",
+        ),
+        (
+            "3 10 20\n",
+            "3 10 inf\n",
+            ", line 17: TIME_WINDOW_SECTION node 3: due must be an integer, got 'inf'",
+        ),
+        (
+            "3 10 20\n",
+            "3 20 10\n",
+            ", line 17: TIME_WINDOW_SECTION node 3: due 10 is before ready 20",
+        ),
+        (
+            "DEPOT_SECTION\n1\n",
+            "DEPOT_SECTION\n2\n",
+            ", line 19: DEPOT_SECTION: exactly one depot, node 1, is supported; got '2'",
+        ),
+        (
+            "DEPOT_SECTION\n1\n",
+            "DEPOT_SECTION\n1\n2\n",
+            ", line 20: DEPOT_SECTION: exactly one depot, node 1, is supported; got '2'",
+        ),
+        (
+            "DEPOT_SECTION\n1\n",
+            "DEPOT_SECTION\none\n",
+            ", line 19: DEPOT_SECTION: exactly one depot, node 1, is supported; got 'one'",
+        ),
+        (
+            "DEPOT_SECTION\n1\n-1\n",
+            "DEPOT_SECTION\n",
+            ", line 18: DEPOT_SECTION is empty: one depot, node 1, is needed",
+        ),
+        (
+            "SERVICE_TIME : 5\n",
+            "SERVICE_TIME : 5.5\n",
+            ", line 4: SERVICE_TIME must be an integer >= 0, got '5.5'",
+        ),
+        (
+            "SERVICE_TIME : 5\n",
+            "SERVICE_TIME : five\n",
+            ", line 4: SERVICE_TIME must be an integer >= 0, got 'five'",
+        ),
+        (
+            "SERVICE_TIME : 5\n",
+            "SERVICE_TIME : -5\n",
+            ", line 4: SERVICE_TIME must be an integer >= 0, got '-5'",
+        ),
+        (
+            "DEPOT_SECTION",
+            SERVICE_SECTION.format(5, 5.5),
+            ", line 21: SERVICE_TIME_SECTION node 3: service must be an integer, got '5.5'",
+        ),
+        (
+            "DEPOT_SECTION",
+            SERVICE_SECTION.format(-5, 5),
+            ", line 20: SERVICE_TIME_SECTION node 2: service must be >= 0, got '-5'",
         ),
         (
             "DEPOT_SECTION",
             "SERVICE_TIME_SECTION\n1 0\n2 5\nDEPOT_SECTION",
-            "SERVICE_TIME_SECTION has 2 rows, DIMENSION 3",
+            ", line 18: SERVICE_TIME_SECTION has 2 rows, DIMENSION 3",
         ),
     ],
     ids=[
         "stray-line",
         "no-dimension",
+        "no-capacity",
+        "dimension-not-integer",
+        "dimension-zero",
         "capacity-not-integer",
+        "vehicles-not-integer",
+        "vehicles-negative",
+        "keyword-twice",
         "edge-weight-type",
         "missing-section",
+        "section-twice",
         "row-width",
         "node-ids-out-of-order",
+        "node-id-not-a-number",
+        "coordinate-not-a-number",
+        "coordinate-nan",
         "coords-rows-vs-dimension",
         "demand-rows-vs-dimension",
+        "demand-rows-past-dimension",
         "windows-rows-vs-dimension",
+        "demand-not-integer",
+        "demand-not-a-number",
+        "demand-negative",
+        "window-not-integer",
+        "window-infinite",
+        "window-reversed",
         "depot-not-node-1",
         "two-depots",
-        "demand-not-integer",
-        "window-not-integer",
+        "depot-not-a-number",
+        "depot-section-empty",
         "service-time-not-integer",
+        "service-time-not-a-number",
+        "service-time-negative",
         "service-section-not-integer",
+        "service-section-negative",
         "service-section-rows-vs-dimension",
     ],
 )
@@ -457,8 +619,82 @@ def test_vrplib_reader_checks(tmp_path: Path, old: str, new: str, message: str) 
     assert VRP.count(old) == 1
     path = tmp_path / "t.vrp"
     path.write_text(VRP.replace(old, new), encoding="utf-8")
-    with raises(VrplibError, f"{path}: {message}"):
+    with raises(VrplibError, f"{path}{message}"):
         read_instance(path)
+
+
+def test_vrplib_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "t.vrp"
+    path.write_bytes(b"NAME : \xff\n")
+    with raises(VrplibError, f"{path}: not UTF-8 text"):
+        read_instance(path)
+
+
+def test_vrplib_solution_reads(tmp_path: Path) -> None:
+    """The solution the cases below break is itself valid (and `Cost:` is read too)."""
+    path = tmp_path / "t.sol"
+    path.write_text("Route #1: 2 1\nRoute #2: 3\nCost: 12.5\n", encoding="utf-8")
+    assert read_solution(path, customers=3) == ([[2, 1], [3]], 12.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "customers", "message"),
+    [
+        ("Route #1: 1 x\n", None, ", line 1: Route #1: customer 'x' is not an integer"),
+        ("Route #1: 0 1\n", None, ", line 1: Route #1: unknown customer 0 (not in 1..n)"),
+        ("Route #1: 1 3\n", 2, ", line 1: Route #1: unknown customer 3 (not in 1..2)"),
+        (
+            "Route #1: 1 2\nRoute #2: 2\n",
+            None,
+            ", line 2: Route #2: customer 2 is already on the route of line 1",
+        ),
+        ("Route 1 2\n", None, ", line 1: 'Route 1 2' has no ':' before its customers"),
+        ("Route #1: 1\nCost abc\n", None, ", line 2: Cost must be a number, got 'abc'"),
+        ("Route #1: 1\nCost 1 2\n", None, ", line 2: Cost must be a number, got '1 2'"),
+        ("Route #1: 1\nCost 5\nCost 6\n", None, ", line 3: second Cost (the first is on line 2)"),
+        ("Cost 5\n", None, ": no 'Route' lines"),
+        ("", None, ": no 'Route' lines"),
+    ],
+    ids=[
+        "customer-not-integer",
+        "customer-zero",
+        "customer-past-instance",
+        "customer-twice",
+        "route-without-colon",
+        "cost-not-a-number",
+        "cost-two-fields",
+        "cost-twice",
+        "no-routes",
+        "empty-file",
+    ],
+)
+def test_vrplib_solution_checks(
+    tmp_path: Path, text: str, customers: int | None, message: str
+) -> None:
+    path = tmp_path / "t.sol"
+    path.write_text(text, encoding="utf-8")
+    with raises(VrplibError, f"{path}{message}"):
+        read_solution(path, customers=customers)
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ([[0]], "route 1: unknown customer 0 (not in 1..2)"),
+        ([[1], [3]], "route 2: unknown customer 3 (not in 1..2)"),
+        ([[1], [1]], "route 2: customer 1 is on an earlier route"),
+        ([[1], [], [2]], "route 3: the fleet has only 2 vehicles"),
+    ],
+    ids=["customer-zero", "customer-past-instance", "customer-twice", "more-routes-than-fleet"],
+)
+def test_vrplib_routes_must_fit_the_instance(
+    tmp_path: Path, routes: list[list[int]], message: str
+) -> None:
+    path = tmp_path / "t.vrp"
+    path.write_text(VRP, encoding="utf-8")
+    problem = to_problem(read_instance(path))  # 2 customers, VEHICLES defaults to 2
+    with raises(VrplibError, message):
+        routes_to_solution(problem, routes)
 
 
 # ------------------------------------------------------------------------ solver options

@@ -112,7 +112,7 @@ def test_every_bks_solution_validates_and_reproduces_its_cost():
     for f in files:
         inst = read_instance(f)
         problem = to_problem(inst)
-        routes, cost = read_solution(f.with_suffix(".sol"))
+        routes, cost = read_solution(f.with_suffix(".sol"), customers=inst.customers)
         sol = routes_to_solution(problem, routes)
         assert validate_solution(problem, sol) == [], inst.name
         assert not sol.unassigned
