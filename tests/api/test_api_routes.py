@@ -7,6 +7,7 @@ import json
 import pytest
 
 from api.http.routers.routes import DriverRouteOut, PlanCache, plan_cache
+from api.storage.models import JobRow
 from tests.api_support import publish_demo_plan
 
 pytestmark = pytest.mark.api
@@ -128,6 +129,37 @@ def test_etag_304_and_a_new_etag_when_the_route_changes(published, auth):
         url, params=params, headers={**driver, "If-None-Match": changed.headers["etag"]}
     )
     assert moving.status_code == 200 and moving.json()["stops"][0]["status"] == "en_route"
+
+
+def test_a_304_builds_no_body_and_a_corrected_phone_changes_the_etag(
+    published, auth, monkeypatch
+):
+    """The ETag comes from the plan version and the jobs' statuses and row versions: a
+    matching If-None-Match is answered before any body is built, and a change only the body
+    would show (the office corrects a customer's phone number) still moves the ETag."""
+    import api.http.routers.routes as routes
+
+    client, _ = published
+    crew = busy_crew(client, auth)
+    driver = auth("driver", crew)
+    url, params = "/me/route", {"date": DAY}
+    first = client.get(url, params=params, headers=driver)
+    etag = first.headers["etag"]
+    built = []
+    real = routes._with_live_jobs
+    monkeypatch.setattr(routes, "_with_live_jobs", lambda *a: built.append(1) or real(*a))
+    again = client.get(url, params=params, headers={**driver, "If-None-Match": etag})
+    assert again.status_code == 304 and built == []
+
+    job_id = first.json()["stops"][0]["job_id"]
+    with client.app.state.ctx.sessions() as session:  # the office corrects the phone number
+        row = session.get(JobRow, job_id)
+        row.record = {**row.record, "customer_phone": "+86 138 0000 0000"}
+        session.commit()
+    changed = client.get(url, params=params, headers={**driver, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag and built == [1]
+    stop = next(s for s in changed.json()["stops"] if s["job_id"] == job_id)
+    assert stop["customer_phone"] == "+86 138 0000 0000"
 
 
 def test_parsed_plans_are_cached_per_plan_version(published, auth):

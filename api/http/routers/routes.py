@@ -7,18 +7,22 @@ each job's live `status`; cancelled jobs are left out. Customer contact (address
 phone) is shown to the crew's own driver and to dispatchers and admins; planners and
 managers get the route without those keys.
 
-The body is compact JSON with a strong `ETag` (a hash of the body): a phone polling on a
-weak connection sends `If-None-Match` and gets `304` with no body while nothing changed.
-Any change it should see (a new plan version, a cancelled job, a status) changes the body,
-so the ETag. `Cache-Control: private, no-cache`: a cache may keep it but must revalidate,
-and shared caches must not keep it (personal data); `Vary: Authorization` since the body
+The body is compact JSON with a strong `ETag`: a phone polling on a weak connection sends
+`If-None-Match` and gets `304` with no body while nothing changed. The ETag is derived from
+what the body is made of, not from the body (`route_etag`: the plan id and version, whether
+contact is shown, and each job's status and row version), so a 304 costs one small query and
+no body is built or hashed. Any change the phone should see (a new plan version, a cancelled
+job, a status, a corrected phone number) changes one of those, so the ETag.
+`Cache-Control: private, no-cache`: a cache may keep it but must revalidate, and shared
+caches must not keep it (personal data); `Vary: Authorization` since the body
 depends on the caller's role.
 
 Hot path: reading and validating a 1,500-job plan document takes far longer than the rest
 of the request, so parsed plans are kept in a small in-process LRU keyed by (plan id, plan
 version), with one loader per key (200 phones asking at once parse the plan once), and each
 crew's route is kept with its plan. A request then costs two small queries: the published
-plans' ids and versions for the day, and the statuses of the crew's jobs, read on one pooled
+plans' ids and versions for the day, and the statuses and versions of the crew's jobs (plus
+their contact when a body is built), read on one pooled
 connection in a single thread-pool hop (no ORM session, async dependencies).
 
 What changed: when the published plan is an approved re-plan (it has a `parent_id`, the plan
@@ -325,35 +329,76 @@ def _crew_route(
     )
 
 
-def _with_live_jobs(
-    session: Session | Connection, route: dict[str, Any], contact: bool
-) -> list[dict]:
-    """The route's stops with each job's live status (and current contact), cancelled and
-    deleted jobs left out. The cached route is not changed."""
+#: a job's live state on a route: (id, status, version); the version moves on every change
+#: of the job row (SQLAlchemy's version counter), the status is read too because a bulk
+#: status change need not go through the ORM
+LiveJob = tuple[str, str, int]
+
+
+def _live_jobs(session: Session | Connection, route: dict[str, Any]) -> list[LiveJob]:
+    """The live (id, status, version) of the route's jobs, in stop order; deleted jobs out."""
     ids = [s["job_id"] for s in route["stops"]]
     if not ids:
         return []
-    columns = (JobRow.id, JobRow.status, JobRow.record) if contact else (JobRow.id, JobRow.status)
-    live = {row[0]: row for row in session.execute(select(*columns).where(JobRow.id.in_(ids)))}
+    rows = session.execute(
+        select(JobRow.id, JobRow.status, JobRow.version).where(JobRow.id.in_(ids))
+    )
+    live = {r[0]: (r[0], r[1], r[2]) for r in rows}
+    return [live[i] for i in ids if i in live]
+
+
+def route_etag(plan_id: str, version: int, contact: bool, live: list[LiveJob]) -> str:
+    """The route answer's ETag, from what the body is made of, without building the body:
+    the plan and its version (stops, times, what changed), whether contact is shown, and
+    each job's status and version (cancelled jobs leave, statuses show, a corrected phone
+    number shows)."""
+    key = f"{plan_id}|{version}|{int(contact)}|" + ";".join(f"{i},{s},{v}" for i, s, v in live)
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:40] + '"'
+
+
+def _with_live_jobs(
+    session: Session | Connection, route: dict[str, Any], live: list[LiveJob], contact: bool
+) -> list[dict]:
+    """The route's stops with each job's live status (and current contact), cancelled and
+    deleted jobs left out. The cached route is not changed."""
+    status_of = {i: s for i, s, _ in live if s not in HIDDEN_STATUSES}
+    records: dict[str, dict[str, Any]] = {}
+    if contact and status_of:
+        rows = session.execute(select(JobRow.id, JobRow.record).where(JobRow.id.in_(status_of)))
+        records = {r[0]: r[1] for r in rows}
     stops = []
     for stop in route["stops"]:
-        row = live.get(stop["job_id"])
-        if row is None or row[1] in HIDDEN_STATUSES:
+        job_status = status_of.get(stop["job_id"])
+        if job_status is None:
             continue
-        out = {**stop, "status": row[1]}
+        out = {**stop, "status": job_status}
         if contact:  # the job's current contact: the office may have corrected a phone number
-            out.update({k: row[2].get(k, "") for k in PERSONAL_FIELDS})
+            record = records.get(stop["job_id"], {})
+            out.update({k: record.get(k, "") for k in PERSONAL_FIELDS})
         stops.append(out)
     return stops
 
 
 def route_body(
-    db: Session | Connection, principal: Principal, crew_id: str, day: date
-) -> tuple[bytes, str]:
-    """The compact JSON body of the crew's route and its ETag (blocking: database reads)."""
+    db: Session | Connection,
+    principal: Principal,
+    crew_id: str,
+    day: date,
+    if_none_match: str | None = None,
+) -> tuple[bytes | None, str]:
+    """The compact JSON body of the crew's route and its ETag (blocking: database reads).
+
+    The ETag comes first, from the plan's version and the jobs' statuses and versions
+    (`route_etag`); when it matches `if_none_match` the body is not built at all and None
+    comes back in its place (a phone polling an unchanged route costs one small query).
+    """
     contact = principal.sees_personal_data or principal.role is Role.DRIVER
     plan_id, version, route, changes = _crew_route(db, crew_id, day, contact, principal)
-    stops = _with_live_jobs(db, route, contact)
+    live = _live_jobs(db, route)
+    etag = route_etag(plan_id, version, contact, live)
+    if etag_matches(if_none_match, etag):
+        return None, etag
+    stops = _with_live_jobs(db, route, live, contact)
     body = {"plan_id": plan_id, "plan_version": version, **route, "stops": stops}
     if changes is not None:
         for stop in stops:  # copies made by `_with_live_jobs`: the cache is not touched
@@ -361,8 +406,7 @@ def route_body(
                 stop["job_id"], (None, None)
             )
         body["removed"] = changes["removed"]
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return data, '"' + hashlib.sha256(data).hexdigest()[:40] + '"'
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), etag
 
 
 #: route reads run on at most this many threads: measured on the 1,500-job demo day, 40
@@ -389,13 +433,15 @@ async def route_response(
     connection in a worker thread; everything else runs on the event loop.
     """
 
-    def read() -> tuple[bytes, str]:
+    if_none_match = request.headers.get("if-none-match")
+
+    def read() -> tuple[bytes | None, str]:
         with ctx.engine.connect() as conn:
-            return route_body(conn, principal, crew_id, day)
+            return route_body(conn, principal, crew_id, day, if_none_match)
 
     data, etag = await anyio.to_thread.run_sync(read, limiter=_read_limiter())
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    if data is None:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(data, media_type="application/json", headers=headers)
 
