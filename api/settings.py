@@ -1,8 +1,23 @@
 """The service's one `Settings` object: read from the environment (and `.env`), never at import.
 
 Every knob of the service lives here, with a default that works on a laptop: an SQLite file
-database in the working directory, development mode, a development signing secret. Outside
-development the service refuses to start with that secret (`Settings.check_for_startup`).
+database in the working directory and a signing secret of this installation's own.
+
+The token signing secret (`Settings.signing_secret`), in this order:
+
+1. `FIELDROUTE_SECRET_KEY`, when set (32 characters or more): what a deployment with several
+   servers or a PostgreSQL database sets, the same on every server;
+2. the in-source `DEVELOPMENT_SECRET`, only when asked for with
+   `FIELDROUTE_USE_DEVELOPMENT_SECRET=1`, only in the `development` environment, and logged as
+   a warning at start-up: anyone who has read the source can mint tokens with it;
+3. otherwise a secret generated on first use (`dispatch serve`, `dispatch token`) and kept in
+   a file readable by its owner only (mode 0600): beside the SQLite file
+   (`fieldroute.db.secret-key` for `fieldroute.db`) or `secret-key` in `FIELDROUTE_DATA_DIR`.
+   Every installation has its own; `dispatch token` reads the same file as the server.
+   A PostgreSQL database has no file to sit beside: name `FIELDROUTE_DATA_DIR` or set the key.
+
+Tokens (`api.http.auth`): each role has a longest lifetime (`token_max_hours_driver`,
+`token_max_hours_office`); a longer one is refused when minted and when presented.
 
 Times: the service keeps every time as a naive local time of the region it serves
 (`timezone`, Asia/Shanghai by default), the same clock the planner uses. Times sent with an
@@ -11,15 +26,32 @@ offset (a phone's device time, say) are converted to it on input.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: the signing secret used when none is configured: fine on a laptop, refused in production
+log = logging.getLogger("api")
+
+#: the in-source signing secret: only with `use_development_secret`, only in development
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
+#: the shortest signing secret accepted
+MIN_SECRET_LENGTH = 32
+#: the generated secret's file name in `data_dir` (beside an SQLite file: `<file>.secret-key`)
+SECRET_FILE_NAME = "secret-key"
+#: no role's token may be configured to last longer than this (90 days); revocations of all
+#: of a user's tokens are kept this long (`api.services.token_revocations`)
+MAX_TOKEN_HOURS = 24 * 90
+
+
+class SecretKeyError(RuntimeError):
+    """The signing secret is missing, too short, refused here or its file is unsafe."""
 
 
 class Settings(BaseSettings):
@@ -35,8 +67,49 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "FIELDROUTE_DATABASE_URL", "database_url"),
         description="SQLAlchemy URL: sqlite:///FILE (default) or postgresql+psycopg://...",
     )
-    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
-    token_ttl_hours: float = 12.0
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="token signing key, 32+ characters; unset: the installation's generated "
+        "secret (its file beside the SQLite database or in data_dir)",
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        description="where the generated signing secret is kept (file `secret-key`); "
+        "default: beside the SQLite file",
+    )
+    use_development_secret: bool = Field(
+        default=False,
+        description="sign with the in-source development secret (development only, warned)",
+    )
+    # token lifetimes (api.http.auth): the default, and the longest per role; a token that
+    # would last longer is refused when minted, and when presented (401)
+    token_ttl_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=MAX_TOKEN_HOURS,
+        description="lifetime of a token when none is asked for (capped by the role's longest)",
+    )
+    token_max_hours_driver: float = Field(
+        default=72.0,
+        gt=0,
+        le=MAX_TOKEN_HOURS,
+        description="longest lifetime of a driver's token (a phone kept signed in for a few "
+        "shifts)",
+    )
+    token_max_hours_office: float = Field(
+        default=12.0,
+        gt=0,
+        le=MAX_TOKEN_HOURS,
+        description="longest lifetime of a dispatcher's, planner's, manager's or admin's token",
+    )
+    token_revocation_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="each server process re-reads the revoked tokens this often; a revocation "
+        "made elsewhere (another process, `dispatch user disable`) takes this long at most "
+        "(0: on every request)",
+    )
     timezone: str = "Asia/Shanghai"
 
     # planning
@@ -103,16 +176,90 @@ class Settings(BaseSettings):
     #: start the plan runner and webhook sender threads with the app (tests may turn off)
     background_workers: bool = True
 
+    #: the resolved signing secret and where it came from (`signing_secret`), once per object
+    _secret: tuple[str, str, bool] | None = PrivateAttr(default=None)
+
     def check_for_startup(self) -> None:
-        """Refuse to serve outside development with the default signing secret."""
-        if self.environment != "development" and (
-            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
-            or len(self.secret_key.get_secret_value()) < 32
-        ):
-            raise RuntimeError(
-                "FIELDROUTE_SECRET_KEY must be set to a secret of at least 32 characters "
-                f"outside development (environment is {self.environment!r})"
+        """Resolve the signing secret (creating the installation's secret file on first start)
+        and log where it comes from; `SecretKeyError` if it cannot be had. The in-source
+        development secret is logged as a warning."""
+        secret, origin, created = self._signing_secret()
+        if secret == DEVELOPMENT_SECRET:
+            log.warning(
+                "DEVELOPMENT MODE: tokens are signed with the development secret in the source "
+                "code; anyone who has read it can mint an admin token. Never serve real data "
+                "like this (unset FIELDROUTE_USE_DEVELOPMENT_SECRET)."
             )
+        elif created:
+            log.warning("generated a new token signing secret in %s (mode 0600)", origin)
+        else:
+            log.info("token signing secret: %s", origin)
+
+    def signing_secret(self) -> str:
+        """The token signing secret (see the module's docstring), resolved once per `Settings`;
+        the first call may create the installation's secret file."""
+        return self._signing_secret()[0]
+
+    def signing_secret_origin(self) -> tuple[str, bool]:
+        """Where the signing secret comes from, in words, and whether it was generated now."""
+        _, origin, created = self._signing_secret()
+        return origin, created
+
+    def _signing_secret(self) -> tuple[str, str, bool]:
+        if self._secret is None:
+            self._secret = self._resolve_secret()
+        return self._secret
+
+    def _resolve_secret(self) -> tuple[str, str, bool]:
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if value == DEVELOPMENT_SECRET:
+                self._check_development("FIELDROUTE_SECRET_KEY is the in-source development secret")
+                return value, "the in-source development secret", False
+            if len(value) < MIN_SECRET_LENGTH:
+                raise SecretKeyError(
+                    f"FIELDROUTE_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters "
+                    "(or unset it: the installation's generated secret is used)"
+                )
+            return value, "FIELDROUTE_SECRET_KEY", False
+        if self.use_development_secret:
+            self._check_development("FIELDROUTE_USE_DEVELOPMENT_SECRET is set")
+            return DEVELOPMENT_SECRET, "the in-source development secret", False
+        path = self.secret_file()
+        if path is None:
+            raise SecretKeyError(
+                "no signing secret: set FIELDROUTE_SECRET_KEY (32+ characters, the same on "
+                "every server) or FIELDROUTE_DATA_DIR (a directory for a generated one); "
+                "a database that is not an SQLite file has no place beside it for one"
+            )
+        value, created = _read_or_create_secret(path)
+        return value, os.path.abspath(path), created
+
+    def _check_development(self, why: str) -> None:
+        if self.environment != "development":
+            raise SecretKeyError(
+                f"{why}: the development secret is refused outside development (environment "
+                f"is {self.environment!r}); unset it to use the installation's own secret"
+            )
+
+    def secret_file(self) -> Path | None:
+        """Where the generated signing secret is kept: `data_dir/secret-key`, or beside the
+        SQLite file; None for another database (or an in-memory one) without `data_dir`."""
+        if self.data_dir is not None:
+            return self.data_dir / SECRET_FILE_NAME
+        from sqlalchemy.engine import make_url  # lazily: `dispatch` starts fast
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        if url.database.startswith("file:"):
+            return None
+        db = Path(url.database)
+        return db.with_name(f"{db.name}.{SECRET_FILE_NAME}")
+
+    def token_max_hours(self, role: str) -> float:
+        """The longest lifetime of a token of `role` (an `api.principals.Role` value)."""
+        return self.token_max_hours_driver if role == "driver" else self.token_max_hours_office
 
     @property
     def tz(self) -> ZoneInfo:
@@ -122,8 +269,61 @@ class Settings(BaseSettings):
         """The region's local time now, naive (the service's one clock)."""
         return datetime.now(self.tz).replace(tzinfo=None, microsecond=0)
 
+    def precise_now(self) -> datetime:
+        """`now` to the microsecond: the moment of a revocation, compared with tokens' issue
+        times (a token issued in the same second, just after, must stay valid)."""
+        return datetime.now(self.tz).replace(tzinfo=None)
+
+    def local_from_timestamp(self, timestamp: float) -> datetime:
+        """A POSIX timestamp (a token's `iat`, `exp`) as the region's naive local time."""
+        return datetime.fromtimestamp(timestamp, UTC).astimezone(self.tz).replace(tzinfo=None)
+
     def local(self, moment: datetime) -> datetime:
         """A client-sent time in the region's naive local time (naive input is taken as local)."""
         if moment.tzinfo is None:
             return moment
         return moment.astimezone(self.tz).replace(tzinfo=None)
+
+
+def _read_or_create_secret(path: Path) -> tuple[str, bool]:
+    """The secret in `path`, or a new random one written there (mode 0600); and whether it
+    was made now. Made in a temporary file and linked into place, so servers starting at
+    once agree on one secret and nobody reads a half-written file."""
+    try:
+        return _read_secret(path), False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(48)  # 384 bits
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            os.chmod(temporary, 0o600)  # whatever the umask left
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process made it first: use that one
+            return _read_secret(path), False
+    finally:
+        temporary.unlink(missing_ok=True)
+    return value, True
+
+
+def _read_secret(path: Path) -> str:
+    """The secret kept in `path`; `SecretKeyError` if others may read it or it is too short."""
+    mode = path.stat().st_mode & 0o777
+    if os.name == "posix" and mode & 0o077:
+        raise SecretKeyError(
+            f"the signing secret file {path} may be read by others (mode {mode:04o}): "
+            f"run `chmod 600 {path}`"
+        )
+    value = path.read_text(encoding="utf-8", errors="replace").strip()
+    if len(value) < MIN_SECRET_LENGTH:
+        raise SecretKeyError(
+            f"the signing secret file {path} holds no secret of {MIN_SECRET_LENGTH}+ "
+            "characters; delete it to have a new one made (tokens signed with it stop working)"
+        )
+    return value

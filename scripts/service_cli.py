@@ -17,6 +17,12 @@ shell history. `dispatch seed` also creates the demo users and prints their pass
 
 The database is `DATABASE_URL` (default: the SQLite file fieldroute.db in the current
 directory); every other setting is a `FIELDROUTE_*` variable (see api/settings.py).
+
+Tokens are signed with `FIELDROUTE_SECRET_KEY` if set, else with the installation's own
+secret, generated on first use into a file readable by its owner only, beside the SQLite file
+(`fieldroute.db.secret-key`) or in `FIELDROUTE_DATA_DIR`: `dispatch serve` and
+`dispatch token` read the same one. The in-source development secret only with
+`FIELDROUTE_USE_DEVELOPMENT_SECRET=1` (development environment only; warned at start-up).
 """
 
 from __future__ import annotations
@@ -52,7 +58,13 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     token.add_argument("--role", required=True, choices=ROLES)
     token.add_argument("--subject", default="cli", help="who the token is for")
     token.add_argument("--crew", help="the driver's crew (required for --role driver)")
-    token.add_argument("--ttl-hours", type=float, default=None)
+    token.add_argument(
+        "--ttl-hours",
+        type=float,
+        default=None,
+        help="lifetime (default 12 h; at most 72 h for drivers, 12 h for other roles, see "
+        "FIELDROUTE_TOKEN_MAX_HOURS_DRIVER / _OFFICE)",
+    )
     token.set_defaults(run=cmd_token)
 
     _add_user_commands(sub)
@@ -149,23 +161,41 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from api.http.auth import issue_token
+    from api.settings import SecretKeyError
     from dispatch.errors import InputError
 
     if args.role == "driver" and not args.crew:
         raise InputError("arguments", "--crew", "is required for a driver token")
-    print(issue_token(_settings(), args.subject, args.role, args.crew, args.ttl_hours))
+    settings = _settings()
+    try:
+        token = issue_token(settings, args.subject, args.role, args.crew, args.ttl_hours)
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except InputError as exc:
+        raise InputError("arguments", "--ttl-hours", exc.message) from None
+    origin, created = settings.signing_secret_origin()
+    if created:
+        print(f"generated a new token signing secret in {origin} (mode 0600)", file=sys.stderr)
+    print(token)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.settings import DEVELOPMENT_SECRET, SecretKeyError
+
     settings = _settings()
     try:
-        settings.check_for_startup()
-    except RuntimeError as exc:
+        secret = settings.signing_secret()  # made here on first start, before any worker
+    except SecretKeyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    origin, created = settings.signing_secret_origin()
+    if secret != DEVELOPMENT_SECRET:  # the development secret is warned about by the app
+        made = "generated a new one in" if created else "from"
+        print(f"token signing secret: {made} {origin}", file=sys.stderr)
     print(
         f"serving on http://{args.host}:{args.port} (docs at /docs); "
         f"a token: dispatch token --role dispatcher",
@@ -250,8 +280,11 @@ def cmd_user_disable(args: argparse.Namespace) -> int:
 
     settings, sessions = _user_sessions()
     with sessions() as session, session.begin():
-        disable_user(session, args.username, settings.now())
-    print(f"disabled user {args.username}: no more sign-ins (tokens already issued run out)")
+        disable_user(session, args.username, settings.precise_now())
+    print(
+        f"disabled user {args.username}: no more sign-ins, and the tokens already issued "
+        f"are refused (within {settings.token_revocation_cache_s:g} s by running servers)"
+    )
     return 0
 
 
@@ -284,8 +317,11 @@ def cmd_user_password(args: argparse.Namespace) -> int:
     password, generated = _read_password(args)
     settings, sessions = _user_sessions()
     with sessions() as session, session.begin():
-        set_password(session, args.username, password, settings.now())
-    print(f"new password set for {args.username} (a sign-in lock on the name is lifted)")
+        set_password(session, args.username, password, settings.precise_now())
+    print(
+        f"new password set for {args.username} (a sign-in lock on the name is lifted; "
+        "tokens issued before are refused)"
+    )
     if generated:
         print(f"password: {password}  (shown only now)")
     return 0

@@ -17,6 +17,9 @@ password being looked at. A successful sign-in clears the count. The counter is 
 single SQL statements (insert-if-missing, then an `UPDATE ... SET failures = failures + 1`),
 so concurrent wrong guesses are all counted.
 
+Disabling a user and a new password revoke every token the user was given before
+(`api.services.token_revocations`).
+
 Validation failures raise `dispatch.errors.InputError` naming the field, as everywhere else
 (exit 2 on the command line).
 """
@@ -26,10 +29,9 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,6 +40,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime
 
 from api.principals import Principal, Role
+from api.services.token_revocations import revoke_subject
+from api.storage.db import dialect_insert
 from api.storage.models import CrewRow, SignInLockRow, UserRow
 from dispatch.errors import InputError
 
@@ -221,23 +225,27 @@ def _existing(session: Session, username: str) -> UserRow:
 
 
 def set_password(session: Session, username: str, password: str, now: datetime) -> UserRow:
-    """Give a user a new password (not committed). It also lifts a sign-in lock on the name:
-    an administrator resetting the password is the way out of a lock besides waiting."""
+    """Give a user a new password (not committed). Every token the user was given before
+    `now` is revoked (`api.services.token_revocations`; pass a precise time, see there). It
+    also lifts a sign-in lock on the name: an administrator resetting the password is the
+    way out of a lock besides waiting."""
     user = _existing(session, username)
     check_password(password, f"user {username!r}")
     user.password_hash = hash_password(password)
     user.updated_at = now
     session.execute(delete(SignInLockRow).where(SignInLockRow.username == username))
+    revoke_subject(session, username, now, "password")
     session.flush()
     return user
 
 
 def disable_user(session: Session, username: str, now: datetime) -> UserRow:
-    """Stop a user from signing in (not committed). Tokens already issued stay valid until
-    they expire: tokens are stateless (revocation comes with the service-hardening work)."""
+    """Stop a user from signing in and revoke every token the user was given before `now`
+    (not committed; pass a precise time, see `api.services.token_revocations`)."""
     user = _existing(session, username)
     user.active = False
     user.updated_at = now
+    revoke_subject(session, username, now, "disabled")
     session.flush()
     return user
 
@@ -289,7 +297,7 @@ def _count_failure(session: Session, username: str, now: datetime) -> datetime |
     concurrent attempt created it first), then updated from its own current values."""
     table = SignInLockRow.__table__
     session.execute(
-        _insert_ignoring_duplicates(session)(table)
+        dialect_insert(session)(table)
         .values(username=username, failures=0, window_start=now, locked_until=None)
         .on_conflict_do_nothing(index_elements=["username"])
     )
@@ -316,15 +324,6 @@ def _count_failure(session: Session, username: str, now: datetime) -> datetime |
     return session.scalar(
         select(SignInLockRow.locked_until).where(SignInLockRow.username == username)
     )
-
-
-def _insert_ignoring_duplicates(session: Session) -> Callable[..., Any]:
-    """The dialect's INSERT that has `on_conflict_do_nothing` (SQLite and PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:

@@ -10,9 +10,10 @@ deployed database and a test database have the same history.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -64,6 +65,16 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def dialect_insert(session: Session) -> Callable[..., Any]:
+    """The dialect's INSERT, which has `on_conflict_do_nothing` and `on_conflict_do_update`
+    (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -407,3 +407,27 @@ class SignInLockRow(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(DateTime)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TokenRevocationRow(Base):
+    """A revoked bearer token, or every token of one subject issued before a moment.
+
+    `kind` "token": the token whose `jti` is `value` is refused (sign-out); `not_before` is
+    empty. `kind` "subject": every token whose `sub` is `value` issued (`iat`) before
+    `not_before` is refused (a disabled user, a new password, sign-out everywhere). A row is
+    needed only while a token it refuses could still be valid: until `expires_at` (the
+    token's expiry; for a subject, `not_before` plus the longest lifetime any token may have),
+    then it is pruned (`api.services.token_revocations`). Each server process keeps the live
+    rows in memory and re-reads them every few seconds, so the check costs no query.
+    """
+
+    __tablename__ = "token_revocations"
+    __table_args__ = (Index("ix_token_revocations_expires_at", "expires_at"),)
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime)
+    #: why: sign_out, sign_out_everywhere, disabled, password
+    reason: Mapped[str] = mapped_column(String(30))

@@ -1,5 +1,6 @@
 """Tokens and sign-in: people sign in with a user name and password and get a bearer token;
-an admin mints tokens for scripts and devices; anyone can ask who they are.
+an admin mints tokens for scripts and devices; anyone can ask who they are; signing out
+revokes the token on the server (`api.services.token_revocations`).
 
 Sign-in answers the token in the JSON body only (`Cache-Control: no-store`): never in a URL, a
 redirect or a cookie, so it stays out of browser history, server logs and referrers. The
@@ -13,14 +14,22 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import jwt
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.context import AppContext
-from api.http.auth import current_principal, issue_token, require
+from api.http.auth import (
+    Token,
+    current_principal,
+    current_token,
+    issue_token,
+    require,
+    revocation_list,
+)
 from api.http.deps import CtxDep, SessionDep
 from api.principals import Principal, Role
 from api.services.audit import record_audit
+from api.services.token_revocations import revoke_subject, revoke_token
 from api.services.users import (
     MAX_PASSWORD,
     WRONG_CREDENTIALS,
@@ -29,6 +38,7 @@ from api.services.users import (
     authenticate,
     principal_of,
 )
+from api.settings import MAX_TOKEN_HOURS
 from api.storage.types import Ident
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -39,7 +49,13 @@ class TokenIn(BaseModel):
     subject: Ident
     role: Role
     crew_id: Ident | None = Field(None, description="required for drivers: their crew")
-    ttl_hours: float = Field(12.0, gt=0, le=24 * 90)
+    ttl_hours: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_TOKEN_HOURS,
+        description="lifetime in hours; default: the service's (12 h), capped by the role's "
+        "longest (drivers 72 h, everyone else 12 h by default); longer is refused (422)",
+    )
 
     @model_validator(mode="after")
     def _driver_has_crew(self) -> TokenIn:
@@ -171,18 +187,35 @@ def _expires_at(ctx: AppContext, token: str) -> datetime:
     return moment.astimezone(ctx.settings.tz).replace(tzinfo=None)
 
 
-@router.post("/sign-out", status_code=204, summary="Sign out")
+@router.post("/sign-out", status_code=204, summary="Sign out (revokes the token)")
 def sign_out(
+    request: Request,
     *,
-    principal: Principal = Depends(current_principal),
+    everywhere: bool = Query(
+        False,
+        description="revoke every token of this subject issued until now, not only this one",
+    ),
+    token: Token = Depends(current_token),
     ctx: CtxDep,
     session: SessionDep,
 ) -> Response:
-    """Record the sign-out in the audit log; the client forgets its token.
-
-    Tokens are stateless (signed, not stored), so the token stays valid until it expires;
-    revocation (a deny list checked on every request) comes with the service-hardening work.
+    """Revoke the presented token on the server: from now on it answers 401 everywhere (in
+    other server processes within `FIELDROUTE_TOKEN_REVOCATION_CACHE_S`, 5 s). With
+    `everywhere=true`, every token of the same subject issued until now (other devices,
+    other browsers) too. Recorded in the audit log.
     """
-    record_audit(session, principal, "sign_out", ctx.settings.now())
+    principal = token.principal
+    now = ctx.settings.precise_now()
+    if everywhere:
+        revoke_subject(session, principal.subject, now, "sign_out_everywhere")
+    else:
+        revoke_token(session, token.jti, token.expires_at, now)
+    at = now.replace(microsecond=0)
+    record_audit(session, principal, "sign_out", at, details={"everywhere": everywhere})
     session.commit()
+    revoked = revocation_list(request.app)
+    if everywhere:
+        revoked.note_subject(principal.subject, now)
+    else:
+        revoked.note_token(token.jti)
     return Response(status_code=204)
