@@ -8,6 +8,7 @@ datetimes of the region (a region plans in its own clock). Promise deadlines liv
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -66,11 +67,11 @@ class ProductCategory(StrEnum):
 
 
 def _enum(record: str, name: str, enum: type[StrEnum], value: object) -> StrEnum:
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(e.value for e in enum)
-        raise InputError(record, name, f"{value!r} is not one of: {allowed}") from None
+    if isinstance(value, str):  # a value of any other type is none of a StrEnum's values
+        with contextlib.suppress(ValueError):
+            return enum(value)
+    allowed = ", ".join(e.value for e in enum)
+    raise InputError(record, name, f"{value!r} is not one of: {allowed}")
 
 
 @dataclass(frozen=True)

@@ -278,11 +278,16 @@ def translate(
     for k, job in enumerate(jobs):
         if job.kind is JobKind.INSTALLATION and job.order_id in deliveries:
             precedences.append(Precedence(deliveries[job.order_id], k, gap))
-    pos = {j.id: k for k, j in enumerate(jobs)}
+    visit_of = {j.id: k for k, j in enumerate(jobs)}
     syncs = [  # two-person visits with both jobs in this subset
-        Sync(pos[s.first], pos[s.second], s.min_delay_minutes * 60, s.max_delay_minutes * 60)
+        Sync(
+            visit_of[s.first],
+            visit_of[s.second],
+            s.min_delay_minutes * 60,
+            s.max_delay_minutes * 60,
+        )
         for s in problem.syncs
-        if s.first in pos and s.second in pos
+        if s.first in visit_of and s.second in visit_of
     ]
     routing = RoutingProblem(visits, vehicles, sub, precedences, syncs)
     return Translation(routing, [j.id for j in jobs], [c.id for c in crews], global_locs)

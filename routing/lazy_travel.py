@@ -25,7 +25,7 @@ OR-Tools needs), above that another lazy model over those points.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -121,8 +121,10 @@ class LazyHaversineModel(TravelModel):
             "speeds_kmh": dict(speeds_kmh),
             "congestion": [list(s) for s in self.congestion.slices],
         }
-        self.distances = PointMatrix(self, None)
-        self.durations = {name: PointMatrix(self, name) for name in speeds_kmh}
+        # PointMatrix stands in for TravelModel's dense ndarrays: it answers the indexing the
+        # planner does on them (see its docstring), not the rest of the ndarray interface
+        self.distances = cast(np.ndarray, PointMatrix(self, None))
+        self.durations = {name: cast(np.ndarray, PointMatrix(self, name)) for name in speeds_kmh}
 
     @property
     def size(self) -> int:

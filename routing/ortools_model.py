@@ -220,10 +220,10 @@ def _initial_assignment(routing, search, routes: list[list[int]]):
     initial = routing.ReadAssignmentFromRoutes(routes, True)
     if initial is not None:
         return initial
-    usable = [[] for _ in routes]
+    usable: list[list[int]] = [[] for _ in routes]
     for k, route in enumerate(routes):
         if route:
-            trial = [[] for _ in routes]
+            trial: list[list[int]] = [[] for _ in routes]
             trial[k] = route
             if routing.ReadAssignmentFromRoutes(trial, True) is not None:
                 usable[k] = route

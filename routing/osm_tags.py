@@ -78,7 +78,7 @@ def way_directions(tags: Mapping[str, str]) -> tuple[bool, bool] | None:
 def drivable_speed(tags: Mapping[str, str], speeds_kmh: Mapping[str, float]) -> float | None:
     """Free-flow km/h of a way if motor vehicles may use it, else None."""
     highway = tags.get("highway")
-    if highway not in speeds_kmh or tags.get("area") == "yes":
+    if highway is None or highway not in speeds_kmh or tags.get("area") == "yes":
         return None
     if any(tags.get(k) in _NO_ACCESS for k in _ACCESS_KEYS):
         return None

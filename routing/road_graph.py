@@ -109,7 +109,7 @@ def _split_missing(
 def _iter_pbf_ways(path: Path) -> Iterator[tuple[dict[str, str], list[tuple[float, float]]]]:
     """Same as `_iter_xml_ways` for .osm.pbf, through the optional `osmium` package."""
     try:
-        import osmium  # type: ignore[import-not-found]
+        import osmium
     except ImportError as exc:
         raise RoadNetworkError(
             f"{path}: reading .osm.pbf needs the optional 'osmium' package "
@@ -120,7 +120,7 @@ def _iter_pbf_ways(path: Path) -> Iterator[tuple[dict[str, str], list[tuple[floa
             str(path), osmium.osm.NODE | osmium.osm.WAY
         ).with_locations()
         for way in processor:
-            if not way.is_way() or "highway" not in way.tags:
+            if not isinstance(way, osmium.osm.Way) or "highway" not in way.tags:
                 continue
             tags = {t.k: t.v for t in way.tags}
             run: list[tuple[float, float]] = []
@@ -176,7 +176,7 @@ def load_road_graph(path: str | Path, speeds_kmh: Mapping[str, float] | None = N
     for tags, run in ways:
         speed = drivable_speed(tags, speeds)
         direction = way_directions(tags) if speed else None
-        if direction is None:
+        if not speed or direction is None:
             continue
         ids = [index.setdefault(c, len(index)) for c in run]
         forward, backward = direction

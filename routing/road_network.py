@@ -183,7 +183,7 @@ def road_matrix(
             out[rows] = np.ceil(block - 1e-9)
         unreachable[rows] = cut
     result = RoadMatrix(metres=metres, seconds=seconds, snap_m=snap_n, unreachable=unreachable)
-    if key is not None:
+    if cache_dir is not None and key is not None:
         _cache_write(Path(cache_dir), key, result)
     return result
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -88,6 +89,12 @@ class Congestion:
         return out
 
 
+@overload
+def apply_factor(base: int, factor_permille: int) -> int: ...
+@overload
+def apply_factor(base: np.ndarray, factor_permille: np.ndarray | int) -> np.ndarray: ...
+@overload
+def apply_factor(base: np.ndarray | int, factor_permille: np.ndarray) -> np.ndarray: ...
 def apply_factor(base: np.ndarray | int, factor_permille: np.ndarray | int) -> np.ndarray | int:
     """ceil(base * factor / 1000) in integers: the single rounding rule used everywhere."""
     return (base * factor_permille + 999) // 1000
@@ -156,7 +163,9 @@ class TravelModel:
         return apply_factor(base, factor)
 
 
-def haversine_metres(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def haversine_metres(
+    lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray
+) -> np.ndarray:
     """Great-circle distances between all pairs of points, in metres (float)."""
     lon_r = np.radians(np.asarray(lon, dtype=np.float64))
     lat_r = np.radians(np.asarray(lat, dtype=np.float64))

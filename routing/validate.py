@@ -157,17 +157,17 @@ def check_route(problem: RoutingProblem, route: RouteSchedule) -> list[Violation
     for k in range(len(route.stops) + 1):
         last_leg = k == len(route.stops)
         dest = veh.end_location if last_leg else problem.visits[route.stops[k].visit].location
-        here = brk is not None and brk.after_stop == k - 1
-        if here and brk.before_travel:
-            if brk.start < t:
-                bad("break", f"break starts at {brk.start} before the crew is free at {t}")
-            t = max(t, brk.start) + brk_dur
+        here = brk if brk is not None and brk.after_stop == k - 1 else None  # the break, here
+        if here is not None and here.before_travel:
+            if here.start < t:
+                bad("break", f"break starts at {here.start} before the crew is free at {t}")
+            t = max(t, here.start) + brk_dur
         arrival = t + problem.travel.travel_time(veh.profile, loc, dest, t)
         ready = arrival
-        if here and not brk.before_travel:
-            if brk.start < arrival:
-                bad("break", f"break starts at {brk.start} before arrival at {arrival}")
-            ready = max(arrival, brk.start + brk_dur)
+        if here is not None and not here.before_travel:
+            if here.start < arrival:
+                bad("break", f"break starts at {here.start} before arrival at {arrival}")
+            ready = max(arrival, here.start + brk_dur)
         if last_leg:
             if route.return_arrival != arrival:
                 bad("time", f"return at {route.return_arrival}, recomputed {arrival}")

@@ -25,6 +25,7 @@ from dispatch.files.records import (
     job_to_dict,
 )
 from dispatch.models import Crew, Depot, Job
+from dispatch.privacy import coarse_job_fields
 from dispatch.zones import Zone, locate
 
 
@@ -90,10 +91,12 @@ def update_job_record(row: JobRow, job: Job, now: datetime) -> None:
 
 
 def public_record(record: dict[str, Any], personal: bool) -> dict[str, Any]:
-    """The job record as shown to a role: personal fields removed unless it may see them."""
+    """The job record as shown to a role: unless it may see personal data, the personal
+    fields removed and the location coarsened, floor and lift left out
+    (`dispatch.files.records.coarse_job_fields`)."""
     if personal:
         return dict(record)
-    return {k: v for k, v in record.items() if k not in PERSONAL_FIELDS}
+    return coarse_job_fields({k: v for k, v in record.items() if k not in PERSONAL_FIELDS})
 
 
 def new_crew_row(crew: Crew, now: datetime, *, temporary: bool, region: str) -> CrewRow:

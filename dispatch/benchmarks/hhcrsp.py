@@ -365,7 +365,7 @@ def _patients(
         required = _list(p, record, "required_caregivers")
         if not 1 <= len(required) <= 2:
             raise InputError(record, "required_caregivers", "must list one or two services")
-        mine = []
+        mine: list[ServiceVisit] = []
         for n, r in enumerate(required):
             field = f"required_caregivers[{n}]"
             r = _mapping(r, record, field)

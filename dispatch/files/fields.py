@@ -176,11 +176,11 @@ def enum_parser(enum: type[StrEnum]) -> Callable[[object], Any]:
     """A parser for the values of `enum`, ignoring case and surrounding spaces."""
 
     def parse(value: object) -> StrEnum:
-        try:
-            return enum(value.strip().lower()) if isinstance(value, str) else enum(value)
-        except ValueError:
-            allowed = ", ".join(e.value for e in enum)
-            raise ValueError(f"{value!r} is not one of: {allowed}") from None
+        if isinstance(value, str):  # a value of any other type is none of a StrEnum's values
+            with contextlib.suppress(ValueError):
+                return enum(value.strip().lower())
+        allowed = ", ".join(e.value for e in enum)
+        raise ValueError(f"{value!r} is not one of: {allowed}")
 
     return parse
 

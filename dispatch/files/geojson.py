@@ -15,16 +15,23 @@ a map is shared more widely than the plan itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dispatch.files.fields import format_datetime
 from dispatch.models import GeoPoint
 from dispatch.plan import Plan
+from dispatch.privacy import coarse
 
 
-def plan_to_geojson(plan: Plan) -> dict[str, Any]:
-    """The plan's routes, stops, unassigned jobs, depots and zones as a FeatureCollection."""
+def plan_to_geojson(plan: Plan, exact_locations: bool = True) -> dict[str, Any]:
+    """The plan's routes, stops, unassigned jobs, depots and zones as a FeatureCollection.
+
+    `exact_locations=False` (for the roles without personal data): customers' points, and
+    the routes' corners at them, coarsened (`dispatch.privacy.coarse`); depots stay exact.
+    """
     problem = plan.problem
+    spot = _xy if exact_locations else _coarse_xy
     jobs = {j.id: j for j in problem.jobs}
     depots = {d.id: d for d in problem.depots}
     crews = {c.id: c for c in problem.crews}
@@ -32,13 +39,13 @@ def plan_to_geojson(plan: Plan) -> dict[str, Any]:
     for route in plan.routes:
         crew = crews[route.crew_id]
         path = [
-            depots[crew.start_depot].location,
-            *(jobs[s.job_id].location for s in route.stops),
-            depots[crew.end_depot].location,
+            _xy(depots[crew.start_depot].location),
+            *(spot(jobs[s.job_id].location) for s in route.stops),
+            _xy(depots[crew.end_depot].location),
         ]
         features.append(
             _feature(
-                {"type": "LineString", "coordinates": [_xy(p) for p in path]},
+                {"type": "LineString", "coordinates": path},
                 feature="route",
                 crew_id=crew.id,
                 crew_kind=crew.kind.value,
@@ -53,6 +60,7 @@ def plan_to_geojson(plan: Plan) -> dict[str, Any]:
             features.append(
                 _point(
                     job.location,
+                    spot,
                     feature="stop",
                     job_id=job.id,
                     kind=job.kind.value,
@@ -72,6 +80,7 @@ def plan_to_geojson(plan: Plan) -> dict[str, Any]:
         features.append(
             _point(
                 job.location,
+                spot,
                 feature="unassigned",
                 job_id=job.id,
                 kind=job.kind.value,
@@ -84,6 +93,7 @@ def plan_to_geojson(plan: Plan) -> dict[str, Any]:
         features.append(
             _point(
                 depot.location,
+                _xy,
                 feature="depot",
                 depot_id=depot.id,
                 kind=depot.kind.value,
@@ -104,5 +114,11 @@ def _feature(geometry: dict[str, Any], **properties: Any) -> dict[str, Any]:
     return {"type": "Feature", "geometry": geometry, "properties": properties}
 
 
-def _point(point: GeoPoint, **properties: Any) -> dict[str, Any]:
-    return _feature({"type": "Point", "coordinates": _xy(point)}, **properties)
+def _coarse_xy(point: GeoPoint) -> list[float]:
+    return [coarse(point.lon), coarse(point.lat)]
+
+
+def _point(
+    point: GeoPoint, xy: Callable[[GeoPoint], list[float]], **properties: Any
+) -> dict[str, Any]:
+    return _feature({"type": "Point", "coordinates": xy(point)}, **properties)

@@ -143,12 +143,12 @@ def plan_from_dict(
         raise InputErrors([InputError(source, "(document)", "must be a JSON object")])
     marker = d.get("format")
     if marker != FORMAT:
-        problem = (
+        message = (
             f"unknown plan format {marker!r}; this version reads {FORMAT!r}"
             if marker is not None
             else f"missing format marker; expected {FORMAT!r}"
         )
-        raise InputErrors([InputError(source, "format", problem)])
+        raise InputErrors([InputError(source, "format", message)])
     top = FieldReader(d, source, _TOP_KEYS)
     top.get("personal_data", parse_bool, True)
     errors = top.errors

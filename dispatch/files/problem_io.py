@@ -197,7 +197,8 @@ def _problem(
     if len(errors) > before or not r.ok:
         return None
     try:
-        lists = {key: [obj for _, obj in items] for key, items in found.items()}
+        # the depots, crews, jobs and zones: lists of each one's model
+        lists: dict[str, Any] = {key: [obj for _, obj in items] for key, items in found.items()}
         return DispatchProblem(date=day, **lists, **values)
     except InputError as exc:
         record = base if exc.record == "problem" else f"{base} ({exc.record})"

@@ -41,6 +41,7 @@ from dispatch.models import (
     Priority,
     ProductCategory,
 )
+from dispatch.privacy import PERSONAL_FIELDS
 
 T = TypeVar("T")
 
@@ -52,7 +53,6 @@ JOB_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 JOB_REQUIRED = frozenset({"id", "kind", "confirmed_at", "lon", "lat", "windows"})
 #: the job columns that hold personal data (blanked when a plan is shared without it)
-PERSONAL_FIELDS: tuple[str, ...] = ("address", "customer_name", "customer_phone")
 
 CREW_FIELDS: tuple[str, ...] = (
     "id", "kind", "people", "skills", "start_depot", "end_depot", "shift_start", "shift_end",
@@ -75,13 +75,16 @@ DEFAULT_CREW_PEOPLE: dict[str, int] = {
 DEFAULT_LUNCH_WINDOW = (time(11, 30), time(13, 30))
 
 
-def _label(reader: FieldReader, what: str, where: str, fields: tuple[str, ...]) -> str | None:
-    """Read the id first so every later error names the record by it."""
+def _label(reader: FieldReader, what: str, where: str, fields: tuple[str, ...]) -> str:
+    """Read the id first so every later error names the record by it.
+
+    "" when the id is missing or bad: the reader has then failed, so `build` makes nothing.
+    """
     ident = reader.get("id", parse_text)
     if ident:
         reader.record = f"{where} ({what} {ident!r})" if where else f"{what} {ident!r}"
     reader.check_keys(fields)
-    return ident
+    return ident or ""
 
 
 def _finish(reader: FieldReader, built: T | None) -> T:

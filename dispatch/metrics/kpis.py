@@ -40,8 +40,8 @@ def plan_kpis(plan: Plan) -> PlanKpis:
     by_id = problem.jobs_by_id()
     crews = {c.id: c for c in problem.crews}
     kinds = Counter(j.kind for j in problem.jobs)
-    planned = Counter()
-    on_time = Counter()
+    planned: Counter[JobKind] = Counter()
+    on_time: Counter[JobKind] = Counter()
     late = 0
     busy_s = 0
     shift_s = 0

@@ -221,7 +221,11 @@ def service_metrics(
         "completion_rate": _with_unfinished(due, lambda j: j.completed),
         "same_day_completion": _with_unfinished(
             received,
-            lambda j: j.completed and j.completed_at.date() == j.received_at.date(),
+            lambda j: (
+                j.completed
+                and j.completed_at is not None
+                and j.completed_at.date() == j.received_at.date()
+            ),
         ),
         "deliveries_within_12h": _with_unfinished(
             [j for j in received if j.kind == JobKind.DELIVERY],

@@ -71,6 +71,7 @@ class Cluster:
 
         `on_done(index, result)` is called as each task finishes (progress reporting).
         """
+        results: list[Any]
         if self.mode == "serial" or not tasks:
             results = []
             for k, args in enumerate(tasks):
@@ -83,7 +84,7 @@ class Cluster:
 
             futures = [client.submit(fn, *args, pure=False) for args in tasks]
             index = {f.key: k for k, f in enumerate(futures)}
-            results: list[Any] = [None] * len(futures)
+            results = [None] * len(futures)
             for future in as_completed(futures):
                 k = index[future.key]
                 results[k] = future.result()  # re-raises a task's exception here

@@ -63,8 +63,9 @@ def make_groups(
     homeless = [k for k in all_crews if problem.crews[k].home_zone not in zone_ids]
     located_in: dict[str, list[int]] = {z: [] for z in zone_ids}
     for i in servable:
-        if zone_of[i] is not None:
-            located_in[zone_of[i]].append(i)
+        zone_id = zone_of[i]
+        if zone_id is not None:
+            located_in[zone_id].append(i)
     # territories: whole zones, or sectors of the zones with too many jobs
     polygons: dict[str, Polygon] = {}
     crews_of: dict[str, list[int]] = {}
@@ -80,14 +81,15 @@ def make_groups(
     jobs_in: dict[str, list[int]] = {name: [] for name in names}
     for i in servable:
         able = set(eligible[problem.jobs[i].id])
-        name = part_of.get(i)
-        if name is None or not able.intersection(crews_of[name]):
+        part = part_of.get(i)
+        if part is None or not able.intersection(crews_of[part]):
             # no crew of its territory may do it: its zone's best territory, else anyone's
-            own = zone_parts[zone_of[i]] if zone_of[i] is not None else []
-            name = _most_able(own, crews_of, able) if own else None
-            if name is None or not able.intersection(crews_of[name]):
-                name = _most_able(names, crews_of, able)
-        jobs_in[name].append(i)
+            zone_id = zone_of[i]
+            own = zone_parts[zone_id] if zone_id is not None else []
+            part = _most_able(own, crews_of, able) if own else None
+            if part is None or not able.intersection(crews_of[part]):
+                part = _most_able(names, crews_of, able)
+        jobs_in[part].append(i)
     _keep_orders_together(problem, jobs_in)
     groups = merge_neighbours(
         problem,

@@ -186,7 +186,7 @@ def _solve_groups(
     if cluster is not None and len(groups) > 1:
         tasks = [(translations[k], params[k], options.constructions) for k in order]
         out = cluster.map(_solve_one, tasks, on_done=lambda n, _r: solved(order[n]))
-        results = dict(zip(order, out, strict=True))
+        results: dict[int, RoutingSolution] = dict(zip(order, out, strict=True))
         return [(translations[k], results[k]) for k in range(len(groups))]
     if workers == 1:
         results_list = []
@@ -202,7 +202,7 @@ def _solve_groups(
     # fork where the platform has it: callers' scripts need no __main__ guard, and the parent
     # has started no solver threads; spawn elsewhere.
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
-    results: dict[int, RoutingSolution] = {}
+    results = {}
     with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
         futures = {
             k: pool.submit(_solve_one, translations[k], params[k], options.constructions)
@@ -301,7 +301,9 @@ def _second_pass(
         last = r.stops[-1]
         free_at = last.end
         if r.break_ is not None and r.break_.after_stop == len(r.stops) - 1:
-            free_at = max(free_at, r.break_.start) + full.routing.vehicles[k].break_.duration_s
+            vehicle_break = full.routing.vehicles[k].break_
+            assert vehicle_break is not None  # a route takes only its vehicle's break
+            free_at = max(free_at, r.break_.start) + vehicle_break.duration_s
         load = [0, 0]
         for s in r.stops:
             job = problem.jobs[s.visit]
@@ -328,18 +330,14 @@ def _second_pass(
     if allowed is not None:
         wanted &= allowed
     vehicles = full.routing.vehicles
-    crews = [
-        k
-        for k in sorted(wanted)
-        if k not in continuations
-        or (
-            continuations[k].free_at + 1800 < vehicles[k].shift_end
-            and (
-                vehicles[k].max_visits is None
-                or continuations[k].visits_used < vehicles[k].max_visits
-            )
-        )
-    ]
+
+    def may_take_more(k: int) -> bool:
+        if k not in continuations:
+            return True
+        c, most = continuations[k], vehicles[k].max_visits
+        return c.free_at + 1800 < vehicles[k].shift_end and (most is None or c.visits_used < most)
+
+    crews = [k for k in sorted(wanted) if may_take_more(k)]
     tr = routed.part(left, crews, eligible, not_before, continuations)
     return tr, solve(
         tr.routing, SolveParams(time_limit_s=limit, solution_limit=options.solution_limit)

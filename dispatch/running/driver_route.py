@@ -20,6 +20,7 @@ from typing import Any
 
 from dispatch.models import Depot, Job
 from dispatch.plan import Plan, PlannedStop
+from dispatch.privacy import coarse_job_fields
 
 
 def driver_route(plan: Plan, crew_id: str, *, include_contact: bool = True) -> dict[str, Any]:
@@ -131,6 +132,8 @@ def _stop(
             customer_name=job.customer_name,
             customer_phone=job.customer_phone,
         )
+    else:  # planners and managers: no door (coarse location, no floor)
+        out = coarse_job_fields(out)
     return out
 
 

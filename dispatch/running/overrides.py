@@ -333,6 +333,7 @@ def _reasons(
         untouched = route is not None and route.crew_id not in touched
         explained = text is not None and "after its delivery" in text
         if text and untouched and v.rule in {"window", "shift", "break"} and not explained:
+            assert route is not None  # (untouched)
             text += _held_back(problem, full, stops, route, touched, clock)
         out.append(text or str(v))
     return list(dict.fromkeys(out))

@@ -145,8 +145,8 @@ def execute_day(
     gap = link_gap_minutes * 60
     while heap or waiting:
         if not heap:  # only blocked installers left (a valid plan has no such cycle)
-            for delivery_id in sorted(waiting):
-                for n in waiting.pop(delivery_id):
+            for blocked_on in sorted(waiting):
+                for n in waiting.pop(blocked_on):
                     cur = cursors[n]
                     job_id = cur.route.stops[cur.k].job_id
                     out.visits[job_id] = Visit(job_id, cur.crew.id, DELIVERY_NOT_DONE)
@@ -171,6 +171,7 @@ def execute_day(
                 cur.k += 1
                 heapq.heappush(heap, (cur.t, n))
                 continue
+            assert delivered.end is not None  # a done visit has its start and end
             earliest = _sec(delivered.end, midnight) + gap
         _step(cur, job, earliest, out, settings, rng, midnight)
         for resolved in [d for d in waiting if d in out.visits]:

@@ -48,7 +48,7 @@ def due_day(deadline: datetime, start: datetime) -> int:
 
 
 def _on_time(r: JobRecord) -> bool:
-    return r.status == "done" and r.done_at is not None and r.done_at <= r.job.deadline
+    return r.status == "done" and r.done_at is not None and r.done_at <= r.deadline
 
 
 def _counts() -> dict[str, float]:
@@ -103,7 +103,7 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
             continue
         if job.kind not in (JobKind.DELIVERY, JobKind.INSTALLATION):
             continue
-        due = due_day(job.deadline, start)
+        due = due_day(r.deadline, start)
         if not 0 <= due < n:
             continue
         key = "deliveries" if job.kind is JobKind.DELIVERY else "installs"

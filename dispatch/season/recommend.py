@@ -178,7 +178,8 @@ def recommend_capacity(  # noqa: PLR0915 - the capacity search's round loop; spl
     given = list(settings.crews.temp_per_week)
     plan = given + [0] * (settings.weeks - len(given))
     rounds: list[dict[str, Any]] = []
-    best: tuple[int, list[int], list[SeasonResult]] | None = None
+    # (temporary crew-days, plan, results, passed overall, weeks beyond temporary crews' reach)
+    best: tuple[int, list[int], list[SeasonResult], bool, set[int]] | None = None
     baseline_cost: float | None = None
     settled = -1  # weeks[: settled + 1] are fixed
     trimmed: set[int] = set()  # weeks that already gave back surplus once
@@ -360,7 +361,7 @@ def _describe(
     top = max(plan) if plan else 0
     placed = allocate(top, [weights[z.id] for z in city.zones]) if top else [0] * len(city.zones)
     peak_days = {d for w in weeks for d in range(7 * w, min(settings.days, 7 * w + 7))}
-    per_zone = []
+    per_zone: list[dict[str, Any]] = []
     for zone, n in zip(city.zones, placed, strict=True):
         due = on_time = 0
         for r in results:

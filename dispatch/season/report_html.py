@@ -256,7 +256,7 @@ def recommendation_html(rec: dict[str, Any]) -> str:
         parts.append(_table(header + (["below target"] if flagged else []), rows))
     rounds = rec.get("rounds") or []
     if rounds:
-        rows = [
+        round_rows = [
             (
                 k,
                 ", ".join(str(n) for n in (r.get("per_week") or [])),
@@ -278,7 +278,7 @@ def recommendation_html(rec: dict[str, Any]) -> str:
                     "temp crew-days",
                     "cost (CNY)",
                 ],
-                rows,
+                round_rows,
                 left=2,
             )
         )
@@ -303,7 +303,8 @@ def definitions_html() -> str:
             paragraphs.append([stripped])
         else:
             paragraphs[-1].append(stripped)
-    items, intro = [], []
+    items: list[str] = []
+    intro: list[str] = []
     for p in paragraphs:
         if not p:
             continue

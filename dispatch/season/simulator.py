@@ -183,7 +183,7 @@ def _pool(state: SeasonState, d: int, crews: list[Crew]) -> list[Job]:
         r.job.id: r for r in state.jobs.values() if r.status == "open" and r.release_day <= d
     }
     offer = choose_offer(
-        [(r.job, r.job.deadline) for r in records.values()],
+        [(r.job, r.deadline) for r in records.values()],
         crews,
         state.fill,
         s.planner.pool_factor,
@@ -239,7 +239,7 @@ def _outcomes(state: SeasonState, d: int, execution, temp_ids: set[str]) -> None
                 _cancel_order(state, r.job.order_id)
     overdue = datetime.combine(s.start + timedelta(days=d), time(0)) - timedelta(hours=24)
     for r in state.jobs.values():
-        late = r.status == "open" and r.job.deadline < overdue
+        late = r.status == "open" and r.deadline < overdue
         if late and r.job.priority in (Priority.NORMAL, Priority.VIP):
             r.job = dataclasses.replace(r.job, priority=Priority.COMPLAINT)
 

@@ -46,6 +46,12 @@ class JobRecord:
     callback_of: str = ""
     called_day: int | None = None
 
+    @property
+    def deadline(self) -> datetime:
+        """The job's promise deadline (the season's demand gives every job one)."""
+        assert self.job.deadline is not None, f"season job {self.job.id} has no deadline"
+        return self.job.deadline
+
 
 @dataclass
 class ZoneCrewStats:

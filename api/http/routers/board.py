@@ -8,7 +8,8 @@ both clocks. Gathering that from five list endpoints would cost the board second
 and the jobs' latest change, so a reload that finds nothing new costs a 304.
 
 Customer names, addresses and phones are included only for the roles that see personal data
-(`Principal.sees_personal_data`); a planner's board shows ids and figures.
+(`Principal.sees_personal_data`); a planner's board shows ids and figures, and the jobs'
+locations coarsened to about a kilometre, without floor (`dispatch.privacy`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from api.principals import ANY_OFFICE, Principal, check_region
 from api.storage.models import JobRow, PlanRow
 from dispatch.files.plan_io import plan_from_dict
 from dispatch.metrics.customer_clock import customer_clock_shares
+from dispatch.privacy import coarse_job_fields
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 #: what the board asks before it has a plan: which days have work
@@ -79,13 +81,16 @@ def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str
     """The board's view of a plan row (see the module docstring)."""
     problem = _problem_of(row)
     fields = JOB_FIELDS + (PERSONAL if personal else ())
+    shown = (lambda job: job) if personal else coarse_job_fields  # planners: no door
     jobs = [
-        {
-            "id": j["id"],
-            **{k: j.get(k) for k in fields},
-            "windows": [[w["start"], w["end"]] for w in j.get("windows") or []],
-            "status": states.get(j["id"], "unknown"),
-        }
+        shown(
+            {
+                "id": j["id"],
+                **{k: j.get(k) for k in fields},
+                "windows": [[w["start"], w["end"]] for w in j.get("windows") or []],
+                "status": states.get(j["id"], "unknown"),
+            }
+        )
         for j in problem.get("jobs", [])
     ]
     crews = [

@@ -224,8 +224,10 @@ def plan_geojson(
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: SessionDep,
 ) -> dict[str, Any]:
-    collection = plan_to_geojson(stored_plan(get_plan(session, plan_id, principal)))
-    if not principal.sees_personal_data:
+    personal = principal.sees_personal_data
+    plan = stored_plan(get_plan(session, plan_id, principal))
+    collection = plan_to_geojson(plan, exact_locations=personal)
+    if not personal:
         # `plan_to_geojson` writes no customer data today; this keeps it so if it ever does
         for feature in collection["features"]:
             props = feature.get("properties") or {}

@@ -127,10 +127,12 @@ class StopOut(BaseModel):
     start: str
     end: str
     window: WindowOut | None
-    lon: float
+    lon: float = Field(
+        description="exact for the crew and the office; about a kilometre for planners and managers"
+    )
     lat: float
-    floor: int
-    has_lift: bool
+    floor: int | None = Field(description="null for planners and managers")
+    has_lift: bool | None = Field(description="null for planners and managers")
     bring: BringOut
     priority: str
     linked: list[LinkedOut]

@@ -264,7 +264,12 @@ def _no_way_back(day: Day, job: Job, in_time: list[Alone]) -> tuple[Binding, str
     """A crew can start it in its window, but none is back at its depot by its shift end."""
     p = day.full.routing
     label = skills_label(job)
-    a = min(in_time, key=lambda a: (a.back - p.vehicles[a.crew].shift_end, a.crew))
+
+    def overrun(a: Alone) -> tuple[int, int]:
+        assert a.back is not None  # started in its window, so timed back too
+        return a.back - p.vehicles[a.crew].shift_end, a.crew
+
+    a = min(in_time, key=overrun)
     assert a.back is not None and a.start is not None
     end = p.vehicles[a.crew].shift_end
     over = a.back - end

@@ -17,7 +17,6 @@ Like every OR-Tools solve cut by the clock, it is reproducible only with `soluti
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from dispatch.running.replan.insert import after_delivery, candidates, insert, target_crews
 from dispatch.running.replan.problem import ReplanProblem
@@ -99,15 +98,15 @@ def _sub_problem(
     current = {s.visit: s for r in routes.values() for s in r.stops}
     for i, v in enumerate(visits):
         # kept stops start no later than the ETA told + tolerance (or than now planned)
-        upper = math.inf
+        upper: int | None = None  # None: no such bound
         if v in own and v in rp.notified:
             upper = max(current[v].start, rp.notified[v] + rp.tolerance_s)
         floor = max(rp.at_s, not_before.get(tr.job_ids[i], 0))
-        windows = [
-            (max(a, floor), min(b, upper))
-            for a, b in p.visits[v].windows
-            if max(a, floor) <= min(b, upper)
-        ]
+        windows = []
+        for a, b in p.visits[v].windows:
+            lo, hi = max(a, floor), (b if upper is None else min(b, upper))
+            if lo <= hi:
+                windows.append((lo, hi))
         keep = sub.visits[i]
         penalty = keep.drop_penalty * (100 if v in own else 1)
         sub.visits[i] = dataclasses.replace(
