@@ -17,6 +17,8 @@ from fastapi import FastAPI
 
 from api.context import AppContext
 from api.http.errors import BodySizeLimit, install_error_handlers
+from api.http.json_guard import JsonBodyGuard
+from api.http.openapi_errors import install_problem_responses
 from api.http.routers import (
     auth,
     board,
@@ -118,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.feed_router)
     app.include_router(board.days_router)
     install_web(app)
+    install_problem_responses(app)
+    app.add_middleware(JsonBodyGuard)  # inside the size limit: it reads bounded bodies
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     metrics.install_prometheus(app, ctx)  # outermost: counts every answer, 413s too
 

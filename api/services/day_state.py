@@ -5,9 +5,11 @@ starts from, and its JSON form stored on the re-plan's row.
 
 * **done** and **in progress** from the job events of the plan's jobs (the current visit of
   each), by the re-plan's rule `dispatch.running.replan.pinning.pinned_visits`: `completed`/`failed`
-  -> done, from the `started` (else `arrived`) device time to the terminal one;
+  -> done, from the `started` (else `arrived`) time to the terminal one;
   `arrived`/`started` without a terminal event -> in progress since then; `departed` alone
-  changes nothing;
+  changes nothing. Times are the events' effective times (`dispatch.running.lifecycle.stamp`):
+  a device time that is not believed stands at its receive time, or at `at` if that is
+  earlier, and does not count as the last reported event;
 * **expected ends** of overrunning jobs, from the request (`overruns`);
 * **unavailable crews**: those named in the request, and the plan's crews with a `crew_days`
   row marking them `off` or `sick` that day (unavailable from `at`, unless the request says
@@ -38,6 +40,7 @@ from api.storage.store import job_of
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.records import job_from_dict, job_to_dict
 from dispatch.plan import Plan
+from dispatch.running.lifecycle import stamp
 from dispatch.running.replan import DayState
 from dispatch.running.replan.pinning import pinned_visits
 
@@ -82,8 +85,11 @@ def build_day_state(
     rows = {
         r.id: r for r in session.scalars(select(JobRow).where(JobRow.id.in_(sorted(problem_jobs))))
     }
-    events = _events(session, rows)
-    latest = max((e.device_time for evs in events.values() for e in evs), default=None)
+    events = {
+        job_id: [stamp(e.type, e.device_time, e.received_at, rows[job_id].due_date) for e in evs]
+        for job_id, evs in _events(session, rows).items()
+    }
+    latest = max((e.time for evs in events.values() for e in evs if e.believed), default=None)
     if latest is not None and at < latest:
         raise InputError(
             RECORD,
@@ -92,9 +98,12 @@ def build_day_state(
             f"({latest.isoformat()}); re-plan from {latest.isoformat()} or later",
         )
 
-    # the latest device time of each event type of the current visit, pinned by the rule
+    # the time of each event type of the current visit, pinned by the rule
     done, in_progress = pinned_visits(
-        {job_id: {e.type: e.device_time for e in evs} for job_id, evs in events.items()}
+        {
+            job_id: {e.type: e.time if e.believed else min(e.time, at) for e in evs}
+            for job_id, evs in events.items()
+        }
     )
 
     errors: list[InputError] = []

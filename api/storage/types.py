@@ -14,6 +14,8 @@ from pydantic import AfterValidator, Field
 
 EARLIEST = datetime(2000, 1, 1)
 LATEST = datetime(2100, 1, 1)
+#: the earliest clock reading a phone may send: the Unix epoch, where a reset phone clock starts
+DEVICE_EARLIEST = datetime(1970, 1, 1)
 
 
 def _no_nul(value: str) -> str:
@@ -29,6 +31,13 @@ def _sane_time(value: datetime) -> datetime:
     return value
 
 
+def _device_time(value: datetime) -> datetime:
+    naive = value.replace(tzinfo=None)
+    if not DEVICE_EARLIEST <= naive <= LATEST:
+        raise ValueError("must be between 1970-01-01 and 2100-01-01")
+    return value
+
+
 def _sane_date(value: date) -> date:
     if not EARLIEST.date() <= value <= LATEST.date():
         raise ValueError("must be between 2000-01-01 and 2100-01-01")
@@ -41,6 +50,9 @@ Ident = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 ]
 Moment = Annotated[datetime, AfterValidator(_sane_time)]
+#: a phone's clock reading: wider than `Moment`, since a phone whose clock was reset still
+#: reports real events (the service orders such an event by its receive time instead)
+DeviceMoment = Annotated[datetime, AfterValidator(_device_time)]
 Day = Annotated[date, AfterValidator(_sane_date)]
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 #: a database row id in a path: a 32-bit integer (PostgreSQL's INTEGER), so a huge number is a

@@ -48,6 +48,9 @@ _Row = tuple[str, Mapping[str, object], set[str]]
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes kept by errors="surrogateescape"
 _NOT_UTF8_HINT = "contains bytes that are not UTF-8 (save the file as 'CSV UTF-8', not GBK)"
 _SKILL_UNSAFE = re.compile(r"[\s|]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # an escaped lone surrogate in a JSON file
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # what gives one
+_SURROGATE_HINT = "holds an unpaired surrogate escape (\\ud800 to \\udfff), which is not text"
 
 
 def read_jobs(path: PathLike) -> list[Job]:
@@ -219,13 +222,19 @@ def _json_rows(path: Path, plural: str) -> Iterator[_Row | InputError]:
     """The records of a JSON list (or of the `plural` list of an object), and its problems."""
     name = path.name
     try:
-        doc: Any = json.loads(path.read_bytes().decode("utf-8-sig"))
+        text = path.read_bytes().decode("utf-8-sig")
+        doc: Any = json.loads(text)
     except UnicodeDecodeError as exc:
         problem = f"byte {exc.start} is not UTF-8; save the file as UTF-8"
         raise InputErrors([InputError(name, "(file)", problem)]) from None
     except json.JSONDecodeError as exc:
         where = f"{name} line {exc.lineno} column {exc.colno}"
         raise InputErrors([InputError(where, "(file)", f"invalid JSON: {exc.msg}")]) from None
+    except RecursionError:
+        problem = "invalid JSON: nested too deeply to read"
+        raise InputErrors([InputError(name, "(file)", problem)]) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise InputErrors([InputError(name, "(file)", f"invalid JSON: {exc}")]) from None
     if isinstance(doc, dict) and isinstance(doc.get(plural), list):
         items = doc[plural]
     elif isinstance(doc, list):
@@ -233,12 +242,45 @@ def _json_rows(path: Path, plural: str) -> Iterator[_Row | InputError]:
     else:
         problem = f"must be a list of objects or an object with a {plural!r} list"
         raise InputErrors([InputError(name, "(file)", problem)])
+    escapes = _SURROGATE_ESCAPE.search(text) is not None
     for k, item in enumerate(items, start=1):
         where = f"{name} item {k}"
-        if isinstance(item, dict):
+        if isinstance(item, dict) and escapes:
+            yield from _without_surrogates(where, item)
+        elif isinstance(item, dict):
             yield where, item, set()
         else:
             yield InputError(where, "(item)", f"must be an object, got {item!r}")
+
+
+def _without_surrogates(where: str, item: dict[str, Any]) -> Iterator[_Row | InputError]:
+    """A JSON record, its values holding an unpaired surrogate (an escape such as `\\ud800`,
+    not text: it cannot be stored or written as UTF-8) reported and left out as quiet."""
+    raw: dict[str, object] = {}
+    quiet: set[str] = set()
+    for key, value in item.items():
+        if _SURROGATE.search(key):
+            yield InputError(where, ascii(key), _SURROGATE_HINT)
+        elif _holds_surrogate(value):
+            yield InputError(where, key, _SURROGATE_HINT)
+            quiet.add(key)
+        else:
+            raw[key] = value
+    yield where, raw, quiet
+
+
+def _holds_surrogate(value: object) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str) and _SURROGATE.search(v):
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 # ---- writing

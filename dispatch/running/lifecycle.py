@@ -1,27 +1,46 @@
 """A job visit's status, derived from the events its crew reports from the road.
 
 Drivers and installers report `departed`, `arrived`, `started`, `completed` and `failed` from a
-phone on a flaky mobile connection: requests are retried and can arrive out of order. So the
-engine keeps a visit's events in **device-time** order (the time the phone recorded, not the
-time the server received the request) and *derives* the status from them instead of moving a
-state machine one request at a time. A late-arriving event is slotted in by its device time.
+phone on a flaky mobile connection: requests are retried and can arrive out of order, and a
+phone's clock can be wrong. So the engine keeps a visit's events in **effective-time** order (the
+time the phone recorded, when it can be believed; see below) and *derives* the status from them
+instead of moving a state machine one request at a time. A late-arriving event is slotted in by
+its time.
 
 Stages and their ranks::
 
     departed 1 < arrived 2 < started 3 < completed 4 = failed 4   (completed, failed: terminal)
 
+**Clocks** (`stamp`, `believed`). Every event carries the phone's clock (`device_time`) and the
+server's receive time (`received_at`); both are kept on record. The device time is *believed*
+when it lies in the window
+
+    [00:00 of the day before the job's planned day,  received_at + CLOCK_SKEW (5 minutes)]
+
+An event cannot have happened after the server received it (a phone clock a few minutes fast is
+tolerated), and no crew works on a job before the day before its planned day; a phone with a
+reset clock (2000-01-01) or one set years ahead is outside. An offline phone's queue is never
+refused for its age: an old device time stays believed as long as it is not before that day.
+A device time that is not believed is replaced, for ordering, by the receive time (when it
+happened at the latest), and the event takes part only in the stage rules below, never in the
+time rules: a wrong clock cannot make a true report from the road (or the office) illegal.
+
 Rules for the events of one visit (`check_new_event` enforces them, one new event at a time):
 
-* Sorted by device time (ties by stage rank, see `ordered`), the ranks must strictly increase.
-  Skipping stages is allowed (a driver may never press "arrived"), and a lost event may turn up
-  later and be slotted in by its device time: with [departed 09:00, started 09:30], a new
-  arrived 09:20 is fine.
-* A stage appears at most once, and completed and failed exclude each other.
-* Nothing may come after a terminal event in device time ("job already completed at 10:42;
-  'arrived' at 10:50 cannot follow it").
-* No event may be earlier in device time than an event of a lower stage: with started 09:10
-  already recorded, arrived 09:20 is refused ("started at 09:10 before arriving at 09:20").
-  Equal device times are fine (the phone may stamp two taps within the same second).
+* Stage rules, always: a stage appears at most once, and completed and failed exclude each
+  other.
+* Time rules, between events whose times are both believed: sorted by time (ties by stage
+  rank, see `ordered`), the ranks must strictly increase. Skipping stages is allowed (a driver
+  may never press "arrived"), and a lost event may turn up later and be slotted in by its time:
+  with [departed 09:00, started 09:30], a new arrived 09:20 is fine.
+  - Nothing may come after a terminal event ("job already completed at 10:42; 'arrived' at
+    10:50 cannot follow it").
+  - No event may be earlier than an event of a lower stage: with started 09:10 already
+    recorded, arrived 09:20 is refused ("started at 09:10 before arriving at 09:20"). Equal
+    times are fine (the phone may stamp two taps within the same second).
+* The office's decision: a terminal event (completed, failed) that a dispatcher reports on the
+  crew's behalf (`check_new_event(..., decision=True)`) is held to the stage rules only, so the
+  office can always close a visit whatever times the drivers' phones reported.
 
 These are all pairwise conditions, so any subset of a legal history is legal and the order in
 which the events reach the server does not matter: every arrival order of a legal history is
@@ -45,7 +64,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from dispatch.errors import InputError
@@ -142,16 +161,38 @@ class ReceiptNote(StrEnum):
     DAMAGE_NOTED = "damage_noted"
 
 
+#: how far ahead of the server's clock a phone's clock may run and still be believed
+CLOCK_SKEW = timedelta(minutes=5)
+#: how many days before the job's planned day a device time may lie and still be believed
+DAYS_BEFORE = 1
+
+
+def believed(device_time: datetime, received_at: datetime, day: date) -> bool:
+    """Whether a phone's clock reading is believed for an event of a job planned for `day`
+    that the server received at `received_at` (see the module docstring)."""
+    earliest = datetime.combine(day - timedelta(days=DAYS_BEFORE), time.min)
+    return earliest <= device_time <= received_at + CLOCK_SKEW
+
+
+def effective_time(device_time: datetime, received_at: datetime, day: date) -> datetime:
+    """The time an event is ordered by: the device time when believed, else the receive time."""
+    return device_time if believed(device_time, received_at, day) else received_at
+
+
 @dataclass(frozen=True)
 class EventStamp:
-    """One reported event of a visit: its type, the phone's clock, and its idempotency key.
+    """One reported event of a visit: its type, the time it is ordered by, and its idempotency
+    key. Build stored or incoming events with `stamp`, which applies the clock rule.
 
-    The key is only used to recognise retries and to name the event in messages.
+    `time` is the phone's clock when it is believed; otherwise (`believed` False) the server's
+    receive time stands in, and the event takes part in the stage rules only. The key is only
+    used to recognise retries and to name the event in messages.
     """
 
     type: EventType
-    device_time: datetime
+    time: datetime
     key: str = ""
+    believed: bool = True
 
     def __post_init__(self) -> None:
         try:
@@ -165,6 +206,16 @@ class EventStamp:
         return self.type.rank
 
 
+def stamp(
+    type: EventType | str, device_time: datetime, received_at: datetime, day: date, key: str = ""
+) -> EventStamp:
+    """The stamp of an event the phone recorded at `device_time` and the server received at
+    `received_at`, for a job planned for `day`: the clock rule of the module docstring."""
+    trusted = believed(device_time, received_at, day)
+    at = device_time if trusted else received_at
+    return EventStamp(type, at, key, trusted)  # type: ignore[arg-type]  # a str is coerced
+
+
 class IllegalTransition(Exception):
     """A new event that cannot join the visit's history; `reason` is the message for a 409."""
 
@@ -175,11 +226,12 @@ class IllegalTransition(Exception):
 
 def _sort_key(e: EventStamp) -> tuple[datetime, int, str, str]:
     # type and key only make the order total (deterministic) for illegal histories
-    return (e.device_time, e.rank, e.type.value, e.key)
+    return (e.time, e.rank, e.type.value, e.key)
 
 
 def ordered(events: Iterable[EventStamp]) -> list[EventStamp]:
-    """The events in device-time order; equal device times by stage rank (arrived, then started)."""
+    """The events in time order (`EventStamp.time`); equal times by stage rank (arrived, then
+    started)."""
     return sorted(events, key=_sort_key)
 
 
@@ -210,38 +262,45 @@ def _fmt(t: datetime, other: datetime) -> str:
     return text
 
 
-def _conflict(old: EventStamp, new: EventStamp) -> str | None:
-    """Why `new` cannot join a history holding `old`, or None when the two are compatible."""
-    t_old, t_new = _fmt(old.device_time, new.device_time), _fmt(new.device_time, old.device_time)
+def _conflict(old: EventStamp, new: EventStamp, *, timed: bool = True) -> str | None:
+    """Why `new` cannot join a history holding `old`, or None when the two are compatible.
+    The time rules apply only when `timed` and both times are believed."""
+    t_old, t_new = _fmt(old.time, new.time), _fmt(new.time, old.time)
     if old.type is new.type:
         return f"'{new.type}' was already reported at {t_old}; a stage is reported only once"
     if old.type in TERMINAL and new.type in TERMINAL:
         return f"job already {_DONE[old.type]} at {t_old}; it cannot also be '{new.type}'"
-    if old.type in TERMINAL and new.device_time > old.device_time:
+    if not (timed and old.believed and new.believed):
+        return None
+    if old.type in TERMINAL and new.time > old.time:
         return f"job already {_DONE[old.type]} at {t_old}; '{new.type}' at {t_new} cannot follow it"
-    if new.type in TERMINAL and old.device_time > new.device_time:
+    if new.type in TERMINAL and old.time > new.time:
         return (
             f"'{old.type}' was already reported at {t_old}; the job cannot have been "
             f"{_DONE[new.type]} earlier, at {t_new}"
         )
     low, high = (old, new) if old.rank < new.rank else (new, old)
-    if low.device_time > high.device_time:
-        t_low = _fmt(low.device_time, high.device_time)
-        t_high = _fmt(high.device_time, low.device_time)
+    if low.time > high.time:
+        t_low = _fmt(low.time, high.time)
+        t_high = _fmt(high.time, low.time)
         return f"{_DONE[high.type]} at {t_high} before {_DOING[low.type]} at {t_low}"
     return None
 
 
-def check_new_event(existing: Sequence[EventStamp], new: EventStamp) -> None:
+def check_new_event(
+    existing: Sequence[EventStamp], new: EventStamp, *, decision: bool = False
+) -> None:
     """Raise `IllegalTransition` when `new` cannot join the visit's recorded events.
 
     `existing` is the visit's history (assumed legal, in any order). The check is the module's
     rules applied between `new` and each recorded event, so the message names the one event it
-    conflicts with (the earliest such in device time). A retry of a recorded event is refused as
-    a repeated stage: answer retries with `find_replay` first.
+    conflicts with (the earliest such in time). A retry of a recorded event is refused as a
+    repeated stage: answer retries with `find_replay` first. `decision`: the office reports
+    `new` on the crew's behalf; a terminal one is then held to the stage rules only.
     """
+    timed = not (decision and new.type in TERMINAL)
     for old in ordered(existing):
-        reason = _conflict(old, new)
+        reason = _conflict(old, new, timed=timed)
         if reason is not None:
             raise IllegalTransition(reason)
 
@@ -257,23 +316,23 @@ def check_sequence(events: Sequence[EventStamp]) -> None:
 def find_replay(existing: Sequence[EventStamp], new: EventStamp) -> EventStamp | None:
     """The recorded event that `new` is a retry of (same non-empty key), or None.
 
-    A retry must repeat the original request: a key reused for a different type or device time
+    A retry must repeat the original request: a key reused for a different type or time
     is a client bug and raises `IllegalTransition` rather than being answered as a replay.
     """
     if not new.key:
         return None
     for old in existing:
         if old.key == new.key:
-            if old.type is new.type and old.device_time == new.device_time:
+            if old.type is new.type and old.time == new.time:
                 return old
             raise IllegalTransition(
                 f"idempotency key {new.key!r} was already used for '{old.type}' at "
-                f"{old.device_time.isoformat(sep=' ')}; a retry must repeat that event"
+                f"{old.time.isoformat(sep=' ')}; a retry must repeat that event"
             )
     return None
 
 
-def _as(record: str, name: str, enum: type[StrEnum], value: object) -> StrEnum:
+def _as(record: str, name: str, enum: type[StrEnum], value: str) -> StrEnum:
     try:
         return enum(value)
     except ValueError:

@@ -110,7 +110,7 @@ def test_same_key_different_request_is_refused(published, auth):
     # the key is required and bounded
     body = {"type": "departed", "device_time": f"{DAY}T08:00"}
     r = published.post(f"/jobs/{job}/events", json=body, headers=driver)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
     r = post(published, driver, job, "x" * 201, "departed", "08:00")
     assert r.status_code == 422
 
@@ -153,11 +153,11 @@ def test_failed_needs_a_reason_and_fields_fit_the_type(published, auth):
     job, crew = assigned(published, auth)
     driver = auth("driver", crew)
     r = post(published, driver, job, "f", "failed", "09:00")
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "reason"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
     r = post(published, driver, job, "f", "arrived", "09:00", rating="good")
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "rating"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "rating"
     r = post(published, driver, job, "f", "arrived", "09:00", items_received=2)
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "items_received"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "items_received"
     r = post(published, driver, job, "f", "failed", "09:00", reason="aliens")
     assert r.status_code == 422
     r = post(published, driver, job, "f", "failed", "09:00", reason="customer_absent")

@@ -154,14 +154,14 @@ def test_region_bound_dispatchers(published, settings, auth):
 def test_bad_queries_are_422_naming_the_field(published, auth, params, field):
     r = feed(published, auth("dispatcher"), **params)
     assert r.status_code == 422, r.text
-    problem = r.json()["detail"][0]
+    problem = r.json()["errors"][0]
     assert problem.get("field") == field or problem.get("loc", [])[-1] == field
 
 
 def test_date_and_region_are_required(published, auth):
     office = auth("dispatcher")
     r = published.get(FEED, params={"region": "urban"}, headers=office)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "date"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "date"]
     r = published.get(FEED, params={"date": DAY}, headers=office)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "region"]
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "region"]
     assert published.get(FEED, params={"date": DAY, "region": "urban"}).status_code == 401

@@ -56,9 +56,9 @@ def test_bad_input_names_the_field(seeded, auth):
     bad = dict(JOB, windows=[{"start": "2026-06-18T12:00", "end": "2026-06-18T10:00"}])
     r = seeded.post("/jobs", json=bad, headers=auth("dispatcher"))
     assert r.status_code == 422
-    assert r.json()["detail"][0]["field"].startswith("windows")
+    assert r.json()["errors"][0]["field"].startswith("windows")
     r = seeded.post("/jobs", json=dict(JOB, lat="north"), headers=auth("dispatcher"))
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "lat"
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "lat"
     r = seeded.post(
         "/jobs",
         content=b"{not json",
@@ -112,7 +112,7 @@ def test_crews_and_days(seeded, auth):
     assert r.status_code == 201, r.text
     bad = dict(crew, id="X1", start_depot="NOWHERE")
     r = seeded.post("/crews", json=bad, headers=auth("dispatcher"))
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "start_depot"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "start_depot"
     r = seeded.put(
         "/crews/TMP900/days/2026-06-18", json={"status": "available"}, headers=auth("dispatcher")
     )
@@ -142,7 +142,7 @@ def test_zones_and_depots_geojson(seeded, auth):
         ],
     }  # fmt: skip
     r = seeded.put("/zones", json=upload, headers=auth("dispatcher"))
-    assert r.status_code == 422 and "ZBAD" in r.json()["detail"][0]["record"]
+    assert r.status_code == 422 and "ZBAD" in r.json()["errors"][0]["record"]
     upload["features"].pop()
     assert seeded.put("/zones", json=upload, headers=auth("dispatcher")).status_code == 200
     depots = seeded.get("/depots", headers=auth("manager")).json()

@@ -337,7 +337,7 @@ def test_period_guard_and_parameters(client, auth):
     answer = client.get(
         "/metrics/service", params={"from": "2026-06-02", "to": "2026-06-01"}, headers=auth("admin")
     )
-    assert answer.json()["detail"][0]["field"] == "to"
+    assert answer.json()["errors"][0]["field"] == "to"
 
 
 def test_roles(client, auth):

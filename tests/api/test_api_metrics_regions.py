@@ -117,7 +117,7 @@ def test_bad_region_is_422(client, settings, auth):
     for headers in (auth("manager"), bound(settings, "rural")):
         r = client.get("/metrics/service", params=JUNE | {"region": "suburban"}, headers=headers)
         assert r.status_code == 422
-        detail = r.json()["detail"][0]
+        detail = r.json()["errors"][0]
         assert detail["field"] == "region" and "rural, urban" in detail["message"]
 
 

@@ -272,7 +272,7 @@ def test_retry_only_dead_notices_by_office_roles(seeded, auth):
     row = notices(seeded)[0]
     office = auth("dispatcher")
     r = seeded.post(f"/notices/{row.id}/retry", headers=office)
-    assert r.status_code == 409 and r.json()["status"] == "pending"
+    assert r.status_code == 409 and r.json()["current_status"] == "pending"
     assert seeded.post("/notices/999999/retry", headers=office).status_code == 404
     assert seeded.post(f"/notices/{row.id}/retry", headers=auth("manager")).status_code == 403
 

@@ -159,9 +159,9 @@ def test_bad_triggers_name_the_problem(seeded, auth):
     r = seeded.post("/plans", json={**QUICK, "date": "2026-07-01"}, headers=office)
     assert r.status_code == 422 and "nothing to plan" in r.json()["detail"]
     r = seeded.post("/plans", json={**QUICK, "zones": ["NOPE"]}, headers=office)
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "zones"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "zones"
     r = seeded.post("/plans", json={**QUICK, "region": "mars"}, headers=office)
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "region"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "region"
     r = seeded.post("/plans", json={**QUICK, "time_limit_s": 601}, headers=office)
     assert r.status_code == 422
     # a stored job that no longer validates is named, with its field
@@ -171,8 +171,8 @@ def test_bad_triggers_name_the_problem(seeded, auth):
         bad_id = job.id
     r = seeded.post("/plans", json=QUICK, headers=office)
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["record"].startswith(f"stored job {bad_id!r}")
-    assert r.json()["detail"][0]["field"] == "lon"
+    assert r.json()["errors"][0]["record"].startswith(f"stored job {bad_id!r}")
+    assert r.json()["errors"][0]["field"] == "lon"
 
 
 def test_concurrent_triggers_and_publications_are_409(seeded, runner, auth, monkeypatch):
@@ -497,7 +497,7 @@ def test_override_of_a_published_plan_moves_the_jobs(seeded, runner, auth):
         json={"version": version, "job_id": started, "crew_id": None},
         headers=office,
     )
-    assert r.status_code == 409 and r.json()["status"] == "en_route"
+    assert r.status_code == 409 and r.json()["current_status"] == "en_route"
 
     r = seeded.post(
         f"/plans/{plan_id}/overrides",

@@ -188,17 +188,17 @@ def test_refusals_name_the_reason(published, auth, monkeypatch):
 
     early = (stops[0].end - timedelta(minutes=10)).isoformat()
     r = replan(client, office, plan_id, at=early)
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "at"
-    assert "last reported event" in r.json()["detail"][0]["message"]
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "at"
+    assert "last reported event" in r.json()["errors"][0]["message"]
     r = replan(client, office, plan_id, at="2026-06-19T10:00:00")
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "at"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "at"
     at = (stops[0].end + timedelta(minutes=5)).isoformat()
     r = replan(client, office, plan_id, at=at, unavailable=[{"crew_id": "NOPE", "from": at}])
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "unavailable[0].crew_id"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "unavailable[0].crew_id"
     r = replan(client, office, plan_id, at=at, overruns=[{"job_id": "NOPE", "expected_end": at}])
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "overruns[0].job_id"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "overruns[0].job_id"
     r = replan(client, office, plan_id, at=at, freeze_minutes=-1)
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "freeze_minutes"
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "freeze_minutes"
 
     r = replan(client, office, plan_id, at=at)
     assert r.status_code == 202, r.text
@@ -222,12 +222,12 @@ def test_refusals_name_the_reason(published, auth, monkeypatch):
     assert body["kind"] == "replan" and body["parent_id"] == plan_id
     assert body["status"] == "queued" and body["options"]["base_version"] >= 1
     r = client.get(f"/plans/{first}/diff", headers=office)
-    assert r.status_code == 409 and r.json()["status"] == "queued"
+    assert r.status_code == 409 and r.json()["current_status"] == "queued"
     assert client.get(f"/plans/{plan_id}/diff", headers=office).status_code == 404
 
     # a re-plan is not published: re-planning it is refused
     r = replan(client, office, first, at=at)
-    assert r.status_code == 409 and r.json()["status"] == "queued"
+    assert r.status_code == 409 and r.json()["current_status"] == "queued"
     assert client.delete(f"/plans/{first}", headers=office).status_code == 200
     assert client.get(f"/plans/{plan_id}", headers=office).json()["status"] == "published"
     actions = [a["action"] for a in client.get(f"/plans/{plan_id}/audit", headers=office).json()]
@@ -338,7 +338,7 @@ def test_a_failing_replan_leaves_the_published_plan_untouched(published, runner,
         json={"version": failed["version"], "replaces": plan_id},
         headers=office,
     )
-    assert r.status_code == 409 and r.json()["status"] == "failed"
+    assert r.status_code == 409 and r.json()["current_status"] == "failed"
     assert client.get(f"/plans/{failed['id']}/diff", headers=office).status_code == 409
     # the day is free for the next re-plan
     assert replan(client, office, plan_id, at=at).status_code == 202

@@ -131,9 +131,7 @@ def test_etag_304_and_a_new_etag_when_the_route_changes(published, auth):
     assert moving.status_code == 200 and moving.json()["stops"][0]["status"] == "en_route"
 
 
-def test_a_304_builds_no_body_and_a_corrected_phone_changes_the_etag(
-    published, auth, monkeypatch
-):
+def test_a_304_builds_no_body_and_a_corrected_phone_changes_the_etag(published, auth, monkeypatch):
     """The ETag comes from the plan version and the jobs' statuses and row versions: a
     matching If-None-Match is answered before any body is built, and a change only the body
     would show (the office corrects a customer's phone number) still moves the ETag."""

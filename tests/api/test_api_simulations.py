@@ -84,7 +84,7 @@ def worker_pid(client: TestClient, sim_id: str) -> int | None:
 
 
 def fields(response) -> list[str]:
-    return [e.get("field") for e in response.json()["detail"]]
+    return [e.get("field") for e in response.json()["errors"]]
 
 
 # ---- run, read, report
@@ -146,7 +146,7 @@ def test_report_of_an_unfinished_or_unknown_simulation(client, auth):
     planner = auth("planner")
     sim_id = ask(client, planner, TINY)  # no runner: stays queued
     r = client.get(f"/simulations/{sim_id}/report", headers=planner)
-    assert r.status_code == 409 and r.json()["status"] == "queued"
+    assert r.status_code == 409 and r.json()["current_status"] == "queued"
     assert client.get(f"/simulations/{sim_id}/days.csv", headers=planner).status_code == 409
     assert client.get("/simulations/nope", headers=planner).status_code == 404
     assert client.get("/simulations/nope/report", headers=planner).status_code == 404

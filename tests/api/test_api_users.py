@@ -160,7 +160,12 @@ def test_wrong_password_and_unknown_user_answer_alike(
     odd = _sign_in(client, "not a user name!", "not the password")
     for r in (wrong, unknown, odd):
         assert r.status_code == 401, r.text
-        assert r.json() == {"detail": WRONG}
+        assert r.json() == {
+            "type": "/problems/unauthorized",
+            "title": "Authentication required",
+            "status": 401,
+            "detail": WRONG,
+        }
     assert "token" not in wrong.text
 
 
@@ -170,7 +175,7 @@ def test_disabled_user_cannot_sign_in(client: TestClient, settings: Settings) ->
     with _sessions(client)() as session, session.begin():
         disable_user(session, "leaver", settings.now())
     r = _sign_in(client, "leaver", PASSWORD)
-    assert r.status_code == 401 and r.json() == {"detail": WRONG}
+    assert r.status_code == 401 and r.json()["detail"] == WRONG
 
 
 def test_sign_in_refuses_bad_bodies(client: TestClient) -> None:
@@ -210,7 +215,10 @@ def test_fifth_failure_locks_for_ten_minutes(client: TestClient, settings: Setti
     retry = int(fifth.headers["retry-after"])
     assert LOCK.total_seconds() - 60 < retry <= LOCK.total_seconds()
     assert fifth.json() == {
-        "detail": "too many failed sign-ins for this account: try again in 10 minutes"
+        "type": "/problems/too-many-requests",
+        "title": "Too many requests",
+        "status": 429,
+        "detail": "too many failed sign-ins for this account: try again in 10 minutes",
     }
     right = _sign_in(client, "dispatcher2", PASSWORD)
     assert right.status_code == 429 and "token" not in right.text

@@ -1,8 +1,9 @@
-"""A visit's status from driver events: device-time order, out-of-order arrival, 409 messages."""
+"""A visit's status from driver events: effective-time order, out-of-order arrival, wrong
+phone clocks, the office's decisions, 409 messages."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -11,19 +12,23 @@ from hypothesis import strategies as st
 
 from dispatch.errors import InputError
 from dispatch.running.lifecycle import (
+    CLOCK_SKEW,
     TERMINAL,
     EventStamp,
     EventType,
     IllegalTransition,
     JobStatus,
+    believed,
     check_event_fields,
     check_new_event,
     check_sequence,
+    effective_time,
     find_replay,
     ordered,
+    stamp,
     status_after,
 )
-from tests.factories import at
+from tests.factories import DAY, at
 
 D, A, S, C, F = (
     EventType.DEPARTED,
@@ -185,6 +190,57 @@ def test_a_replay_checked_as_new_is_a_repeated_stage():
     assert "only once" in refused(recorded, ev(D, 9, key="k1"))
 
 
+# --- clocks: believed device times, stand-ins, the office's decisions ------------------------
+
+
+def test_device_time_is_believed_from_the_day_before_to_a_little_after_receipt():
+    day: date = DAY
+    received = at(10)
+    for device in (at(9, 59), received, received + CLOCK_SKEW, at(0) - timedelta(days=1)):
+        assert believed(device, received, day), device
+        assert stamp(A, device, received, day) == EventStamp(A, device, "", True)
+    # an offline phone's queue days later: its old times are still believed
+    assert believed(at(9), received + timedelta(days=3), day)
+    for device in (
+        received + CLOCK_SKEW + timedelta(seconds=1),  # ahead of the server
+        datetime(2030, 1, 1, 9),  # a clock years ahead
+        datetime(2000, 1, 1),  # a reset clock
+        at(23, 59) - timedelta(days=2),  # before the day before the planned day
+    ):
+        assert not believed(device, received, day), device
+        assert stamp(A, device, received, day, "k") == EventStamp(A, received, "k", False)
+        assert effective_time(device, received, day) == received
+
+
+def test_a_wrong_clock_takes_part_in_the_stage_rules_only():
+    """A `departed` stamped 2030 (received 08:50) must not make the real `arrived` illegal."""
+    bogus = stamp(D, datetime(2030, 1, 1, 9), at(8, 50), DAY, "d")
+    assert not bogus.believed and bogus.time == at(8, 50)
+    arrived = stamp(A, at(8, 40), at(9, 30), DAY, "a")  # recorded before the bogus receipt
+    check_new_event([bogus], arrived)
+    check_new_event([bogus, arrived], stamp(C, at(10), at(10), DAY, "c"))
+    assert status_after([bogus, arrived]) is JobStatus.ON_SITE
+    # an unbelieved terminal event does not refuse a later report either ...
+    done = stamp(C, datetime(2001, 1, 1), at(9), DAY, "c")
+    check_new_event([done], stamp(A, at(9, 30), at(9, 31), DAY, "a"))
+    assert status_after([done, stamp(A, at(9, 30), at(9, 31), DAY)]) is JobStatus.COMPLETED
+    # ... but the stage rules hold whatever the clock says
+    assert "only once" in refused([bogus], ev(D, 9))
+    assert "cannot also be 'failed'" in refused([done], ev(F, 11))
+
+
+def test_the_office_closes_a_visit_whatever_the_phones_times():
+    history = [ev(D, 9), ev(A, 9, 40), ev(S, 10, 5)]  # the phone's clock runs a little fast
+    assert "completed earlier" in refused(history, ev(C, 10))  # from a phone: time rules hold
+    check_new_event(history, ev(C, 10), decision=True)  # the dispatcher's decision
+    check_new_event(history, ev(F, 9, 50), decision=True)
+    # stage rules still hold, and a non-terminal office report is checked like any other
+    with pytest.raises(IllegalTransition, match="cannot also be"):
+        check_new_event([*history, ev(C, 10, 30)], ev(F, 11), decision=True)
+    with pytest.raises(IllegalTransition, match="before"):
+        check_new_event([ev(D, 9), ev(S, 10, 5)], ev(A, 10, 10), decision=True)
+
+
 # --- event fields ----------------------------------------------------------------------------
 
 
@@ -271,7 +327,7 @@ event_stamps = st.builds(
 
 
 def strictly_increasing_ranks(events: list[EventStamp]) -> bool:
-    ranks = [e.type.rank for e in sorted(events, key=lambda e: (e.device_time, e.type.rank))]
+    ranks = [e.type.rank for e in sorted(events, key=lambda e: (e.time, e.type.rank))]
     return all(a < b for a, b in pairwise(ranks))
 
 

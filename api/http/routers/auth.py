@@ -98,10 +98,6 @@ class SignInOut(BaseModel):
     expires_at: datetime = Field(description="when the token expires (local time, naive)")
 
 
-class Detail(BaseModel):
-    detail: str
-
-
 @router.post("/tokens", response_model=TokenOut, status_code=201, summary="Mint a token")
 def mint(
     body: TokenIn,
@@ -128,11 +124,8 @@ def me(principal: Principal = Depends(current_principal)) -> WhoAmI:
     response_model=SignInOut,
     summary="Sign in with user name and password",
     responses={
-        401: {"model": Detail, "description": "wrong user name or password"},
-        429: {
-            "model": Detail,
-            "description": "too many failed sign-ins for this account; `Retry-After` seconds",
-        },
+        401: {"description": "wrong user name or password"},
+        429: {"description": "too many failed sign-ins for this account; `Retry-After` seconds"},
     },
 )
 def sign_in(

@@ -187,7 +187,14 @@ def read_crew(
     return crew_out(get_crew(session, crew_id, principal))
 
 
-@router.put("/{crew_id}", response_model=CrewOut, summary="Replace a crew (with its version)")
+@router.put(
+    "/{crew_id}",
+    response_model=CrewOut,
+    summary="Replace a crew (with its version)",
+    description="409 when `version` is not the stored one. A request that changes nothing "
+    "writes nothing (the version stays) and answers the crew as stored now, its version "
+    "checked against a fresh read.",
+)
 def replace_crew(
     crew_id: str,
     body: CrewUpdate,
@@ -200,19 +207,33 @@ def replace_crew(
     check_region(principal, body.region)  # nor move a crew into a region not his
     if body.id != crew_id:
         raise InputError("request body", "id", f"{body.id!r} does not match the URL {crew_id!r}")
-    if row.version != body.version:
-        raise Conflict(
-            f"crew {crew_id!r} is at version {row.version}, not {body.version}: reload it",
-            field="version",
-        )
-    row.record = _checked_record(body, session)
-    row.kind = body.kind.value
-    row.home_zone = body.home_zone
-    row.region = body.region
-    row.temporary = body.temporary
+    _check_version(row, body.version)
+    values = {
+        "record": _checked_record(body, session),
+        "kind": body.kind.value,
+        "home_zone": body.home_zone,
+        "region": body.region,
+        "temporary": body.temporary,
+    }
+    if all(getattr(row, name) == value for name, value in values.items()):
+        # nothing changes, so nothing is written: read the row again and check the version
+        # against that, so a change that committed meanwhile is a 409, never a stale answer
+        session.refresh(row)
+        _check_version(row, body.version)
+        return crew_out(row)
+    for name, value in values.items():
+        setattr(row, name, value)
     row.updated_at = ctx.settings.now()
     session.commit()
     return crew_out(row)
+
+
+def _check_version(row: CrewRow, version: int) -> None:
+    if row.version != version:
+        raise Conflict(
+            f"crew {row.id!r} is at version {row.version}, not {version}: reload it",
+            field="version",
+        )
 
 
 @router.delete(

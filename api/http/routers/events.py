@@ -13,13 +13,20 @@ reuses on every retry). Following the IETF idempotency-key draft
 - a missing or over-long key is refused like any bad request field (`422`, `loc` names the
   header), as the rest of the service does for request-shape errors.
 
-Two retries racing each other are settled by the database: the unique index on the key
-makes the loser's insert fail (or its job update fail the version check first); the loser
-rolls back, reads the winner's event and answers it as a replay.
+A retry racing its original (the phone gave up waiting and sent it again) is answered the
+same way, however the race falls: a post that does not find its key takes the job's row lock
+(`_lock_job`) before it looks again, so the posts of one job run one after another and the
+second look sees anything an earlier post committed. A retry is never a `409`.
 
-The events of a visit are kept in **device-time** order and the job's status is derived from
+The events of a visit are kept in **effective-time** order and the job's status is derived from
 all of them (`dispatch.running.lifecycle`), so a late request that was recorded earlier on the phone
 is slotted in; a new event that cannot join the visit's history is a `409` with the reason.
+The phone's clock is kept as `device_time` and the server's as `received_at`; a device time
+outside the believable window (from the day before the job's planned day up to five minutes
+after it was received) is ordered by `received_at` instead and never makes another event
+illegal (`effective_time`, `device_time_believed` in the answers). An offline phone's queued
+events are never refused for their age. A completed or failed event that the office reports
+on the crew's behalf is held to the stage rules only, so a dispatcher can always close a visit.
 Each status change queues `job.status_changed` in the same transaction (`api.services.outbox`).
 
 `GET /events/feed` is the dispatcher board's day-wide view: the events of a region's day
@@ -41,7 +48,7 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -56,7 +63,7 @@ from api.services.errors import Conflict, Unprocessable
 from api.services.job_rows import get_job
 from api.services.outbox import set_job_status
 from api.storage.models import JobEventRow, JobRow
-from api.storage.types import Day, Lat, Lon, LongText, Moment, Text
+from api.storage.types import Day, DeviceMoment, Lat, Lon, LongText, Text
 from dispatch.errors import InputError
 from dispatch.promises import default_policies
 from dispatch.running.lifecycle import (
@@ -69,6 +76,7 @@ from dispatch.running.lifecycle import (
     check_event_fields,
     check_new_event,
     ordered,
+    stamp,
     status_after,
 )
 
@@ -80,7 +88,8 @@ feed_router = APIRouter(prefix="/events", tags=["events"])
 REPORTERS = (Role.DRIVER, Role.DISPATCHER, Role.ADMIN)
 #: statuses that take no events: not on a published route yet, or called off
 NOT_ON_ROUTE = ("open",)
-#: how often a post that lost a race is tried again before answering 409
+#: how often a post that lost a race is tried again (the same key sent for two jobs at once:
+#: posts of one job are serialised by its row lock and do not race)
 ATTEMPTS = 3
 
 
@@ -89,7 +98,10 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: EventType
-    device_time: Moment = Field(description="when the phone recorded it (ISO 8601)")
+    device_time: DeviceMoment = Field(
+        description="when the phone recorded it (ISO 8601), by the phone's clock: never refused "
+        "for being old or wrong (see `device_time_believed` in the answer)"
+    )
     lon: Lon | None = None
     lat: Lat | None = None
     reason: FailureReason | None = Field(None, description="failed visits only (required)")
@@ -107,8 +119,16 @@ class EventOut(BaseModel):
     visit: int
     crew_id: str
     type: str
-    device_time: datetime
-    received_at: datetime
+    device_time: datetime = Field(description="the phone's clock when it recorded the event")
+    received_at: datetime = Field(description="the server's clock when the report arrived")
+    effective_time: datetime = Field(
+        description="the time the event is ordered by: `device_time` when believed, else "
+        "`received_at`"
+    )
+    device_time_believed: bool = Field(
+        description="false when `device_time` lies outside the believable window (before the "
+        "day before the job's planned day, or more than 5 minutes after `received_at`)"
+    )
     lon: float | None
     lat: float | None
     reason: str | None
@@ -120,9 +140,11 @@ class EventOut(BaseModel):
     rating: str | None
 
 
-def event_out(row: JobEventRow, personal: bool = True) -> EventOut:
-    """The event as shown to a role: where it happened, notes, signature and photos (which
-    may identify the customer) only for the crew and the roles that see personal data."""
+def event_out(row: JobEventRow, day: date, personal: bool = True) -> EventOut:
+    """The event (of a job planned for `day`) as shown to a role: where it happened, notes,
+    signature and photos (which may identify the customer) only for the crew and the roles
+    that see personal data."""
+    when = _stamp(row, day)
     return EventOut(
         id=row.id,
         job_id=row.job_id,
@@ -131,6 +153,8 @@ def event_out(row: JobEventRow, personal: bool = True) -> EventOut:
         type=row.type,
         device_time=row.device_time,
         received_at=row.received_at,
+        effective_time=when.time,
+        device_time_believed=when.believed,
         lon=row.lon if personal else None,
         lat=row.lat if personal else None,
         reason=row.reason,
@@ -187,8 +211,25 @@ def _visit_events(session: Session, job: JobRow) -> list[JobEventRow]:
     )
 
 
-def _stamp(row: JobEventRow) -> EventStamp:
-    return EventStamp(EventType(row.type), row.device_time, row.idempotency_key)
+def _stamp(row: JobEventRow, day: date) -> EventStamp:
+    """A stored event's stamp under the clock rule, for a job planned for `day`."""
+    return stamp(row.type, row.device_time, row.received_at, day, row.idempotency_key)
+
+
+def _lock_job(session: Session, job: JobRow) -> None:
+    """Hold the job's row lock until this transaction ends (a write that changes nothing:
+    PostgreSQL locks the row, SQLite the database for writing), then read the job again.
+
+    Every event post of a job takes it before its second look at the key and the visit's
+    events, so posts of one job run one after the other and each sees what the previous
+    committed: a retry racing its original waits for it and answers it as a replay.
+    """
+    session.execute(
+        update(JobRow.__table__)
+        .where(JobRow.__table__.c.id == job.id)
+        .values(updated_at=JobRow.__table__.c.updated_at)
+    )
+    session.refresh(job)
 
 
 def _record(
@@ -199,21 +240,28 @@ def _record(
     key: str,
     digest: str,
     principal: Principal,
-) -> tuple[JobEventRow, bool]:
+) -> tuple[JobEventRow, bool, date]:
     """Store the event (or find the original of a retry) in one transaction, committed.
 
-    Returns the event row and whether it is new.
+    Returns the event row, whether it is new, and the job's planned day.
     """
     job = get_job(session, job_id)
     _check_reporter(principal, job)
-    replay = _replay(session, key, digest)
+    replay = _replay(session, key, digest)  # a retry of a committed post: no lock, no write
     if replay is not None:
-        return replay, False
+        return replay, False, job.due_date
     check_event_fields(body.type, body.reason, body.rating, body.receipt)
     if body.items_received is not None and body.type is not EventType.COMPLETED:
         raise InputError(
             "event", "items_received", f"only a 'completed' event has it, not '{body.type}'"
         )
+    _lock_job(session, job)
+    _check_reporter(principal, job)  # the job may have moved to another crew meanwhile
+    replay = _replay(session, key, digest)  # its original may have committed meanwhile
+    if replay is not None:
+        day = job.due_date
+        session.rollback()  # let go of the lock: a replay stores nothing
+        return replay, False, day
     if job.status in NOT_ON_ROUTE:
         raise Conflict(
             f"job {job_id!r} is not on a published route (status {job.status}): "
@@ -224,18 +272,14 @@ def _record(
         raise Conflict(f"job {job_id!r} was cancelled: it takes no more events", status="cancelled")
     s = ctx.settings
     device_time = s.local(body.device_time)
-    existing = _visit_events(session, job)
-    new = EventStamp(body.type, device_time, key)
+    now = s.now()
+    existing = [_stamp(e, job.due_date) for e in _visit_events(session, job)]
+    new = stamp(body.type, device_time, now, job.due_date, key)
     try:
-        check_new_event([_stamp(e) for e in existing], new)
+        check_new_event(existing, new, decision=principal.role is not Role.DRIVER)
     except IllegalTransition as exc:
-        # a retry of this very request may have committed since the key was looked up
-        replay = _replay(session, key, digest)
-        if replay is not None:
-            return replay, False
         raise Conflict(exc.reason, job_status=job.status, visit=job.visit) from None
 
-    now = s.now()
     row = JobEventRow(
         idempotency_key=key,
         payload_hash=digest,
@@ -256,19 +300,19 @@ def _record(
         rating=body.rating.value if body.rating else None,
     )
     session.add(row)
-    history = ordered([*(_stamp(e) for e in existing), new])
-    reached = [e.device_time for e in history if e.type in (EventType.ARRIVED, EventType.STARTED)]
-    done = [e.device_time for e in history if e.type is EventType.COMPLETED]
+    history = ordered([*existing, new])
+    reached = [e.time for e in history if e.type in (EventType.ARRIVED, EventType.STARTED)]
+    done = [e.time for e in history if e.type is EventType.COMPLETED]
     job.arrived_at = reached[0] if reached else None
     job.completed_at = done[0] if done else None
-    # always touch the job: its version check serialises concurrent events of one visit
+    # always touch the job: its version check orders the post against other writers of the job
     job.updated_at = now
     flag_modified(job, "updated_at")
     set_job_status(
         session, job, status_after(history).value, now, event=body.type.value, plan_id=job.plan_id
     )
     session.commit()
-    return row, True
+    return row, True, job.due_date
 
 
 @router.post(
@@ -277,10 +321,13 @@ def _record(
     response_model=EventOut,
     summary="Report a visit event from the road (idempotent with Idempotency-Key)",
     description="201 with the new event; 200 with the original event and "
-    "`Idempotent-Replay: true` for a retry (same key, same request); 422 for a key reused "
-    "with a different request; 409 when the job is not on a published route, cancelled, "
-    "or the event cannot join the visit's history (the reason says why); 403 for a driver "
-    "of another crew.",
+    "`Idempotent-Replay: true` for a retry (same key, same request), also while the original "
+    "is still being stored; 422 for a key reused with a different request; 409 when the job "
+    "is not on a published route, cancelled, or the event cannot join the visit's history "
+    "(the reason says why); 403 for a driver of another crew. A device time is never refused "
+    "for being old or wrong: one outside the believable window (the day before the job's "
+    "planned day to 5 minutes after receipt) is ordered by the receive time instead "
+    "(`device_time_believed: false`).",
 )
 def post_event(
     job_id: str,
@@ -299,11 +346,13 @@ def post_event(
     digest = payload_hash(job_id, body)
     for attempt in range(ATTEMPTS):
         try:
-            row, created = _record(session, ctx, job_id, body, idempotency_key, digest, principal)
+            row, created, day = _record(
+                session, ctx, job_id, body, idempotency_key, digest, principal
+            )
             break
         except (IntegrityError, StaleDataError):
-            # lost a race: a retry of this request committed first (unique key), or another
-            # event of the visit changed the job (version check). Look again with fresh data.
+            # lost a race the job's lock does not cover: the same key posted for another job
+            # at the same moment (the next look answers 422). Look again with fresh data.
             session.rollback()
             if attempt == ATTEMPTS - 1:
                 raise
@@ -312,13 +361,13 @@ def post_event(
     else:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replay"] = "true"
-    return event_out(row)
+    return event_out(row, day)
 
 
 @router.get(
     "/{job_id}/events",
     response_model=list[EventOut],
-    summary="The events of a job, all visits, in device-time order",
+    summary="The events of a job, by visit, in stage order (their time order)",
 )
 def list_events(
     job_id: str,
@@ -327,14 +376,12 @@ def list_events(
 ) -> list[EventOut]:
     job = get_job(session, job_id)
     _check_reporter(principal, job)
-    rows = session.scalars(
-        select(JobEventRow)
-        .where(JobEventRow.job_id == job_id)
-        .order_by(JobEventRow.visit, JobEventRow.device_time, JobEventRow.id)
-    ).all()
+    rows = session.scalars(select(JobEventRow).where(JobEventRow.job_id == job_id)).all()
     personal = principal.sees_personal_data or principal.role is Role.DRIVER
-    by_visit = sorted(rows, key=lambda r: (r.visit, r.device_time, EventType(r.type).rank, r.id))
-    return [event_out(r, personal) for r in by_visit]
+    answers = [event_out(r, job.due_date, personal) for r in rows]
+    # stage order: for a visit's believed reports that is their time order (the lifecycle's
+    # rules), and a report whose clock was not believed takes its place by its stage
+    return sorted(answers, key=lambda e: (e.visit, EventType(e.type).rank, e.effective_time, e.id))
 
 
 # ---- the day-wide feed for the dispatcher board
@@ -408,7 +455,7 @@ def event_feed(
         raise InputError("query", "region", f"{region!r} is not one of: {known}")
     check_region(principal, region)
     rows = session.execute(
-        select(JobEventRow, JobRow.status)
+        select(JobEventRow, JobRow.status, JobRow.due_date)
         .join(JobRow, JobRow.id == JobEventRow.job_id)
         .where(JobRow.due_date == day, JobRow.region == region, JobEventRow.id > after)
         .order_by(JobEventRow.id)
@@ -428,7 +475,7 @@ def event_feed(
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     response.headers.update(headers)
     items = [
-        FeedItem(**event_out(event, personal).model_dump(), job_status=job_status)
-        for event, job_status in rows
+        FeedItem(**event_out(event, due, personal).model_dump(), job_status=job_status)
+        for event, job_status, due in rows
     ]
     return FeedOut(items=items, cursor=cursor, more=more)

@@ -30,13 +30,17 @@ from api.storage.types import Day, Ident, Lat, Lon, LongText, Moment, Text
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.coords import CoordSystem, records_to_wgs84
 from dispatch.files.importers import read_jobs
-from dispatch.files.records import job_from_dict
+from dispatch.files.records import job_from_dict, job_to_dict
 from dispatch.models import JobKind, Priority, ProductCategory
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-#: statuses a dispatcher may still edit or cancel (nothing has happened on the road yet)
-EDITABLE = ("open", "assigned")
+#: statuses a dispatcher may cancel from: nothing has happened at the customer's yet (a crew
+#: on its way included, whatever its phone's clock said). A visit the crew reported arrived or
+#: started is closed by reporting it completed or failed on the crew's behalf, which the office
+#: can always do (`dispatch.running.lifecycle`: a re-plan cannot take a started visit as
+#: cancelled); a failed one by rescheduling it.
+CANCELLABLE = ("open", "assigned", "en_route")
 
 
 class JobIn(BaseModel):
@@ -229,7 +233,22 @@ def read_job(
     return job_out(get_job(session, job_id, principal), principal)
 
 
-@router.patch("/{job_id}", response_model=JobOut, summary="Change windows, priority or deadline")
+def _check_version(row: JobRow, version: int) -> None:
+    if row.version != version:
+        raise Conflict(
+            f"job {row.id!r} is at version {row.version}, not {version}: reload it",
+            field="version",
+        )
+
+
+@router.patch(
+    "/{job_id}",
+    response_model=JobOut,
+    summary="Change windows, priority or deadline",
+    description="409 when `version` is not the stored one or the job is no longer open. A "
+    "request that changes nothing writes nothing (the version stays) and answers the job as "
+    "stored now, its version checked against a fresh read.",
+)
 def update_job(
     job_id: str,
     body: JobPatch,
@@ -238,11 +257,7 @@ def update_job(
     principal: Principal = Depends(require(*OFFICE)),
 ) -> JobOut:
     row = get_job(session, job_id, principal)
-    if row.version != body.version:
-        raise Conflict(
-            f"job {job_id!r} is at version {row.version}, not {body.version}: reload it",
-            field="version",
-        )
+    _check_version(row, body.version)
     if row.status != "open":
         raise Conflict(
             f"job {job_id!r} is {row.status}: only open jobs can be changed; a job on a "
@@ -261,12 +276,27 @@ def update_job(
     if body.deadline is not None:
         record["deadline"] = s.local(body.deadline).isoformat()
     job = job_from_dict(record, "request body")
+    if job_to_dict(job) == row.record:
+        # nothing changes, so nothing is written; the version was checked against the row as
+        # read before, and a change may have committed since: read it again, so the answer is
+        # never a stale version (a change that raced in makes the caller's version stale: 409)
+        session.refresh(row)
+        _check_version(row, body.version)
+        return job_out(row, principal)
     update_job_record(row, job, s.now())
     session.commit()
     return job_out(row, principal)
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut, summary="Cancel a job")
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobOut,
+    summary="Cancel a job",
+    description="Open, assigned or en route (the crew on its way), whatever its phone reported; "
+    "409 otherwise: a visit reported arrived or started is closed by posting `completed` or "
+    "`failed` on the crew's behalf (always accepted from the office), a failed one is "
+    "rescheduled. The job drops off its crew's route and takes no more events.",
+)
 def cancel_job(
     job_id: str,
     body: CancelIn,
@@ -275,9 +305,10 @@ def cancel_job(
     principal: Principal = Depends(require(*OFFICE)),
 ) -> JobOut:
     row = get_job(session, job_id, principal)
-    if row.status not in EDITABLE:
+    if row.status not in CANCELLABLE:
         raise Conflict(
-            f"job {job_id!r} is {row.status}: only open or assigned jobs can be cancelled",
+            f"job {job_id!r} is {row.status}: only jobs not yet reached (open, assigned, "
+            "en route) can be cancelled; report a started visit completed or failed instead",
             field="status",
         )
     now = ctx.settings.now()

@@ -2,8 +2,9 @@
 //
 // The token lives in this tab's sessionStorage (closing the tab signs out; it never goes in
 // a URL). Every failure becomes an `ApiError` whose `message` is a sentence for a person:
-// the service's own explanation (`detail`, the 422 list of `{record, field, message}` or
-// `loc`/`msg` entries, the `reasons` of a refused override), never raw JSON.
+// the service's own explanation from its problem details (RFC 9457, docs/api.md): the
+// `errors` of a 422, one `{field, message}` (and `record` or `loc`) per problem, else
+// `detail`; the `reasons` of a refused override stay apart. Never raw JSON.
 
 import { t } from "./i18n.js";
 
@@ -46,15 +47,21 @@ function fieldOf(entry) {
   return "";
 }
 
+/** The per-field problems of an error body (the problem's `errors`), or []. */
+export function fieldErrors(body) {
+  return (body && Array.isArray(body.errors) && body.errors) || [];
+}
+
 /** The service's explanation of a failure as one sentence (or a few, joined). */
 export function describe(status, body) {
   let detail = "";
-  if (body && typeof body.detail === "string") detail = body.detail;
-  else if (body && Array.isArray(body.detail)) {
-    detail = body.detail
-      .map((e) => t("err_field", { field: fieldOf(e), message: e.message || e.msg || "" }))
+  const errors = fieldErrors(body);
+  if (errors.length) {
+    detail = errors
+      .map((e) => t("err_field", { field: fieldOf(e), message: e.message || "" }))
       .join("; ");
-  } else if (typeof body === "string") detail = body.slice(0, 300);
+  } else if (body && typeof body.detail === "string") detail = body.detail;
+  else if (typeof body === "string") detail = body.slice(0, 300);
   if (status === 401) return t("err_session");
   if (status === 403) return t("err_forbidden", { detail });
   if (status === 404) return t("err_not_found", { detail });

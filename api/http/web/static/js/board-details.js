@@ -200,7 +200,7 @@ export class BoardDetails {
       "li",
       "",
       t("feed_item", {
-        time: fmtClock(event.device_time),
+        time: fmtClock(event.effective_time ?? event.device_time),
         crew: event.crew_id,
         type: t(`ev_${event.type}`),
         job: event.job_id,

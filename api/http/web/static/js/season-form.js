@@ -6,6 +6,7 @@
 // what only the service can judge (a peak that does not fit in the season) comes back as a
 // 422 whose sentence is shown the same way, with the field it names marked.
 
+import { fieldErrors } from "./api.js";
 import { t } from "./i18n.js";
 
 /**
@@ -132,8 +133,7 @@ export function showFormError(message, inputId = null) {
 
 /** The input a 422 from the service is about, if its field is one the form sets. */
 export function inputOfApiError(err) {
-  const detail = err && err.body && Array.isArray(err.body.detail) ? err.body.detail : [];
-  for (const entry of detail) {
+  for (const entry of fieldErrors(err && err.body)) {
     const field = String(entry.field || (entry.loc || []).filter((p) => p !== "body").join("."));
     const key = field.replace(/^settings\./, "").replace(/\[\d+\]$/, "");
     if (INPUT_OF[key]) return INPUT_OF[key];
