@@ -6,8 +6,10 @@ standalone, with the same travel-time settings, without the database it came fro
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
 
 from dispatch.errors import InputError
 from dispatch.models import Crew, Depot, Job
@@ -76,6 +78,38 @@ class TravelSettings:
                 raise InputError(
                     "travel settings", f"rush_hours[{k}]", "need start < end, factor >= 1"
                 )
+
+
+#: what `travel_from_spec` accepts, for help texts and error messages
+TRAVEL_SPECS = "haversine, osm:FILE (.osm or .osm.pbf) or osrm:URL"
+
+
+def travel_from_spec(
+    spec: str,
+    base: TravelSettings | None = None,
+    *,
+    record: str = "arguments",
+    field: str = "--travel",
+) -> TravelSettings:
+    """The travel settings a one-line choice names: "haversine", "osm:FILE" or "osrm:URL".
+
+    Speeds and rush hours (and the detour factor, for haversine) come from `base`, so a road
+    provider changes where the times come from, not the crews' relative speeds. Errors name
+    `record` and `field` (the command-line flag, or the service setting).
+    """
+    base = base or TravelSettings()
+    provider, _, target = spec.strip().partition(":")
+    provider = provider.lower()
+    if provider == "haversine" and not target:
+        return dataclasses.replace(base, provider="haversine", osm_file="", osrm_url="")
+    if provider == "osm" and target:
+        path = Path(target).expanduser()
+        if not path.is_file():
+            raise InputError(record, field, f"no OSM file at {target!r}")
+        return dataclasses.replace(base, provider="osm", osm_file=str(path), osrm_url="")
+    if provider == "osrm" and target.startswith(("http://", "https://")):
+        return dataclasses.replace(base, provider="osrm", osrm_url=target, osm_file="")
+    raise InputError(record, field, f"{spec!r} is not one of {TRAVEL_SPECS}")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ record and field). Progress goes to stderr, the summary to stdout.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -68,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=["wgs84", "gcj02"],
         default="wgs84",
         help="coordinate system of the files' lon/lat: gcj02 for AMap/Tencent geocodes",
+    )
+    plan.add_argument(
+        "--travel",
+        metavar="SPEC",
+        help="travel times: haversine (default: straight lines x detour factor), osm:FILE "
+        "(shortest road paths in an OpenStreetMap extract) or osrm:URL (an OSRM server); "
+        "set FIELDROUTE_TRAVEL_CACHE to keep road matrices between runs",
     )
     plan.add_argument("--date", type=date.fromisoformat, help="plan day, YYYY-MM-DD")
     plan.add_argument("--jobs", type=int, default=1500, help="demo day size (fixture only)")
@@ -142,6 +150,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.time_limit <= 0:
         raise InputError("arguments", "--time-limit", "must be > 0")
     problem = _load_problem(args)
+    if args.travel:
+        from dispatch.day_problem import travel_from_spec
+
+        problem = dataclasses.replace(problem, travel=travel_from_spec(args.travel, problem.travel))
     options = PlanOptions(
         time_limit_s=args.time_limit,
         solution_limit=args.solution_limit,

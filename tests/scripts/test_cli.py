@@ -115,3 +115,50 @@ def test_gcj02_files_are_planned_in_wgs84(tmp_path):
     lon, lat = gcj02_to_wgs84(121.47, 31.23)
     assert abs(job["lon"] - lon) < 1e-6 and abs(job["lat"] - lat) < 1e-6
     assert abs(problem["depots"][0]["lon"] - gcj02_to_wgs84(121.45, 31.22)[0]) < 1e-6
+
+
+def test_travel_on_the_command_line_plans_on_the_roads(tmp_path):
+    """`--travel osm:FILE` plans with road travel times and records the choice in plan.json;
+    a bad choice exits 2 naming the flag."""
+    from tests.routing.test_road_network import lonlat, write_grid
+
+    osm = write_grid(tmp_path)
+    (dlon, dlat), (jlon, jlat) = lonlat("A"), lonlat("B")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "id,kind,order_id,confirmed_at,lon,lat,windows\n"
+        f"J1,repair,O1,2026-06-18T07:00,{jlon},{jlat},2026-06-18T09:00/2026-06-18T17:00\n"
+    )
+    crews = tmp_path / "crews.csv"
+    crews.write_text("id,kind,people,skills,start_depot\nC1,combined,2,,D\n")
+    depots = tmp_path / "depots.csv"
+    depots.write_text(f"id,kind,lon,lat\nD,service_point,{dlon},{dlat}\n")
+    files = ["--jobs-file", str(jobs), "--crews-file", str(crews), "--depots-file", str(depots)]
+    out = tmp_path / "out"
+    run = _dispatch(
+        "plan", *files, "--date", "2026-06-18", "--travel", f"osm:{osm}",
+        "--time-limit", "2", "--solution-limit", "5", "--out", str(out),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["problem"]["travel"]["provider"] == "osm"
+    route = plan["routes"][0]
+    # the grid's one-way street: 100 m from A to B, 300 m back round the block
+    assert 390 <= route["distance_m"] <= 410
+
+    bad = _dispatch("plan", *files, "--date", "2026-06-18", "--travel", "roads", "--out", str(out))
+    assert bad.returncode == 2 and "--travel" in bad.stderr
+
+
+def test_travel_specs():
+    from dispatch.day_problem import TravelSettings, travel_from_spec
+    from dispatch.errors import InputError
+
+    base = TravelSettings(detour_factor=1.5)
+    assert travel_from_spec("haversine", base) == base
+    osrm = travel_from_spec("osrm:http://osrm:5000", base)
+    assert osrm.provider == "osrm" and osrm.osrm_url == "http://osrm:5000"
+    assert osrm.speeds_kmh == base.speeds_kmh and osrm.rush_hours == base.rush_hours
+    for bad in ("osm:/no/such/file.osm", "osrm:localhost:5000", "roads", "osm:"):
+        with pytest.raises(InputError, match="--travel"):
+            travel_from_spec(bad, base)
