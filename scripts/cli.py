@@ -63,7 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--jobs-file", type=Path, help="jobs CSV or JSON (see docs/data-formats.md)")
     plan.add_argument("--crews-file", type=Path)
     plan.add_argument("--depots-file", type=Path)
-    plan.add_argument("--zones-file", type=Path, help="GeoJSON FeatureCollection of zones")
+    plan.add_argument(
+        "--zones-file",
+        type=Path,
+        help="zones: GeoJSON, Shapefile (.shp or .zip) or GeoPackage, in any CRS the file "
+        "declares (reprojected to WGS-84); --coords gcj02 converts them too",
+    )
     plan.add_argument(
         "--coords",
         choices=["wgs84", "gcj02"],
@@ -120,17 +125,15 @@ def _load_problem(args: argparse.Namespace):
         return demo_problem(day=args.date, jobs=args.jobs, seed=args.seed, peak=args.peak)
     from dispatch.day_problem import DispatchProblem
     from dispatch.files.importers import read_crews, read_depots, read_jobs
-    from dispatch.zones import Zone
 
     for name in ("crews_file", "depots_file", "date"):
         if getattr(args, name) is None:
             flag = "--" + name.replace("_", "-")
             raise InputError("arguments", flag, "is required with --jobs-file")
-    zones = []
-    if args.zones_file:
-        data = json.loads(args.zones_file.read_text(encoding="utf-8"))
-        zones = [Zone.from_geojson(f) for f in data.get("features", [])]
     from dispatch.files.coords import records_to_wgs84
+    from dispatch.files.zone_files import read_zones
+
+    zones = read_zones(args.zones_file, args.coords) if args.zones_file else []
 
     return DispatchProblem(
         args.date,
