@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.http.errors import PROBLEM_JSON, PROBLEMS, ProblemType, problem_body
+from api.http.openapi_local_times import declare_local_times
 
 _REF = "#/components/schemas/"
 _MUTATING = frozenset({"post", "put", "patch", "delete"})
@@ -290,12 +291,13 @@ def _drop_unused(doc: dict[str, Any], candidates: set[str]) -> None:
 
 
 def install_problem_responses(app: FastAPI) -> None:
-    """Make `app.openapi()` answer the document with the error responses declared."""
+    """Make `app.openapi()` answer the document with the error responses declared (and the
+    local times declared as such: `api.http.openapi_local_times`)."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = declare_problems(build())
+            app.openapi_schema = declare_local_times(declare_problems(build()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
