@@ -15,6 +15,7 @@ from datetime import datetime, time
 from enum import StrEnum
 
 from dispatch.errors import InputError
+from dispatch.record_rules import CREW_BOUNDS, JOB_BOUNDS
 
 
 class JobKind(StrEnum):
@@ -43,6 +44,9 @@ class CrewKind(StrEnum):
     REPAIR_TECHNICIAN = "repair_technician"
     COMBINED = "combined"  # delivers and installs
 
+
+#: the crew kinds whose vehicle carries goods: their capacities matter (and must be given)
+GOODS_CREW_KINDS = frozenset({CrewKind.DELIVERY_TRUCK, CrewKind.COMBINED})
 
 #: Which crew kinds may do which job kinds. Deliveries and pick-ups need a vehicle that carries
 #: goods; installations need installers; repairs need a technician (installers can repair too).
@@ -157,14 +161,23 @@ class Job:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise InputError(rec, name, f"must be a finite number >= 0, got {value}")
-        if not -5 <= self.floor <= 200:
+        floor, minutes, people = (JOB_BOUNDS[n] for n in ("floor", "service_minutes", "people"))
+        if not floor.low <= self.floor <= floor.high:
             raise InputError(rec, "floor", f"{self.floor} is not a plausible floor")
-        if self.service_minutes is not None and not 0 < self.service_minutes <= 12 * 60:
+        if self.service_minutes is not None and not (
+            minutes.low <= self.service_minutes <= minutes.high
+        ):
             raise InputError(
-                rec, "service_minutes", f"must be in (0, 720], got {self.service_minutes}"
+                rec,
+                "service_minutes",
+                f"must be in [{minutes.low:.0f}, {minutes.high:.0f}], got {self.service_minutes}",
             )
-        if not 1 <= self.people <= 3:
-            raise InputError(rec, "people", f"must be 1, 2 or 3, got {self.people}")
+        if not people.low <= self.people <= people.high:
+            raise InputError(
+                rec,
+                "people",
+                f"must be {people.low:.0f} to {people.high:.0f}, got {self.people}",
+            )
         if self.deadline is not None and self.deadline < self.confirmed_at:
             raise InputError(
                 rec, "deadline", f"{self.deadline} is before the order time {self.confirmed_at}"
@@ -206,8 +219,11 @@ class Crew:
             raise InputError("crew", "id", "must be a non-empty string")
         object.__setattr__(self, "kind", _enum(rec, "kind", CrewKind, self.kind))
         object.__setattr__(self, "skills", frozenset(self.skills))
-        if not 1 <= self.people <= 6:
-            raise InputError(rec, "people", f"must be 1..6, got {self.people}")
+        people = CREW_BOUNDS["people"]
+        if not people.low <= self.people <= people.high:
+            raise InputError(
+                rec, "people", f"must be {people.low:.0f}..{people.high:.0f}, got {self.people}"
+            )
         if self.shift_end <= self.shift_start:
             raise InputError(rec, "shift_end", f"{self.shift_end} is not after {self.shift_start}")
         for name in ("capacity_volume_l", "capacity_weight_kg", "cost_per_hour", "cost_per_km"):
@@ -226,7 +242,7 @@ class Crew:
 
     @property
     def carries_goods(self) -> bool:
-        return self.kind in (CrewKind.DELIVERY_TRUCK, CrewKind.COMBINED)
+        return self.kind in GOODS_CREW_KINDS
 
     def can_do(self, job: Job) -> bool:
         """Kind, skills and people: may this crew do this job at all?"""

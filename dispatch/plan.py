@@ -26,6 +26,9 @@ class UnassignedReason(StrEnum):
     NOT_SOLVED_IN_TIME = "not_solved_in_time"  # the optimizer found no solution in time
     REMOVED_BY_DISPATCHER = "removed_by_dispatcher"  # taken off its route by a manual override
     CREW_UNAVAILABLE = "crew_unavailable"  # its crew dropped out (re-plan) and no other has room
+    #: a date or number the planner cannot compute with (a job built in code past the record
+    #: rules: a window in the year 9999, a quantity of 10^30); the detail names the field
+    OUT_OF_RANGE = "out_of_range"
 
 
 @dataclass(frozen=True)

@@ -89,10 +89,16 @@ class PromiseBook:
     policies: dict[str, RegionPolicy] = field(default_factory=default_policies)
 
     def deadline(self, job: Job) -> datetime:
+        """The job's promise deadline. An order time so near the end of the calendar that
+        the deadline cannot be written (only a job built in code, past the record rules,
+        holds one; the planner screens it out) gives `datetime.max`, never an error."""
         if job.deadline is not None:
             return job.deadline
         policy = self.policies.get(job.region)
         if policy is None:
             known = ", ".join(sorted(self.policies))
             raise InputError(f"job {job.id!r}", "region", f"{job.region!r} is not one of: {known}")
-        return policy.deadline(job.kind, job.confirmed_at)
+        try:
+            return policy.deadline(job.kind, job.confirmed_at)
+        except OverflowError:
+            return datetime.max

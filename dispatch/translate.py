@@ -18,6 +18,7 @@ import numpy as np
 from dispatch.day_problem import DispatchProblem
 from dispatch.errors import InputError
 from dispatch.models import Crew, CrewKind, Job, JobKind
+from dispatch.record_rules import EARLIEST, LATEST, format_number
 from dispatch.service_time import estimate_minutes
 from routing.problem import Break, Precedence, RoutingProblem, Sync, Vehicle, Visit
 from routing.travel import Congestion, TravelModel, haversine_model
@@ -26,10 +27,55 @@ from routing.travel import Congestion, TravelModel, haversine_model
 LATENESS_CENTS_PER_S = 3
 #: dropping a job costs more than any driving or lateness it could save
 DROP_BASE = 10_000_000
+#: the largest number of seconds, litres, kilograms or cents the solver is handed for one
+#: visit or vehicle: far beyond any real day, load or price (31 years, a million tonnes), far
+#: below where OR-Tools' int64 sums could overflow. A problem built in code (bypassing the
+#: record rules of `dispatch.record_rules`) may hold more; the translation caps it here, and
+#: the planner's screening lists such a job unassigned (`out_of_range`) before it is solved.
+SOLVER_MAX = 10**9
 
 
 def seconds_of(t: time) -> int:
     return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def _capped(value: int) -> int:
+    return max(-SOLVER_MAX, min(value, SOLVER_MAX))
+
+
+def service_seconds(job: Job) -> int:
+    """The job's time on site in seconds, as the solver sees it (capped at `SOLVER_MAX`)."""
+    return _capped(estimate_minutes(job) * 60)
+
+
+def out_of_range(job: Job) -> str | None:
+    """Why the planner cannot compute with this job's values (a date outside the years it
+    plans, a service time or load beyond `SOLVER_MAX`), or None when it can.
+
+    The record readers refuse such values at the door; a job built in code may still hold
+    them, and the screening then leaves it unassigned with this as the detail."""
+    moments = [("confirmed_at", job.confirmed_at), ("deadline", job.deadline)]
+    moments += [(f"windows[{k}]", w.start) for k, w in enumerate(job.windows)]
+    moments += [(f"windows[{k}]", w.end) for k, w in enumerate(job.windows)]
+    for name, moment in moments:
+        if moment is not None and not EARLIEST <= moment <= LATEST:
+            return (
+                f"{name} {moment.isoformat(timespec='minutes')} is outside the years the "
+                f"planner plans ({EARLIEST.year}-{LATEST.year})"
+            )
+    minutes = estimate_minutes(job)
+    if minutes * 60 > SOLVER_MAX:
+        stated = "service_minutes" if job.service_minutes is not None else "estimated service"
+        return (
+            f"{stated} of {format_number(minutes)} minutes (quantity "
+            f"{format_number(job.quantity)}) is beyond what the planner computes with"
+        )
+    if job.kind in (JobKind.DELIVERY, JobKind.PICKUP):
+        for name in ("volume_l", "weight_kg"):
+            if getattr(job, name) > SOLVER_MAX:
+                value = format_number(getattr(job, name))
+                return f"{name} {value} is beyond what the planner computes with"
+    return None
 
 
 def build_travel(problem: DispatchProblem, lazy: bool = False) -> TravelModel:
@@ -151,7 +197,9 @@ def crew_vehicle(problem: DispatchProblem, crew: Crew, depot_index: dict[str, in
             crew.lunch.minutes * 60,
         )
     capacity = (
-        (int(crew.capacity_volume_l), int(crew.capacity_weight_kg)) if crew.carries_goods else ()
+        (_capped(int(crew.capacity_volume_l)), _capped(int(crew.capacity_weight_kg)))
+        if crew.carries_goods
+        else ()
     )
     return Vehicle(
         id=crew.id,
@@ -163,8 +211,8 @@ def crew_vehicle(problem: DispatchProblem, crew: Crew, depot_index: dict[str, in
         capacity=capacity,
         break_=brk,
         max_visits=crew.max_jobs,
-        cost_per_km=round(crew.cost_per_km * 100),
-        cost_per_hour=round(crew.cost_per_hour * 100),
+        cost_per_km=_capped(round(crew.cost_per_km * 100)),
+        cost_per_hour=_capped(round(crew.cost_per_hour * 100)),
     )
 
 
@@ -191,7 +239,7 @@ def job_demand(job: Job) -> tuple[int, int]:
     emptier when it collects an old appliance late in the day.
     """
     if job.kind in (JobKind.DELIVERY, JobKind.PICKUP):
-        return (int(np.ceil(job.volume_l)), int(np.ceil(job.weight_kg)))
+        return (_capped(int(np.ceil(job.volume_l))), _capped(int(np.ceil(job.weight_kg))))
     return (0, 0)
 
 
@@ -263,11 +311,11 @@ def translate(
             Visit(
                 id=job.id,
                 location=len(used_depots) + k,
-                service_s=estimate_minutes(job) * 60,
+                service_s=service_seconds(job),
                 windows=windows or ((0, 0),),
                 demand=job_demand(job),
                 allowed_vehicles=None if len(allowed) == len(crews) else allowed,
-                deadline_s=problem.to_seconds(deadline),
+                deadline_s=_capped(problem.to_seconds(deadline)),
                 lateness_cost_per_s=LATENESS_CENTS_PER_S * job.priority.weight,
                 drop_penalty=DROP_BASE * (job.priority.weight + urgency(problem, deadline)),
             )

@@ -20,12 +20,16 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from dispatch.errors import InputError, InputErrors
 from dispatch.metrics.kpis import format_kpis, plan_kpis
 from dispatch.plan_validator import PlanInvalid, validate_plan
+
+T = TypeVar("T")
 
 EXIT_INVALID_PLAN = 1
 EXIT_BAD_INPUT = 2
@@ -134,12 +138,25 @@ def _load_problem(args: argparse.Namespace):
     from dispatch.files.zone_files import read_zones
 
     zones = read_zones(args.zones_file, args.coords) if args.zones_file else []
+    # every file is read, and the problems of all of them reported together
+    errors: list[InputError] = []
 
+    def read(reader: Callable[[Path], list[T]], path: Path) -> list[T]:
+        try:
+            return reader(path)
+        except InputErrors as exc:
+            errors.extend(exc.errors)
+            return []
+
+    jobs, crews = read(read_jobs, args.jobs_file), read(read_crews, args.crews_file)
+    depots = read(read_depots, args.depots_file)
+    if errors:
+        raise InputErrors(errors)
     return DispatchProblem(
         args.date,
-        records_to_wgs84(read_jobs(args.jobs_file), args.coords),
-        read_crews(args.crews_file),
-        records_to_wgs84(read_depots(args.depots_file), args.coords),
+        records_to_wgs84(jobs, args.coords),
+        crews,
+        records_to_wgs84(depots, args.coords),
         zones,
     )
 

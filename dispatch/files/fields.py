@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from dispatch.errors import InputError
 from dispatch.models import TimeWindow
+from dispatch.record_rules import MAX_WINDOWS, Bounds, check_id, check_moment, check_text
 
 T = TypeVar("T")
 REQUIRED: Any = object()
@@ -42,6 +43,11 @@ def parse_text(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # ids and phone numbers written as JSON numbers
     raise ValueError(f"must be text, got {value!r}")
+
+
+def parse_id(value: object) -> str:
+    """An id (`dispatch.record_rules.ID_PATTERN`, at most 64 characters)."""
+    return check_id(parse_text(value))
 
 
 def parse_int(value: object) -> int:
@@ -80,6 +86,17 @@ def parse_float(value: object) -> float:
     return number
 
 
+def bounded(parse: Callable[[object], float], bounds: Bounds) -> Callable[[object], Any]:
+    """`parse`, then the value checked against `bounds` (`dispatch.record_rules`)."""
+
+    def parse_bounded(value: object) -> float:
+        number = parse(value)
+        bounds.check(number)
+        return number
+
+    return parse_bounded
+
+
 def parse_bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -92,7 +109,7 @@ def parse_bool(value: object) -> bool:
 
 
 def parse_datetime(value: object) -> datetime:
-    """An ISO date-time in the region's local clock (no UTC offset)."""
+    """An ISO date-time in the region's local clock (no UTC offset), from 2000 to 2100."""
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not an ISO date-time")
     try:
@@ -101,7 +118,7 @@ def parse_datetime(value: object) -> datetime:
         raise ValueError(f"{value!r} is not an ISO date-time like 2026-06-18T09:00") from None
     if moment.tzinfo is not None:
         raise ValueError(f"{value!r} has a UTC offset; write the region's local time without one")
-    return moment
+    return check_moment(moment)
 
 
 def parse_clock(value: object) -> time:
@@ -149,6 +166,7 @@ def parse_windows(value: object) -> tuple[TimeWindow, ...]:
             )
         else:
             raise ValueError(f"window {item!r} is not 'start/end'")
+        check_moment(end)  # a bare end time is on the start's day, which may be the last one
         if end < start:
             raise ValueError(
                 f"window {format_datetime(start)}/{format_datetime(end)} ends before it starts"
@@ -156,6 +174,8 @@ def parse_windows(value: object) -> tuple[TimeWindow, ...]:
         windows.append(TimeWindow(start, end))
     if not windows:
         raise ValueError("at least one time window is required")
+    if len(windows) > MAX_WINDOWS:
+        raise ValueError(f"{len(windows)} windows; a job has at most {MAX_WINDOWS}")
     return tuple(windows)
 
 
@@ -170,6 +190,23 @@ def parse_skills(value: object) -> frozenset[str]:
             raise ValueError(f"skill names must be non-empty without spaces or '|': {bad!r}")
         return frozenset(skills)
     raise ValueError(f"{value!r} is not a list of skills")
+
+
+def skills_parser(max_count: int) -> Callable[[object], frozenset[str]]:
+    """`parse_skills`, each name an id (`dispatch.record_rules`), at most `max_count` of them."""
+
+    def parse(value: object) -> frozenset[str]:
+        skills = parse_skills(value)
+        for skill in sorted(skills):
+            try:
+                check_id(skill)
+            except ValueError as exc:
+                raise ValueError(f"skill {exc}") from None
+        if len(skills) > max_count:
+            raise ValueError(f"{len(skills)} skills; at most {max_count} are allowed")
+        return skills
+
+    return parse
 
 
 def enum_parser(enum: type[StrEnum]) -> Callable[[object], Any]:
@@ -234,14 +271,15 @@ class FieldReader:
             return None
 
     def text(self, name: str) -> str:
-        """Free text (address, names), kept exactly as written; missing means ""."""
+        """Free text (address, names), kept exactly as written; missing means "".
+
+        The text rules of `dispatch.record_rules.check_text` apply (length, control
+        characters)."""
         value = self.raw.get(name)
         if value is None or name in self.quiet:
             return ""
-        if isinstance(value, str):
-            return value
         try:
-            return parse_text(value)
+            return check_text(value if isinstance(value, str) else parse_text(value))
         except ValueError as exc:
             self.fail(name, str(exc))
             return ""

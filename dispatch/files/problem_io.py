@@ -37,6 +37,7 @@ from dispatch.files.records import (
     job_to_dict,
 )
 from dispatch.promises import PromiseBook, PromiseClock, RegionPolicy
+from dispatch.record_rules import check_id
 from dispatch.zones import Zone
 
 T = TypeVar("T")
@@ -333,5 +334,10 @@ def _zone(raw: Mapping[str, Any], where: str, errors: list[InputError]) -> Zone 
         return None
     if not zone.id:
         errors.append(InputError(where, "properties.zone_id", "is required"))
+        return None
+    try:
+        check_id(zone.id)
+    except ValueError as exc:
+        errors.append(InputError(where, "properties.zone_id", str(exc)))
         return None
     return zone

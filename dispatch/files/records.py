@@ -4,18 +4,23 @@ One record shape serves the CSV and JSON importers (`dispatch.files.importers`) 
 (`dispatch.files.plan_io`), so a job reads the same way wherever it comes from. Reading never stops
 at the first bad value: the `*_from_dict` functions raise every problem of a record together
 as `InputErrors`, each naming the record and the column. Values may be strings (CSV cells) or
-JSON values; blank means "use the default". Model constructors have the last word.
+JSON values; blank means "use the default" (or, for a goods crew's capacity, an error). Every
+value is held to the record rules of `dispatch.record_rules` (ids, number ranges, text,
+date-times), which the service's request types share; the model constructors have the last
+word on what spans fields (overlapping windows, a shift's end after its start).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import time
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from dispatch.errors import InputErrors
 from dispatch.files.fields import (
+    REQUIRED,
     FieldReader,
+    bounded,
     enum_parser,
     format_clock,
     format_datetime,
@@ -24,12 +29,13 @@ from dispatch.files.fields import (
     parse_clock,
     parse_datetime,
     parse_float,
+    parse_id,
     parse_int,
-    parse_skills,
-    parse_text,
     parse_windows,
+    skills_parser,
 )
 from dispatch.models import (
+    GOODS_CREW_KINDS,
     Crew,
     CrewKind,
     Depot,
@@ -42,6 +48,17 @@ from dispatch.models import (
     ProductCategory,
 )
 from dispatch.privacy import PERSONAL_FIELDS
+from dispatch.record_rules import (
+    CREW_BOUNDS,
+    CREW_DEFAULTS,
+    DEFAULT_CREW_PEOPLE,
+    DEPOT_BOUNDS,
+    JOB_BOUNDS,
+    JOB_DEFAULTS,
+    MAX_CREW_SKILLS,
+    MAX_JOB_SKILLS,
+    Bounds,
+)
 
 T = TypeVar("T")
 
@@ -64,27 +81,43 @@ CREW_REQUIRED = frozenset({"id", "kind", "start_depot"})
 DEPOT_FIELDS: tuple[str, ...] = ("id", "kind", "lon", "lat", "name", "zone")
 DEPOT_REQUIRED = frozenset({"id", "kind", "lon", "lat"})
 
-#: crew size when the file does not say: two on a truck or install crew, one repair technician
-DEFAULT_CREW_PEOPLE: dict[str, int] = {
-    "delivery_truck": 2,
-    "installation_crew": 2,
-    "repair_technician": 1,
-    "combined": 2,
-}
 #: lunch window when a crew has `lunch_minutes` but no window
-DEFAULT_LUNCH_WINDOW = (time(11, 30), time(13, 30))
+DEFAULT_LUNCH_WINDOW: tuple[time, time] = (
+    cast(time, CREW_DEFAULTS["lunch_start"]),
+    cast(time, CREW_DEFAULTS["lunch_end"]),
+)
+#: the longest id shown in a record's name (a longer one is cut, and refused)
+_SHOWN_ID = 40
 
 
 def _label(reader: FieldReader, what: str, where: str, fields: tuple[str, ...]) -> str:
-    """Read the id first so every later error names the record by it.
+    """Read the id first so every later error names the record by it (as written, even when
+    the id breaks the rules: the row is still found by it).
 
     "" when the id is missing or bad: the reader has then failed, so `build` makes nothing.
     """
-    ident = reader.get("id", parse_text)
-    if ident:
-        reader.record = f"{where} ({what} {ident!r})" if where else f"{what} {ident!r}"
+    written = reader.raw.get("id")
+    readable = isinstance(written, str) or (
+        isinstance(written, int) and not isinstance(written, bool)  # an id as a JSON number
+    )
+    if "id" not in reader.quiet and readable and not is_blank(written):
+        shown = str(written).strip()
+        shown = shown if len(shown) <= _SHOWN_ID else shown[:_SHOWN_ID] + "..."
+        reader.record = f"{where} ({what} {shown!r})" if where else f"{what} {shown!r}"
+    ident = reader.get("id", parse_id)
     reader.check_keys(fields)
     return ident or ""
+
+
+def _number(
+    reader: FieldReader,
+    bounds: dict[str, Bounds],
+    name: str,
+    default: Any = REQUIRED,
+) -> Any:
+    """A number field checked against its bounds (`dispatch.record_rules`)."""
+    rule = bounds[name]
+    return reader.get(name, bounded(parse_int if rule.whole else parse_float, rule), default)
 
 
 def _finish(reader: FieldReader, built: T | None) -> T:
@@ -102,24 +135,25 @@ def job_from_dict(raw: Mapping[str, object], where: str = "", *, quiet: Iterable
     """
     r = FieldReader(raw, where or "job", quiet=quiet)
     ident = _label(r, "job", where, JOB_FIELDS)
+    d, b = JOB_DEFAULTS, JOB_BOUNDS
     values = {
         "kind": r.required("kind", enum_parser(JobKind)),
-        "order_id": r.get("order_id", parse_text, ident),
+        "order_id": r.get("order_id", parse_id, ident),
         "confirmed_at": r.required("confirmed_at", parse_datetime),
-        "location": (r.required("lon", parse_float), r.required("lat", parse_float)),
+        "location": (_number(r, b, "lon"), _number(r, b, "lat")),
         "windows": r.required("windows", parse_windows),
-        "category": r.get("category", enum_parser(ProductCategory), ProductCategory.OTHER),
-        "quantity": r.get("quantity", parse_int, 1),
-        "volume_l": r.get("volume_l", parse_float, 0.0),
-        "weight_kg": r.get("weight_kg", parse_float, 0.0),
-        "floor": r.get("floor", parse_int, 1),
-        "has_lift": r.get("has_lift", parse_bool, True),
-        "service_minutes": r.get("service_minutes", parse_int, None),
-        "skills": r.get("skills", parse_skills, frozenset()),
-        "people": r.get("people", parse_int, 1),
-        "priority": r.get("priority", enum_parser(Priority), Priority.NORMAL),
-        "region": r.get("region", parse_text, "urban"),
-        "zone": r.get("zone", parse_text, None),
+        "category": r.get("category", enum_parser(ProductCategory), d["category"]),
+        "quantity": _number(r, b, "quantity", d["quantity"]),
+        "volume_l": _number(r, b, "volume_l", d["volume_l"]),
+        "weight_kg": _number(r, b, "weight_kg", d["weight_kg"]),
+        "floor": _number(r, b, "floor", d["floor"]),
+        "has_lift": r.get("has_lift", parse_bool, d["has_lift"]),
+        "service_minutes": _number(r, b, "service_minutes", None),
+        "skills": r.get("skills", skills_parser(MAX_JOB_SKILLS), frozenset()),
+        "people": _number(r, b, "people", d["people"]),
+        "priority": r.get("priority", enum_parser(Priority), d["priority"]),
+        "region": r.get("region", parse_id, d["region"]),
+        "zone": r.get("zone", parse_id, None),
         "deadline": r.get("deadline", parse_datetime, None),
         "address": r.text("address"),
         "customer_name": r.text("customer_name"),
@@ -135,24 +169,25 @@ def crew_from_dict(
     """A `Crew` from a record with the `CREW_FIELDS` keys; raises `InputErrors`."""
     r = FieldReader(raw, where or "crew", quiet=quiet)
     ident = _label(r, "crew", where, CREW_FIELDS)
+    d, b = CREW_DEFAULTS, CREW_BOUNDS
     kind = r.required("kind", enum_parser(CrewKind))
-    start_depot = r.required("start_depot", parse_text)
+    start_depot = r.required("start_depot", parse_id)
     values = {
         "kind": kind,
-        "people": r.get("people", parse_int, DEFAULT_CREW_PEOPLE.get(str(kind), 1)),
-        "skills": r.get("skills", parse_skills, frozenset()),
+        "people": _number(r, b, "people", DEFAULT_CREW_PEOPLE.get(str(kind), 1)),
+        "skills": r.get("skills", skills_parser(MAX_CREW_SKILLS), frozenset()),
         "start_depot": start_depot,
-        "end_depot": r.get("end_depot", parse_text, start_depot),
-        "shift_start": r.get("shift_start", parse_clock, time(8, 0)),
-        "shift_end": r.get("shift_end", parse_clock, time(18, 0)),
-        "capacity_volume_l": r.get("capacity_volume_l", parse_float, 0.0),
-        "capacity_weight_kg": r.get("capacity_weight_kg", parse_float, 0.0),
-        "max_jobs": r.get("max_jobs", parse_int, None),
-        "cost_per_hour": r.get("cost_per_hour", parse_float, 60.0),
-        "cost_per_km": r.get("cost_per_km", parse_float, 2.0),
-        "home_zone": r.get("home_zone", parse_text, None),
+        "end_depot": r.get("end_depot", parse_id, start_depot),
+        "shift_start": r.get("shift_start", parse_clock, d["shift_start"]),
+        "shift_end": r.get("shift_end", parse_clock, d["shift_end"]),
+        "capacity_volume_l": _capacity(r, kind, "capacity_volume_l"),
+        "capacity_weight_kg": _capacity(r, kind, "capacity_weight_kg"),
+        "max_jobs": _number(r, b, "max_jobs", None),
+        "cost_per_hour": _number(r, b, "cost_per_hour", d["cost_per_hour"]),
+        "cost_per_km": _number(r, b, "cost_per_km", d["cost_per_km"]),
+        "home_zone": r.get("home_zone", parse_id, None),
     }
-    minutes = r.get("lunch_minutes", parse_int, None)
+    minutes = _number(r, b, "lunch_minutes", None)
     lunch_start = r.get("lunch_start", parse_clock, DEFAULT_LUNCH_WINDOW[0])
     lunch_end = r.get("lunch_end", parse_clock, DEFAULT_LUNCH_WINDOW[1])
     lunch = None
@@ -163,6 +198,16 @@ def crew_from_dict(
     return _finish(r, r.build(lambda: Crew(id=ident, lunch=lunch, **values)))
 
 
+def _capacity(reader: FieldReader, kind: CrewKind | None, name: str) -> Any:
+    """A vehicle capacity: required for a crew that carries goods (a blank one would make
+    every delivery "too big"), 0 when blank for the others."""
+    carries = kind in GOODS_CREW_KINDS
+    if carries and name not in reader.quiet and is_blank(reader.raw.get(name)):
+        reader.fail(name, f"is required: a {kind} crew carries goods (write 0 for no room)")
+        return None
+    return _number(reader, CREW_BOUNDS, name, None if carries else 0.0)
+
+
 def depot_from_dict(
     raw: Mapping[str, object], where: str = "", *, quiet: Iterable[str] = ()
 ) -> Depot:
@@ -170,9 +215,9 @@ def depot_from_dict(
     r = FieldReader(raw, where or "depot", quiet=quiet)
     ident = _label(r, "depot", where, DEPOT_FIELDS)
     kind = r.required("kind", enum_parser(DepotKind))
-    lon, lat = r.required("lon", parse_float), r.required("lat", parse_float)
+    lon, lat = _number(r, DEPOT_BOUNDS, "lon"), _number(r, DEPOT_BOUNDS, "lat")
     name = r.text("name")
-    zone = r.get("zone", parse_text, None)
+    zone = r.get("zone", parse_id, None)
     return _finish(r, r.build(lambda: Depot(ident, kind, GeoPoint(lon, lat), name, zone)))
 
 

@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.coords import gcj02_to_wgs84
+from dispatch.record_rules import check_id, check_text
 from dispatch.zones import Zone
 
 #: the file kinds `read_zones` accepts, by suffix
@@ -64,6 +65,10 @@ def read_zones(path: Path, coords: str = "wgs84") -> list[Zone]:
             errors.append(InputError(record, id_column, f"repeats feature {seen[zone_id]}"))
             continue
         seen[zone_id] = n
+        rule_broken = _rule_problem(zone_id, name)
+        if rule_broken:
+            errors.append(InputError(record, *rule_broken))
+            continue
         problem = _geometry_problem(geometry)
         if problem:
             errors.append(InputError(record, "geometry", problem))
@@ -80,6 +85,17 @@ def _names(frame: Any) -> list[str]:
     if "name" not in frame.columns:
         return [""] * len(frame)
     return ["" if v is None or v != v else str(v) for v in frame["name"]]
+
+
+def _rule_problem(zone_id: str, name: str) -> tuple[str, str] | None:
+    """The field and the problem when the id or name breaks the record rules (ids as for
+    jobs and crews, the name as free text: `dispatch.record_rules`), else None."""
+    for field_name, value, check in (("zone_id", zone_id, check_id), ("name", name, check_text)):
+        try:
+            check(value)
+        except ValueError as exc:
+            return field_name, str(exc)
+    return None
 
 
 def _geometry_problem(geometry: BaseGeometry | None) -> str:

@@ -14,8 +14,14 @@ import numpy as np
 from dispatch.day_problem import DispatchProblem
 from dispatch.models import CREW_CAN_DO, Crew, Job, JobKind
 from dispatch.plan import Unassigned, UnassignedReason
-from dispatch.service_time import estimate_minutes
-from dispatch.translate import clip_windows, job_location, seconds_of
+from dispatch.record_rules import format_number
+from dispatch.translate import (
+    clip_windows,
+    job_location,
+    out_of_range,
+    seconds_of,
+    service_seconds,
+)
 from routing.travel import TravelModel, apply_factor
 
 
@@ -44,6 +50,10 @@ def _missing(job: Job, crews: list[Crew]) -> str:
 def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
     """Check every job against every crew: kind/skills/people, capacity, region, windows.
 
+    First of all, a job whose values the planner cannot compute with (`out_of_range`: a
+    problem built in code, past the record rules) is listed unassigned, so one such job
+    never fails the day.
+
     Vectorised so it stays a few seconds at 10,000 jobs x 1,800 crews: crews that share a
     travel profile, depots and shift have the same reachability for a job, and crews that
     share kind, skills, people and capacity the same ability, so both are computed per such
@@ -62,6 +72,7 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
     else:
         nearest = np.zeros(n_jobs, dtype=np.int64)
     windows = [clip_windows(problem, job) for job in problem.jobs]
+    beyond_range = [out_of_range(job) for job in problem.jobs]
     reach = _reachability(problem, travel, job_locs, windows)  # (timing class, job)
     timing_class = reach.crew_class
     # ability classes: crews alike in what they may do and carry
@@ -73,6 +84,10 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
     class_crew = [crews[int(np.argmax(ability_of == a))] for a in range(len(ability_classes))]
     crew_index = np.arange(len(crews))
     for i, job in enumerate(problem.jobs):
+        beyond = beyond_range[i]
+        if beyond is not None:
+            unassigned.append(Unassigned(job.id, UnassignedReason.OUT_OF_RANGE, beyond))
+            continue
         if nearest[i] > max_m:
             unassigned.append(
                 Unassigned(
@@ -110,8 +125,9 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
                     Unassigned(
                         job.id,
                         UnassignedReason.EXCEEDS_CAPACITY,
-                        f"{job.volume_l:.0f} l / {job.weight_kg:.0f} kg is more than any "
-                        "eligible vehicle holds",
+                        f"{format_number(round(job.volume_l))} l / "
+                        f"{format_number(round(job.weight_kg))} kg is more than any eligible "
+                        "vehicle holds",
                     )
                 )
                 continue
@@ -166,7 +182,7 @@ def _reachability(
     for i, ws in enumerate(windows):
         for w, (a, b) in enumerate(ws):
             win_a[w, i], win_b[w, i] = a, b
-    service = np.array([estimate_minutes(j) * 60 for j in problem.jobs], dtype=np.int64)
+    service = np.array([service_seconds(j) for j in problem.jobs], dtype=np.int64)
     congestion = travel.congestion
     ok = np.zeros((len(classes), n_jobs), dtype=bool)
     for n, (profile, start_loc, end_loc, shift_start, shift_end) in enumerate(classes):

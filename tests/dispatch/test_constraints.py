@@ -6,15 +6,16 @@ the rule shaped the plan the way the arithmetic in the comments says it must.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 
 import pytest
 
-from dispatch.models import CrewKind, JobKind, LunchBreak, Priority
+from dispatch.models import CrewKind, Job, JobKind, LunchBreak, Priority, TimeWindow
 from dispatch.plan import UnassignedReason
 from dispatch.plan_validator import validate_plan
 from dispatch.planning.planner import PlanOptions, make_plan
-from tests.factories import at, crew, job, problem
+from dispatch.running.explain import Binding, explain_plan
+from tests.factories import at, crew, job, point, problem
 
 FAST = PlanOptions(time_limit_s=2, solution_limit=100, workers=1)
 
@@ -215,3 +216,36 @@ def test_max_jobs_per_day():
     assert len(_route(plan, "C1").stops) == 2
     assert len(plan.unassigned) == 1
     assert validate_plan(plan) == []
+
+
+def test_a_job_the_solver_cannot_take_is_unassigned_and_the_rest_planned():
+    """Jobs built in code past the record rules (a quantity of 10^30, whose estimated service
+    overflowed int64 in the screening; a load of 1e300; an order time in the year 9999,
+    whose promise deadline overflowed the calendar; one in the year 1) are listed
+    `out_of_range` naming the value, with no error, and the other jobs are planned. A crew
+    with an absurd capacity and price still plans (the solver gets capped numbers)."""
+    bad = [
+        job("QTY", 2, minutes=None, quantity=10**30),
+        job("LOAD", 2.5, kind=JobKind.DELIVERY, volume_l=1e300),
+        Job(
+            id="Y9999",
+            kind=JobKind.REPAIR,
+            order_id="O9",
+            confirmed_at=datetime(9999, 12, 31, 20),
+            location=point(2),
+            windows=(TimeWindow(datetime(9999, 12, 31, 21), datetime(9999, 12, 31, 22)),),
+        ),
+        job("Y0001", 1.5, confirmed_at=datetime(1, 1, 1)),
+    ]
+    big = crew("C1", capacity_volume_l=1e300, cost_per_km=1e300)
+    plan = make_plan(problem([job("A", 1), *bad, job("B", 3)], [big]), FAST)
+    assert {s.job_id for r in plan.routes for s in r.stops} == {"A", "B"}
+    assert _reasons(plan) == dict.fromkeys(
+        ["QTY", "LOAD", "Y9999", "Y0001"], UnassignedReason.OUT_OF_RANGE
+    )
+    details = {u.job_id: u.detail for u in plan.unassigned}
+    assert "quantity 1.00e+30" in details["QTY"] and "volume_l 1e+300" in details["LOAD"]
+    assert details["Y9999"].startswith("confirmed_at 9999-12-31T20:00 is outside")
+    explained = {e.job_id: e for e in explain_plan(plan)}
+    assert explained["QTY"].binding is Binding.OUT_OF_RANGE
+    assert explained["QTY"].message == details["QTY"]

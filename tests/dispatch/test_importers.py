@@ -271,11 +271,12 @@ def test_unsupported_suffix_is_refused(tmp_path: Path) -> None:
         read_jobs(tmp_path / "jobs.xlsx")
 
 
-# ids are written without surrounding spaces (the reader strips them); free text is kept as is
-IDS = st.text(st.characters(exclude_categories=("Cs", "Cc", "Z")), min_size=1, max_size=6).filter(
-    lambda s: "|" not in s
+# ids follow the id rule (dispatch.record_rules.ID_PATTERN); free text is kept as is: any
+# character but a control character other than tab and line breaks
+IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,5}", fullmatch=True)
+TEXT = st.text(
+    st.characters(exclude_categories=("Cs", "Cc")) | st.sampled_from("\t\n\r"), max_size=12
 )
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
 
 
 @st.composite

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+#: one combined crew (it carries goods, so its capacities are given)
+CREWS_CSV = (
+    "id,kind,people,skills,start_depot,capacity_volume_l,capacity_weight_kg\n"
+    "C1,combined,2,,D,2000,500\n"
+)
+
 
 def _dispatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -71,7 +77,7 @@ def test_bad_job_file_exits_2_naming_row_and_field(tmp_path):
         "J1,repair,O1,2026-06-18T07:00,121.40,31.20,2026-06-18T11:00/2026-06-18T09:00\n"
     )
     crews = tmp_path / "crews.csv"
-    crews.write_text("id,kind,people,skills,start_depot\nC1,combined,2,,D\n")
+    crews.write_text(CREWS_CSV)
     depots = tmp_path / "depots.csv"
     depots.write_text("id,kind,lon,lat\nD,service_point,121.4,31.2\n")
     run = _dispatch(
@@ -80,6 +86,32 @@ def test_bad_job_file_exits_2_naming_row_and_field(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2
     assert "row 2" in run.stderr and "window" in run.stderr
+
+
+def test_files_past_the_record_rules_exit_2_naming_row_and_field(tmp_path):
+    """The outside test's findings through `dispatch plan`: a quantity of 10^30 (every plan
+    of the day failed with OverflowError), an id with '/', a window in the year 9999, and a
+    truck with a blank capacity (it became 0: every pick-up "exceeds capacity", exit 0),
+    all reported in one run."""
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(
+        "id,kind,order_id,confirmed_at,lon,lat,windows,quantity\n"
+        "J1,pickup,O1,2026-06-18T07:00,121.40,31.20,2026-06-18T09:00/17:00,1e30\n"
+        "S/1,repair,O2,2026-06-18T07:00,121.40,31.20,2026-06-18T09:00/17:00,\n"
+        "J3,repair,O3,2026-06-18T07:00,121.40,31.20,9999-06-18T09:00/17:00,\n"
+    )
+    crews = tmp_path / "crews.csv"
+    crews.write_text("id,kind,people,skills,start_depot\nT1,delivery_truck,2,,D\n")
+    depots = tmp_path / "depots.csv"
+    depots.write_text("id,kind,lon,lat\nD,service_point,121.4,31.2\n")
+    files = ["--jobs-file", str(jobs), "--crews-file", str(crews), "--depots-file", str(depots)]
+    run = _dispatch("plan", *files, "--date", "2026-06-18", "--out", str(tmp_path / "out"))
+    assert run.returncode == 2, run.stdout
+    # every file's problems together
+    assert "crews.csv row 2 (crew 'T1'): field 'capacity_volume_l': is required" in run.stderr
+    assert "jobs.csv row 2 (job 'J1'): field 'quantity'" in run.stderr
+    assert "jobs.csv row 3 (job 'S/1'): field 'id'" in run.stderr
+    assert "jobs.csv row 4 (job 'J3'): field 'windows'" in run.stderr
 
 
 def test_zero_jobs_argument_is_a_clear_error(tmp_path):
@@ -100,7 +132,7 @@ def test_gcj02_files_are_planned_in_wgs84(tmp_path):
         "J1,repair,O1,2026-06-18T07:00,121.47,31.23,2026-06-18T09:00/2026-06-18T17:00\n"
     )
     crews = tmp_path / "crews.csv"
-    crews.write_text("id,kind,people,skills,start_depot\nC1,combined,2,,D\n")
+    crews.write_text(CREWS_CSV)
     depots = tmp_path / "depots.csv"
     depots.write_text("id,kind,lon,lat\nD,service_point,121.45,31.22\n")
     out = tmp_path / "out"
@@ -130,7 +162,7 @@ def test_travel_on_the_command_line_plans_on_the_roads(tmp_path):
         f"J1,repair,O1,2026-06-18T07:00,{jlon},{jlat},2026-06-18T09:00/2026-06-18T17:00\n"
     )
     crews = tmp_path / "crews.csv"
-    crews.write_text("id,kind,people,skills,start_depot\nC1,combined,2,,D\n")
+    crews.write_text(CREWS_CSV)
     depots = tmp_path / "depots.csv"
     depots.write_text(f"id,kind,lon,lat\nD,service_point,{dlon},{dlat}\n")
     files = ["--jobs-file", str(jobs), "--crews-file", str(crews), "--depots-file", str(depots)]

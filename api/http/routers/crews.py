@@ -22,14 +22,16 @@ from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.services.errors import Conflict
 from api.storage.models import CrewDayRow, CrewRow, DepotRow
 from api.storage.store import new_crew_row
-from api.storage.types import Day, Ident, LongText
+from api.storage.types import Day, Ident, LongText, within
 from dispatch.errors import InputError
 from dispatch.files.records import crew_from_dict, crew_to_dict
 from dispatch.models import CrewKind
+from dispatch.record_rules import CREW_BOUNDS, CREW_DEFAULTS, MAX_CREW_SKILLS
 
 router = APIRouter(prefix="/crews", tags=["crews"])
 
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
+GOODS = "required for delivery_truck and combined crews (they carry goods); 0 for the others"
 
 
 class CrewIn(BaseModel):
@@ -38,20 +40,24 @@ class CrewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: Ident
     kind: CrewKind
-    people: int | None = Field(None, ge=1, le=6)
-    skills: list[Ident] = Field(default_factory=list, max_length=30)
+    people: int | None = within(CREW_BOUNDS["people"], None, description="default by kind")
+    skills: list[Ident] = Field(default_factory=list, max_length=MAX_CREW_SKILLS)
     start_depot: Ident
     end_depot: Ident | None = None
     shift_start: str = Field("08:00", pattern=CLOCK)
     shift_end: str = Field("18:00", pattern=CLOCK)
-    capacity_volume_l: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False)
-    capacity_weight_kg: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False)
+    capacity_volume_l: float | None = within(
+        CREW_BOUNDS["capacity_volume_l"], None, description=GOODS
+    )
+    capacity_weight_kg: float | None = within(
+        CREW_BOUNDS["capacity_weight_kg"], None, description=GOODS
+    )
     lunch_start: str | None = Field(None, pattern=CLOCK)
     lunch_end: str | None = Field(None, pattern=CLOCK)
-    lunch_minutes: int | None = Field(None, ge=0, le=240)
-    max_jobs: int | None = Field(None, ge=0, le=200)
-    cost_per_hour: float = Field(60.0, ge=0, le=1e5, allow_inf_nan=False)
-    cost_per_km: float = Field(2.0, ge=0, le=1e4, allow_inf_nan=False)
+    lunch_minutes: int | None = within(CREW_BOUNDS["lunch_minutes"], None)
+    max_jobs: int | None = within(CREW_BOUNDS["max_jobs"], None)
+    cost_per_hour: float = within(CREW_BOUNDS["cost_per_hour"], CREW_DEFAULTS["cost_per_hour"])
+    cost_per_km: float = within(CREW_BOUNDS["cost_per_km"], CREW_DEFAULTS["cost_per_km"])
     home_zone: Ident | None = None
     region: Ident = "urban"
     temporary: bool = Field(False, description="works only on days it is booked (available)")
@@ -283,22 +289,35 @@ def set_day(
     return _day_out(row)
 
 
-@router.get("/{crew_id}/days", response_model=list[CrewDayOut], summary="A crew's day entries")
+@router.get(
+    "/{crew_id}/days",
+    response_model=Page[CrewDayOut],
+    summary="A crew's day entries, by day (paginated)",
+)
 def list_days(
     crew_id: str,
     *,
     start: Day | None = Query(None, alias="from"),
     end: Day | None = Query(None, alias="to"),
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: SessionDep,
-) -> list[CrewDayOut]:
+) -> Page[CrewDayOut]:
+    """By day (one entry per crew and day), then id."""
     get_crew(session, crew_id, principal)
-    query = select(CrewDayRow).where(CrewDayRow.crew_id == crew_id).order_by(CrewDayRow.day)
+    query = (
+        select(CrewDayRow)
+        .where(CrewDayRow.crew_id == crew_id)
+        .order_by(CrewDayRow.day, CrewDayRow.id)
+    )
     if start is not None:
         query = query.where(CrewDayRow.day >= start)
     if end is not None:
         query = query.where(CrewDayRow.day <= end)
-    return [_day_out(r) for r in session.scalars(query)]
+    rows, total = paginate(session, query, page)
+    return Page[CrewDayOut](
+        items=[_day_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 def _day_out(row: CrewDayRow) -> CrewDayOut:

@@ -26,12 +26,13 @@ from api.services.job_schemas import JobOut, WindowIn
 from api.services.outbox import set_job_status
 from api.storage.models import JobRow
 from api.storage.store import load_zones, new_job_row, update_job_record, with_zones
-from api.storage.types import Day, Ident, Lat, Lon, LongText, Moment, Text
+from api.storage.types import Day, Ident, Lat, Lon, LongText, Moment, Text, within
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.coords import CoordSystem, records_to_wgs84
 from dispatch.files.importers import read_jobs
 from dispatch.files.records import job_from_dict, job_to_dict
 from dispatch.models import JobKind, Priority, ProductCategory
+from dispatch.record_rules import JOB_BOUNDS, JOB_DEFAULTS, MAX_JOB_SKILLS, MAX_WINDOWS
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -54,18 +55,18 @@ class JobIn(BaseModel):
     confirmed_at: Moment | None = Field(None, description="order time; default: now")
     lon: Lon
     lat: Lat
-    windows: list[WindowIn] = Field(min_length=1, max_length=10)
-    category: ProductCategory = ProductCategory.OTHER
-    quantity: int = Field(1, ge=1, le=1000)
-    volume_l: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False)
-    weight_kg: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False)
-    floor: int = Field(1, ge=-5, le=200)
-    has_lift: bool = True
-    service_minutes: int | None = Field(None, ge=1, le=720)
-    skills: list[Ident] = Field(default_factory=list, max_length=20)
-    people: int = Field(1, ge=1, le=3)
-    priority: Priority = Priority.NORMAL
-    region: Ident = "urban"
+    windows: list[WindowIn] = Field(min_length=1, max_length=MAX_WINDOWS)
+    category: ProductCategory = ProductCategory(JOB_DEFAULTS["category"])
+    quantity: int = within(JOB_BOUNDS["quantity"], JOB_DEFAULTS["quantity"])
+    volume_l: float = within(JOB_BOUNDS["volume_l"], JOB_DEFAULTS["volume_l"])
+    weight_kg: float = within(JOB_BOUNDS["weight_kg"], JOB_DEFAULTS["weight_kg"])
+    floor: int = within(JOB_BOUNDS["floor"], JOB_DEFAULTS["floor"])
+    has_lift: bool = bool(JOB_DEFAULTS["has_lift"])
+    service_minutes: int | None = within(JOB_BOUNDS["service_minutes"], None)
+    skills: list[Ident] = Field(default_factory=list, max_length=MAX_JOB_SKILLS)
+    people: int = within(JOB_BOUNDS["people"], JOB_DEFAULTS["people"])
+    priority: Priority = Priority(JOB_DEFAULTS["priority"])
+    region: Ident = str(JOB_DEFAULTS["region"])
     zone: Ident | None = None
     deadline: Moment | None = None
     fault: Text | None = Field(None, description="fault code of a repair (for callbacks)")
@@ -79,7 +80,7 @@ class JobPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1)
-    windows: list[WindowIn] | None = Field(None, min_length=1, max_length=10)
+    windows: list[WindowIn] | None = Field(None, min_length=1, max_length=MAX_WINDOWS)
     priority: Priority | None = None
     deadline: Moment | None = None
 
@@ -91,7 +92,7 @@ class CancelIn(BaseModel):
 
 class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    windows: list[WindowIn] = Field(min_length=1, max_length=10)
+    windows: list[WindowIn] = Field(min_length=1, max_length=MAX_WINDOWS)
 
 
 class ImportResult(BaseModel):

@@ -26,6 +26,7 @@ class Binding(StrEnum):
     LINKED_DELIVERY = "linked_delivery"  # its delivery is not planned, or ends too late
     NOT_ON_PLAN_DAY = "not_on_plan_day"
     OUTSIDE_REGION = "outside_region"
+    OUT_OF_RANGE = "out_of_range"  # a date or number the planner cannot compute with
     REMOVED_BY_DISPATCHER = "removed_by_dispatcher"
     LATE_ROUTE = "late_route"  # planned, but it ends after its promise deadline
     #: a crew has room for it with every rule kept: the planner's bounded search missed it

@@ -50,6 +50,8 @@ def explain_unassigned(day: Day, u: Unassigned) -> Explanation:
 def _unassigned(day: Day, job: Job, u: Unassigned) -> tuple[Binding, str, list[Fix]]:
     reason = u.reason
     v = day.job_pos[job.id]
+    if reason is UnassignedReason.OUT_OF_RANGE:  # its numbers are not for arithmetic
+        return Binding.OUT_OF_RANGE, u.detail, []
     if reason is UnassignedReason.OUTSIDE_REGION:
         return Binding.OUTSIDE_REGION, _outside(day, job, u), []
     if reason is UnassignedReason.WINDOW_NOT_ON_PLAN_DAY:
