@@ -72,11 +72,11 @@ def test_full_legal_sequence_sets_status_and_times(published, auth):
     row = job_row(published, job)
     assert row.arrived_at == datetime.fromisoformat(f"{DAY}T09:40")
     assert row.completed_at == datetime.fromisoformat(f"{DAY}T10:20")
-    events = published.get(f"/jobs/{job}/events", headers=driver).json()
+    events = published.get(f"/jobs/{job}/events", headers=driver).json()["items"]
     assert [e["type"] for e in events] == ["departed", "arrived", "started", "completed"]
     assert events[-1]["rating"] == "good" and events[-1]["signature_ref"] == "s/1"
     # figures roles see the history without where it happened or the signature
-    seen = published.get(f"/jobs/{job}/events", headers=auth("manager")).json()
+    seen = published.get(f"/jobs/{job}/events", headers=auth("manager")).json()["items"]
     assert seen[0]["lon"] is None and seen[-1]["signature_ref"] is None
     assert seen[-1]["rating"] == "good"
 
@@ -123,7 +123,7 @@ def test_out_of_order_arrival_is_slotted_in_by_device_time(published, auth):
     row = job_row(published, job)
     assert row.status == "in_progress"
     assert row.arrived_at == datetime.fromisoformat(f"{DAY}T09:20")
-    events = published.get(f"/jobs/{job}/events", headers=driver).json()
+    events = published.get(f"/jobs/{job}/events", headers=driver).json()["items"]
     assert [e["type"] for e in events] == ["arrived", "started"]
     # a device time with an offset is taken in the region's clock (Asia/Shanghai, +08:00)
     r = published.post(

@@ -70,7 +70,7 @@ def test_a_clock_years_ahead_is_kept_but_does_not_lock_the_visit(published, auth
         row = s.get(JobRow, job)
         assert row.arrived_at == datetime.fromisoformat(f"{DAY}T09:40")
         assert row.completed_at == datetime.fromisoformat(f"{DAY}T10:20")
-    listed = client.get(f"/jobs/{job}/events", headers=driver).json()
+    listed = client.get(f"/jobs/{job}/events", headers=driver).json()["items"]
     assert {e["type"]: e["device_time_believed"] for e in listed} == {
         "departed": False,
         "arrived": True,
@@ -103,7 +103,7 @@ def test_a_reset_clock_and_an_old_queue_are_never_refused(published, auth):
     for key, type_, at in (("s", "started", "09:45"), ("a", "arrived", "09:40")):
         r = post(client, driver, job, key, type_, f"{DAY}T{at}")
         assert r.status_code == 201 and r.json()["device_time_believed"] is True, r.text
-    listed = client.get(f"/jobs/{job}/events", headers=driver).json()
+    listed = client.get(f"/jobs/{job}/events", headers=driver).json()["items"]
     believed = [e["type"] for e in listed if e["device_time_believed"]]
     assert believed == ["arrived", "started"]
     # the day before the planned day still counts as the job's days (a night departure)

@@ -84,7 +84,7 @@ def test_callback_for_a_repair_is_a_plannable_open_job(published, auth, settings
         ).json()["items"]
     ]
     assert cb["id"] in open_ids
-    listed = published.get(f"/jobs/{job}/callbacks", headers=auth("manager")).json()
+    listed = published.get(f"/jobs/{job}/callbacks", headers=auth("manager")).json()["items"]
     assert [c["id"] for c in listed] == [cb["id"]] and "customer_phone" not in listed[0]["record"]
     # a second callback of the same job gets the next number
     r = published.post(
@@ -179,7 +179,7 @@ def test_follow_ups_and_the_worklist(published, auth, settings):
     assert r.status_code == 201 and r.json()["callback_job_id"] is None
     due = published.get("/follow-ups/due", params={"date": today}, headers=auth("dispatcher"))
     assert [d["job"]["id"] for d in due.json()["items"]] == [second]
-    calls = published.get(f"/jobs/{first}/follow-ups", headers=auth("admin")).json()
+    calls = published.get(f"/jobs/{first}/follow-ups", headers=auth("admin")).json()["items"]
     assert [c["reached"] for c in calls] == [False, True]
     assert calls[1]["called_at"] == f"{today}T10:00:00"
 
@@ -212,7 +212,7 @@ def test_follow_up_with_a_problem_opens_a_callback(published, auth, settings):
     assert r.json()["callback_job_id"] == f"{job}-CB1"
     assert r.json()["callback"]["priority"] == "callback"
     assert r.json()["callback"]["fault"] == "E2"
-    stored = published.get(f"/jobs/{job}/follow-ups", headers=auth("manager")).json()
+    stored = published.get(f"/jobs/{job}/follow-ups", headers=auth("manager")).json()["items"]
     assert stored[0]["callback_job_id"] == f"{job}-CB1"
     cb = published.get(f"/jobs/{job}-CB1", headers=auth("dispatcher")).json()
     assert cb["callback_of"] == job and cb["status"] == "open"

@@ -119,7 +119,7 @@ def test_crews_and_days(seeded, auth):
     assert r.status_code == 200
     r = seeded.put("/crews/DT001/days/2026-06-18", json={"status": "sick"}, headers=auth("admin"))
     assert r.status_code == 200
-    days = seeded.get("/crews/DT001/days", headers=auth("manager")).json()
+    days = seeded.get("/crews/DT001/days", headers=auth("manager")).json()["items"]
     assert days[0]["status"] == "sick"
     update = dict(crew, version=1, shift_end="20:00")
     r = seeded.put("/crews/TMP900", json=update, headers=auth("dispatcher"))

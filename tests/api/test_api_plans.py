@@ -267,7 +267,8 @@ def test_cancel_queued_and_running(seeded, auth):
         assert running not in plan_runner.running
         assert not PLANS.alive(pid, running)
         actions = [
-            a["action"] for a in seeded.get(f"/plans/{running}/audit", headers=office).json()
+            a["action"]
+            for a in seeded.get(f"/plans/{running}/audit", headers=office).json()["items"]
         ]
         assert actions == ["plan_triggered", "plan_cancel_requested"]
     finally:
@@ -391,7 +392,8 @@ def test_publish_once_per_day_with_versions(seeded, runner, auth):
     assert r.status_code == 200, r.text
     assert seeded.get(f"/plans/{first['id']}", headers=office).json()["status"] == "superseded"
     actions = [
-        a["action"] for a in seeded.get(f"/plans/{second['id']}/audit", headers=office).json()
+        a["action"]
+        for a in seeded.get(f"/plans/{second['id']}/audit", headers=office).json()["items"]
     ]
     assert actions == ["plan_triggered", "plan_published"]
 
@@ -463,7 +465,7 @@ def test_overrides_are_checked_and_audited(seeded, runner, auth):
     assert unchanged["version"] == after["version"]
     assert unchanged["result"] == after["result"]
 
-    log = seeded.get(f"/plans/{plan_id}/audit", headers=auth("manager")).json()
+    log = seeded.get(f"/plans/{plan_id}/audit", headers=auth("manager")).json()["items"]
     assert [a["action"] for a in log] == ["plan_triggered", "override", "override_refused"]
     assert log[1]["details"] == {
         "job_id": move.job_id, "from_crew": move.crew_id, "to_crew": move.crew_id,

@@ -230,7 +230,9 @@ def test_refusals_name_the_reason(published, auth, monkeypatch):
     assert r.status_code == 409 and r.json()["current_status"] == "queued"
     assert client.delete(f"/plans/{first}", headers=office).status_code == 200
     assert client.get(f"/plans/{plan_id}", headers=office).json()["status"] == "published"
-    actions = [a["action"] for a in client.get(f"/plans/{plan_id}/audit", headers=office).json()]
+    actions = [
+        a["action"] for a in client.get(f"/plans/{plan_id}/audit", headers=office).json()["items"]
+    ]
     assert "replan_requested" in actions
 
 

@@ -101,8 +101,8 @@ def test_register_shows_the_secret_once_and_lists_without_it(client, settings, a
 
     listed = client.get("/webhooks", headers=auth("admin"))
     assert listed.status_code == 200
-    assert listed.json()[0]["id"] == created["id"]
-    assert "secret" not in listed.json()[0]
+    assert listed.json()["items"][0]["id"] == created["id"]
+    assert "secret" not in listed.json()["items"][0]
     assert created["secret"] not in listed.text
 
 
@@ -378,9 +378,9 @@ def test_deleting_a_webhook_stops_its_deliveries(client, settings, auth):
     assert (row.status, row.last_error) == ("dead", "webhook deleted")
     queue(client)  # nothing more is queued for it
     assert len(outbox(client)) == 1
-    assert client.get("/webhooks", headers=auth("admin")).json() == []
+    assert client.get("/webhooks", headers=auth("admin")).json()["items"] == []
     listed = client.get("/webhooks", params={"include_inactive": True}, headers=auth("admin"))
-    assert [w["active"] for w in listed.json()] == [False]
+    assert [w["active"] for w in listed.json()["items"]] == [False]
     retry = client.post(f"/webhooks/{hook['id']}/deliveries/{row.id}/retry", headers=auth("admin"))
     assert retry.status_code == 409
 

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from api.http.auth import require
 from api.http.deps import CtxDep, SessionDep
+from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, Principal, Role
 from api.services.callback_service import CallbackIn, open_callback
 from api.services.job_rows import get_job, job_out
@@ -65,16 +66,24 @@ def create_callback(
 
 @router.get(
     "/jobs/{job_id}/callbacks",
-    response_model=list[JobOut],
-    summary="The callbacks opened for a job",
+    response_model=Page[JobOut],
+    summary="The callbacks opened for a job, oldest first (paginated)",
 )
 def list_callbacks(
     job_id: str,
     session: SessionDep,
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE)),
-) -> list[JobOut]:
+) -> Page[JobOut]:
+    """By creation time, then id."""
     get_job(session, job_id, principal)
-    rows = session.scalars(
+    query = (
         select(JobRow).where(JobRow.callback_of == job_id).order_by(JobRow.created_at, JobRow.id)
-    ).all()
-    return [job_out(r, principal) for r in rows]
+    )
+    rows, total = paginate(session, query, page)
+    return Page[JobOut](
+        items=[job_out(r, principal) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -48,7 +48,7 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -58,6 +58,7 @@ from api.context import AppContext
 from api.http.auth import require
 from api.http.deps import CtxDep, SessionDep
 from api.http.http_cache import etag_matches
+from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, Principal, Role, check_region
 from api.services.errors import Conflict, Unprocessable
 from api.services.job_rows import get_job
@@ -364,24 +365,40 @@ def post_event(
     return event_out(row, day)
 
 
+#: an event's stage rank (`EventType.rank`) in SQL, for ordering a job's events
+STAGE_RANK = case({t.value: t.rank for t in EventType}, value=JobEventRow.type, else_=0)
+
+
 @router.get(
     "/{job_id}/events",
-    response_model=list[EventOut],
-    summary="The events of a job, by visit, in stage order (their time order)",
+    response_model=Page[EventOut],
+    summary="The events of a job, by visit, in stage order (their time order; paginated)",
 )
 def list_events(
     job_id: str,
     session: SessionDep,
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE, Role.DRIVER)),
-) -> list[EventOut]:
+) -> Page[EventOut]:
+    """By visit, then stage, then id. Stage order is, for a visit's believed reports, their
+    time order (the lifecycle's rules), and a report whose clock was not believed takes its
+    place by its stage; a stage appears at most once per visit (completed and failed exclude
+    each other), so the id only makes the order total."""
     job = get_job(session, job_id)
     _check_reporter(principal, job)
-    rows = session.scalars(select(JobEventRow).where(JobEventRow.job_id == job_id)).all()
+    query = (
+        select(JobEventRow)
+        .where(JobEventRow.job_id == job_id)
+        .order_by(JobEventRow.visit, STAGE_RANK, JobEventRow.id)
+    )
+    rows, total = paginate(session, query, page)
     personal = principal.sees_personal_data or principal.role is Role.DRIVER
-    answers = [event_out(r, job.due_date, personal) for r in rows]
-    # stage order: for a visit's believed reports that is their time order (the lifecycle's
-    # rules), and a report whose clock was not believed takes its place by its stage
-    return sorted(answers, key=lambda e: (e.visit, EventType(e.type).rank, e.effective_time, e.id))
+    return Page[EventOut](
+        items=[event_out(r, job.due_date, personal) for r in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 # ---- the day-wide feed for the dispatcher board

@@ -148,21 +148,26 @@ def create_follow_up(
 
 @router.get(
     "/jobs/{job_id}/follow-ups",
-    response_model=list[FollowUpOut],
-    summary="The follow-up calls of a job, oldest first",
+    response_model=Page[FollowUpOut],
+    summary="The follow-up calls of a job, oldest first (paginated)",
 )
 def list_follow_ups(
     job_id: str,
     session: SessionDep,
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*FOLLOW_UP_ROLES)),
-) -> list[FollowUpOut]:
+) -> Page[FollowUpOut]:
+    """By call time, then id."""
     get_job(session, job_id, principal)
-    rows = session.scalars(
+    query = (
         select(FollowUpRow)
         .where(FollowUpRow.job_id == job_id)
         .order_by(FollowUpRow.called_at, FollowUpRow.id)
-    ).all()
-    return [_out(r) for r in rows]
+    )
+    rows, total = paginate(session, query, page)
+    return Page[FollowUpOut](
+        items=[_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get(

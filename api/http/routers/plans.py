@@ -334,20 +334,22 @@ def publish(
 
 @router.get(
     "/{plan_id}/audit",
-    response_model=list[AuditOut],
-    summary="Who did what to the plan: triggers, cancellations, publications, overrides",
+    response_model=Page[AuditOut],
+    summary="Who did what to the plan: triggers, cancellations, publications, overrides "
+    "(oldest first, paginated)",
 )
 def plan_audit(
     plan_id: str,
     *,
+    page: PageParams = Depends(page_params),
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: SessionDep,
-) -> list[AuditOut]:
+) -> Page[AuditOut]:
+    """By time, then id."""
     get_plan(session, plan_id, principal)
-    rows = session.scalars(
-        select(AuditRow).where(AuditRow.plan_id == plan_id).order_by(AuditRow.at, AuditRow.id)
-    )
-    return [
+    query = select(AuditRow).where(AuditRow.plan_id == plan_id).order_by(AuditRow.at, AuditRow.id)
+    rows, total = paginate(session, query, page)
+    items = [
         AuditOut(
             id=r.id,
             at=r.at,
@@ -360,3 +362,4 @@ def plan_audit(
         )
         for r in rows
     ]
+    return Page[AuditOut](items=items, total=total, limit=page.limit, offset=page.offset)

@@ -172,17 +172,23 @@ def create_webhook(
     return WebhookCreated(**webhook_out(row).model_dump(), secret=secret)
 
 
-@router.get("", response_model=list[WebhookOut], summary="List subscribers (no secrets)")
+@router.get(
+    "", response_model=Page[WebhookOut], summary="List subscribers by id (no secrets; paginated)"
+)
 def list_webhooks(
     *,
     include_inactive: bool = Query(False, description="also list deleted (inactive) webhooks"),
+    page: PageParams = Depends(page_params),
     _principal: Principal = Depends(ADMIN),
     session: SessionDep,
-) -> list[WebhookOut]:
+) -> Page[WebhookOut]:
     query = select(WebhookRow).order_by(WebhookRow.id)
     if not include_inactive:
         query = query.where(WebhookRow.active.is_(True))
-    return [webhook_out(r) for r in session.scalars(query)]
+    rows, total = paginate(session, query, page)
+    return Page[WebhookOut](
+        items=[webhook_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 @router.delete(
