@@ -158,6 +158,12 @@ class PlanRow(Base):
     kpis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_pid: Mapped[int | None] = mapped_column(Integer)
+    #: the host name of the service process whose runner claimed the row (`worker_pid` is a
+    #: process there) and when that runner last saw the worker running (it refreshes this on
+    #: every pass): how another host tells a live worker from one whose host went away
+    #: (`api.background.job_runner`)
+    runner_host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -356,6 +362,12 @@ class SimulationRow(Base):
     days_csv: Mapped[str | None] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_pid: Mapped[int | None] = mapped_column(Integer)
+    #: the host name of the service process whose runner claimed the row (`worker_pid` is a
+    #: process there) and when that runner last saw the worker running (it refreshes this on
+    #: every pass): how another host tells a live worker from one whose host went away
+    #: (`api.background.job_runner`)
+    runner_host: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
