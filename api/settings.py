@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("api")
@@ -176,6 +176,26 @@ class Settings(BaseSettings):
     #: start the plan runner and webhook sender threads with the app (tests may turn off)
     background_workers: bool = True
 
+    # operations: logs (api.logs), compression (api.http.compression), migrations
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="the service's and workers' log lines on stderr: json (one object per "
+        "line) or text (for a terminal)",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info", description="the lowest level logged (`dispatch serve --log-level`)"
+    )
+    compress_responses: bool = Field(
+        default=True,
+        description="gzip answers of 1 KiB or more for clients that accept it",
+    )
+    migrate_on_start: Literal["auto"] | bool = Field(
+        default="auto",
+        description="upgrade the database schema when `dispatch serve`, `dispatch seed` or "
+        "`dispatch user` start: auto = for an SQLite database only; otherwise run "
+        "`dispatch db upgrade` once per deployment (worker processes never migrate)",
+    )
+
     #: the resolved signing secret and where it came from (`signing_secret`), once per object
     _secret: tuple[str, str, bool] | None = PrivateAttr(default=None)
 
@@ -256,6 +276,19 @@ class Settings(BaseSettings):
             return None
         db = Path(url.database)
         return db.with_name(f"{db.name}.{SECRET_FILE_NAME}")
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def migrates_on_start(self) -> bool:
+        """Whether `dispatch serve` (and `seed`, `user`) upgrade the schema when they start:
+        `migrate_on_start`, where `auto` is yes for an SQLite database (one host, the README's
+        two commands) and no for PostgreSQL (a deployment runs `dispatch db upgrade` once)."""
+        if self.migrate_on_start == "auto":
+            return self.database_url.startswith("sqlite")
+        return bool(self.migrate_on_start)
 
     def token_max_hours(self, role: str) -> float:
         """The longest lifetime of a token of `role` (an `api.principals.Role` value)."""

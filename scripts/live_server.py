@@ -33,14 +33,16 @@ def free_port() -> int:
 class Server:
     """`dispatch serve` in a subprocess; restartable on the same database."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
+    def __init__(self, env: dict[str, str], log: Path, log_level: str = "info") -> None:
+        self.env, self.log, self.log_level = env, log, log_level
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        cmd = [*DISPATCH, "serve", "--port", str(self.port), "--log-level", "warning"]
+        """Start it and wait until `/health` answers (its log, JSON lines on stderr, and
+        stdout go to `log`)."""
+        cmd = [*DISPATCH, "serve", "--port", str(self.port), "--log-level", self.log_level]
         out = self.log.open("ab")
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + 60

@@ -1,6 +1,7 @@
 """`dispatch` subcommands for the service: migrate, seed the demo city, mint tokens, serve.
 
     dispatch db upgrade                      # create/upgrade the schema (Alembic)
+    dispatch db check                        # exit 0 if the schema is this version's, else 1
     dispatch seed --fixture shanghai [--date D] [--jobs N] [--seed S] [--peak]
     dispatch token --role dispatcher [--subject NAME] [--crew C] [--ttl-hours H]
     dispatch user add USERNAME --role R [--crew C] [--regions urban,rural] [--name "..."]
@@ -18,6 +19,17 @@ shell history. `dispatch seed` also creates the demo users and prints their pass
 The database is `DATABASE_URL` (default: the SQLite file fieldroute.db in the current
 directory); every other setting is a `FIELDROUTE_*` variable (see api/settings.py).
 
+Migrations: `dispatch db upgrade` is the way to migrate; run it once per deployment before the
+servers start. `dispatch serve`, `dispatch seed` and `dispatch user` also upgrade the schema
+when they start if `FIELDROUTE_MIGRATE_ON_START` allows it (`auto`, the default: for an
+SQLite database, so the README's two commands work on a fresh checkout; not for PostgreSQL);
+otherwise a schema behind the code is refused with exit code 2 naming `dispatch db upgrade`.
+`dispatch serve` upgrades once, in the parent process, before uvicorn starts any server
+process; those, and the worker processes, only check.
+
+`dispatch serve` configures logging itself (api/logs.py): JSON lines on stderr (or text with
+`FIELDROUTE_LOG_FORMAT=text`), an access line per request, a request id on every line.
+
 Tokens are signed with `FIELDROUTE_SECRET_KEY` if set, else with the installation's own
 secret, generated on first use into a file readable by its owner only, beside the SQLite file
 (`fieldroute.db.secret-key`) or in `FIELDROUTE_DATA_DIR`: `dispatch serve` and
@@ -28,22 +40,37 @@ secret, generated on first use into a file readable by its owner only, beside th
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily at run time: `dispatch` starts fast for every command
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from api.settings import Settings
 
 #: `api.principals.Role`'s values (spelled out so building the parser imports nothing heavy)
 ROLES = ["dispatcher", "driver", "planner", "manager", "admin"]
+#: `api.logs.LOG_LEVELS` (spelled out for the same reason)
+LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
-    db = sub.add_parser("db", help="database schema: `dispatch db upgrade`")
-    db.add_argument("action", choices=["upgrade"])
+    db = sub.add_parser(
+        "db", help="database: `dispatch db upgrade | check | backup FILE | restore FILE`"
+    )
+    db.add_argument(
+        "action",
+        choices=["upgrade", "check", "backup", "restore"],
+        help="upgrade: migrate to this version's schema; check: exit 1 if it is not there; "
+        "backup FILE: a consistent copy (SQLite online backup, pg_dump); restore FILE: "
+        "replace the database's contents with a backup (stop the service first)",
+    )
+    db.add_argument("file", nargs="?", type=Path, help="the backup file (backup, restore)")
     db.set_defaults(run=cmd_db)
 
     seed = sub.add_parser("seed", help="load the demo city and a day of jobs into the database")
@@ -52,7 +79,7 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     seed.add_argument("--jobs", type=int, help="jobs on that day (default 1,500; 4,000 peak)")
     seed.add_argument("--seed", type=int, default=0)
     seed.add_argument("--peak", action="store_true", help="peak air-conditioner day")
-    seed.set_defaults(run=cmd_seed)
+    seed.set_defaults(run=_refusing_old_schemas(cmd_seed))
 
     token = sub.add_parser("token", help="mint a bearer token signed with the service secret")
     token.add_argument("--role", required=True, choices=ROLES)
@@ -73,7 +100,12 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="server processes")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=None,
+        help="lowest level logged (default FIELDROUTE_LOG_LEVEL, info)",
+    )
     serve.set_defaults(run=cmd_serve)
 
 
@@ -90,14 +122,14 @@ def _add_user_commands(sub: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--name", help="display name (default: the user name)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add.set_defaults(run=cmd_user_add)
+    add.set_defaults(run=_refusing_old_schemas(cmd_user_add))
 
     disable = actions.add_parser("disable", help="stop a user from signing in")
     disable.add_argument("username")
-    disable.set_defaults(run=cmd_user_disable)
+    disable.set_defaults(run=_refusing_old_schemas(cmd_user_disable))
 
     listing = actions.add_parser("list", help="the users (never their passwords)")
-    listing.set_defaults(run=cmd_user_list)
+    listing.set_defaults(run=_refusing_old_schemas(cmd_user_list))
 
     password = actions.add_parser(
         "password", help="set a new password (random and printed once, or from stdin)"
@@ -106,7 +138,7 @@ def _add_user_commands(sub: argparse._SubParsersAction) -> None:
     password.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
-    password.set_defaults(run=cmd_user_password)
+    password.set_defaults(run=_refusing_old_schemas(cmd_user_password))
 
 
 def _settings():
@@ -115,26 +147,97 @@ def _settings():
     return Settings()
 
 
-def cmd_db(_args: argparse.Namespace) -> int:
-    from api.storage.db import make_engine, migrate
+def cmd_db(args: argparse.Namespace) -> int:
+    from api.storage.db import make_engine, migrate, schema_state
 
+    if args.action in ("backup", "restore"):
+        return cmd_db_backup(args)
     settings = _settings()
     engine = make_engine(settings.database_url)
-    migrate(engine)
-    print(f"schema is up to date ({engine.url.render_as_string(hide_password=True)})")
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        before = schema_state(engine)
+        if args.action == "check":
+            if not before.up_to_date:
+                print(f"error: {before.problem(url)}", file=sys.stderr)
+                return 1
+        elif not before.up_to_date:
+            if before.unknown:
+                print(f"error: {before.problem(url)}", file=sys.stderr)
+                return 2
+            migrate(engine)
+            was = ", ".join(before.current) or "no schema"
+            print(f"schema upgraded from {was} to {', '.join(before.heads)} ({url})")
+            return 0
+    finally:
+        engine.dispose()
+    print(f"schema is up to date: revision {', '.join(before.heads)} ({url})")
+    return 0
+
+
+def _ready_engine(settings: Settings) -> Engine:
+    """An engine on a database at this version's schema: upgraded first when the settings
+    allow it (`Settings.migrates_on_start`), else checked; `SchemaNotCurrent` (exit code 2,
+    naming `dispatch db upgrade`) when it is not."""
+    from api.storage.db import make_engine, prepare_schema
+
+    engine = make_engine(settings.database_url)
+    try:
+        prepare_schema(engine, upgrade=settings.migrates_on_start())
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _refusing_old_schemas(run: Callable[[argparse.Namespace], int]):
+    """`run`, with a database schema that is not this version's reported as an error (exit
+    code 2) naming the command to run, not as a traceback."""
+
+    @functools.wraps(run)
+    def checked(args: argparse.Namespace) -> int:
+        from api.storage.db import SchemaNotCurrent
+
+        try:
+            return run(args)
+        except SchemaNotCurrent as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    return checked
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """`dispatch db backup FILE` / `dispatch db restore FILE` (docs/operations.md)."""
+    from api.storage.backup import BackupError, backup, restore
+
+    if args.file is None:
+        print(f"error: dispatch db {args.action} needs a FILE", file=sys.stderr)
+        return 2
+    settings = _settings()
+    try:
+        if args.action == "backup":
+            held = backup(settings.database_url, args.file)
+            print(f"backup written to {args.file}: {held}")
+        else:
+            back = restore(settings.database_url, args.file)
+            print(f"restored from {args.file}: {back}")
+            print("run `dispatch db check` (and `dispatch db upgrade` if it says so)")
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from api.services.seed import seed_demo, seed_demo_users
-    from api.storage.db import make_engine, migrate, session_factory
+    from api.storage.db import session_factory
     from dispatch.errors import InputError
 
     if args.jobs is not None and args.jobs < 1:
         raise InputError("arguments", "--jobs", f"must be >= 1, got {args.jobs}")
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+    engine = _ready_engine(settings)
     result = seed_demo(
         session_factory(engine),
         settings.now(),
@@ -182,24 +285,47 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    """Configure logging, resolve the signing secret, prepare the schema (upgrade or check,
+    once, here), then run uvicorn; its server processes only check the schema."""
+    import logging
+    import os
 
+    import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.logs import configure_logging, logging_config
     from api.settings import DEVELOPMENT_SECRET, SecretKeyError
+    from api.storage.db import SchemaNotCurrent
 
     settings = _settings()
+    level = args.log_level or settings.log_level
+    configure_logging(settings.log_format, level)
+    log = logging.getLogger("api.serve")
     try:
         secret = settings.signing_secret()  # made here on first start, before any worker
     except SecretKeyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("error: %s", exc)
         return 2
     origin, created = settings.signing_secret_origin()
     if secret != DEVELOPMENT_SECRET:  # the development secret is warned about by the app
         made = "generated a new one in" if created else "from"
-        print(f"token signing secret: {made} {origin}", file=sys.stderr)
-    print(
-        f"serving on http://{args.host}:{args.port} (docs at /docs); "
-        f"a token: dispatch token --role dispatcher",
-        file=sys.stderr,
+        log.info("token signing secret: %s %s", made, origin)
+    try:
+        _ready_engine(settings).dispose()
+    except SchemaNotCurrent as exc:
+        log.error("refusing to start: %s", exc)
+        return 2
+    except SQLAlchemyError as exc:
+        log.error("refusing to start: the database cannot be read (%s)", type(exc).__name__)
+        return 2
+    # the server processes uvicorn starts read these: they only check the schema (upgraded
+    # above, once), log at this level, and hand both settings on to their worker processes
+    os.environ["FIELDROUTE_MIGRATE_ON_START"] = "false"
+    os.environ["FIELDROUTE_LOG_LEVEL"] = level
+    log.info(
+        "serving on http://%s:%s (docs at /docs); a token: dispatch token --role dispatcher",
+        args.host,
+        args.port,
     )
     uvicorn.run(
         "api.http.app:create_app",
@@ -207,7 +333,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level=args.log_level,
+        log_level=level,
+        log_config=logging_config(settings.log_format, level),  # in every server process
+        access_log=False,  # the app writes its own, without query strings (api.http.request_log)
     )
     return 0
 
@@ -217,13 +345,11 @@ _USER_FLAGS = {"crew_id": "--crew", "regions": "--regions", "display_name": "--n
 
 
 def _user_sessions() -> tuple[Settings, sessionmaker[Session]]:
-    """Settings and a session factory on the migrated database."""
-    from api.storage.db import make_engine, migrate, session_factory
+    """Settings and a session factory on a database at this version's schema."""
+    from api.storage.db import session_factory
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    return settings, session_factory(engine)
+    return settings, session_factory(_ready_engine(settings))
 
 
 def _read_password(args: argparse.Namespace) -> tuple[str, bool]:

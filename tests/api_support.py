@@ -38,6 +38,9 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "environment": "test",
         "secret_key": TEST_SECRET,
         "background_workers": False,
+        # the app upgrades the schema as it starts, as `dispatch db upgrade` would, also on
+        # PostgreSQL (where a deployment runs that command once: `migrate_on_start` is off)
+        "migrate_on_start": True,
         "plan_time_limit_s": 5.0,
         "webhook_backoff_s": 0.2,
         "webhook_poll_s": 0.1,

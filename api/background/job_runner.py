@@ -9,23 +9,38 @@ kind of job; `api.background.plan_runner` and `api.background.simulation_runner`
 Every pass (every `POLL_S` seconds, or at once when woken):
 
 1. **reaps** its finished workers. A worker records its own outcome (`api.background.worker_main`);
-if
-   one exits while its row is still `running` (killed, out of memory, crashed), the row is
+   if one exits while its row is still `running` (killed, out of memory, crashed), the row is
    marked `failed` with the exit code and the last lines of the worker's stderr: never left
    `running`. A worker still running past its kind's deadline is stopped as hung, `failed`;
+   then it **heartbeats**: one UPDATE sets `heartbeat_at` (now) on every row whose worker it
+   holds (and on those of live workers it adopted, below);
 2. **cancels**: a row with `cancel_requested` (set by `DELETE`, which cancels a `queued`
    row itself, at once) has its worker's process group terminated and is marked `cancelled`;
 3. **claims** queued rows, oldest first, while fewer than the kind's limit of its own
    workers run: a conditional UPDATE (`... WHERE status = 'queued'`) marks the row
-   `running`, so two service processes never take the same one, then `python -m MODULE ID`
-   starts in a new session (process group), with `DATABASE_URL` and the `FIELDROUTE_*`
-   settings the worker needs in its environment;
+   `running` and records this host's name (`runner_host`), so two service processes never
+   take the same one, then `python -m MODULE ID` starts in a new session (process group),
+   with `DATABASE_URL` and the `FIELDROUTE_*` settings the worker needs in its environment;
+   its pid and a first heartbeat are written to the row;
 4. every `SWEEP_S` seconds (and once at start) **recovers** `running` rows that no worker of
-   this runner holds: if the worker recorded on the row is no longer alive, the row is
-   `failed` (the kind's "interrupted by a service restart" message). A worker left alive by
-   a service that died is left to finish (its result is recorded as usual) and is still
-   cancellable. A row claimed less than `CLAIM_GRACE_S` ago without a worker pid yet is
-   another process between claim and start, and is left alone.
+   this runner holds, judged by the host that claimed them:
+
+   - **this host** (or none recorded: a row claimed before migration 0006): if the worker
+     recorded on the row is no longer alive (`/proc/PID/cmdline` must be this row's
+     worker), the row is `failed` (the kind's "interrupted by a service restart" message).
+     A worker left alive by a service that died is left to finish (its result is recorded
+     as usual), is still cancellable, and is adopted: this runner heartbeats its row while
+     it lives, so other hosts do not take it for lost. A row claimed less than
+     `CLAIM_GRACE_S` ago without a worker pid yet is another process between claim and
+     start, and is left alone;
+   - **another host**: its pid means nothing here, so it is never looked up or signalled
+     from here; that host's runner reaps it, cancels it (it checks `cancel_requested` of
+     its own rows every pass) and heartbeats it. Only when the row's last sign of life (its
+     `heartbeat_at`, or before the first heartbeat its claim, `started_at`: the claim grace
+     and more) is older than `HEARTBEAT_TIMEOUT_S` is the host taken as gone: the row is
+     `failed` with a message naming the host and how long it has been silent (`cancelled`
+     if a cancel was asked for). A worker still alive there records nothing then (its
+     outcome is written only while the row is `running`).
 
 On `stop()` (service shutdown) the runner terminates its workers and puts their rows back to
 `queued` (or `cancelled` when a cancel was asked for), so the next start runs them again.
@@ -33,11 +48,16 @@ On `stop()` (service shutdown) the runner terminates its workers and puts their 
 Every state change the runner writes is conditional on the row being `running` (an outcome
 already recorded stays) and bumps the row's optimistic-lock `version` where the table has one
 (`api.background.worker_main.state_change`: plans do, simulations have no such column), so a client
-holding an older version gets 409 rather than overwriting it.
+holding an older version gets 409 rather than overwriting it. A heartbeat is not a state
+change: it bumps no version.
 
-Liveness is checked on this host (`/proc/PID/cmdline` must be this row's worker), so the
-service processes sharing a database are assumed to run on one host. Logs name row ids and
-exit codes only, never customers.
+Service processes sharing a database may run on several hosts. What that needs: each host
+has a name of its own (`socket.gethostname()`; containers have theirs) that also names its
+process space, since a pid is looked up only where its row's `runner_host` is this host's
+name; and the hosts' clocks agree to well within `HEARTBEAT_TIMEOUT_S` (NTP), since one
+host's heartbeat times are compared with another's clock (naive local times in the
+service's time zone, like every time in the tables). Logs name row ids, hosts and exit codes
+only, never customers.
 """
 
 from __future__ import annotations
@@ -45,11 +65,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,6 +89,11 @@ POLL_S = 0.5
 SWEEP_S = 10.0
 #: a row claimed this recently without a worker pid may be starting in another process
 CLAIM_GRACE_S = 30.0
+#: a row another host claimed is taken as interrupted once that host's runner has not
+#: heartbeaten it for this long: three sweeps, at least a minute. Its runner writes a
+#: heartbeat every pass (`POLL_S`), so this leaves room for slow passes (stopping workers
+#: takes up to `TERMINATE_WAIT_S` each), the database away for a while and clock skew.
+HEARTBEAT_TIMEOUT_S = max(60.0, 3 * SWEEP_S)
 #: seconds `stop()` waits for the pass in flight
 STOP_WAIT_S = 10.0
 #: seconds a terminated worker gets to exit before it is killed
@@ -138,7 +164,12 @@ class JobRunner(PollingWorker):
         self.name = f"{spec.noun}-runner"
         self.log = logging.getLogger(f"api.{spec.noun}s")
         self._workers: dict[str, _Worker] = {}
+        #: live workers of this host found by recovery (left by a service that died):
+        #: row id -> pid, heartbeaten while they live
+        self._adopted: dict[str, int] = {}
         self._last_sweep = 0.0
+        #: this host's name, recorded on the rows this runner claims
+        self.host = this_host()
 
     # ---- life cycle (the loop itself is `PollingWorker`'s)
 
@@ -161,6 +192,7 @@ class JobRunner(PollingWorker):
         for worker in list(self._workers.values()):
             _terminate(worker.process.pid, worker.process)
             self._settle(worker, requeue=True)
+        self._adopted.clear()  # left to finish: the next runner on this host adopts them
 
     @property
     def running(self) -> list[str]:
@@ -171,8 +203,9 @@ class JobRunner(PollingWorker):
         self.run_once()
 
     def run_once(self) -> None:
-        """One pass: reap, cancel, recover (every `SWEEP_S`), claim."""
+        """One pass: reap, heartbeat, cancel, recover (every `SWEEP_S`), claim."""
         self._reap()
+        self._heartbeat()
         self._cancel_requested()
         if time.monotonic() - self._last_sweep >= SWEEP_S:
             self._last_sweep = time.monotonic()
@@ -189,6 +222,24 @@ class JobRunner(PollingWorker):
             elif time.monotonic() > worker.deadline:
                 _terminate(worker.process.pid, worker.process)
                 self._settle(worker, overran=True)
+
+    def _heartbeat(self) -> None:
+        """One UPDATE: `heartbeat_at` now on the `running` rows of this runner's workers and
+        of the live workers it adopted."""
+        for row_id, pid in list(self._adopted.items()):
+            if row_id in self._workers or not self.spec.alive(pid, row_id):
+                del self._adopted[row_id]  # gone: the next sweep settles its row
+        ids = [*self._workers, *self._adopted]
+        if not ids:
+            return
+        row = self.spec.row
+        with self.ctx.sessions() as session, session.begin():
+            session.execute(
+                update(row)
+                .where(row.id.in_(ids), row.status == "running")
+                .values(heartbeat_at=self.ctx.settings.now())  # not a state change: no version
+                .execution_options(synchronize_session=False)
+            )
 
     def _settle(self, worker: _Worker, *, requeue: bool = False, overran: bool = False) -> None:
         """Close the books on a worker that has exited: whatever it did not record is
@@ -242,27 +293,71 @@ class JobRunner(PollingWorker):
         now, row = self.ctx.settings.now(), self.spec.row
         with self.ctx.sessions() as session:
             rows = session.execute(
-                select(row.id, row.worker_pid, row.started_at, row.cancel_requested).where(
-                    row.status == "running"
-                )
+                select(
+                    row.id,
+                    row.worker_pid,
+                    row.started_at,
+                    row.cancel_requested,
+                    row.runner_host,
+                    row.heartbeat_at,
+                ).where(row.status == "running")
             ).all()
+        adopted: dict[str, int] = {}
         settled = 0
-        for row_id, pid, started_at, cancel in rows:
-            if row_id in self._workers:
+        for found in rows:
+            if found.id in self._workers:
                 continue
-            if self.spec.alive(pid, row_id):
-                if cancel:  # an orphan of a previous process: still ours to stop
-                    _terminate(pid, None)
-                    settled += self._mark(row_id, "cancelled", message="cancelled")
-                continue
-            if pid is None and _recent(started_at, now):
-                continue  # another process may be starting its worker right now
-            if cancel:
-                settled += self._mark(row_id, "cancelled", message="cancelled")
+            if found.runner_host is None or found.runner_host == self.host:
+                settled += self._recover_here(found, now, adopted)
             else:
-                error = self.spec.interrupted
-                settled += self._mark(row_id, "failed", error=error, message="failed")
-                self.log.warning("%s %s failed: its worker is gone", self.spec.noun, row_id)
+                settled += self._recover_elsewhere(found, now)
+        self._adopted = adopted
+        return settled
+
+    def _recover_here(self, found: Any, now: datetime, adopted: dict[str, int]) -> int:
+        """A row claimed on this host: its worker's liveness is looked up in `/proc`."""
+        row_id, pid = found.id, found.worker_pid
+        if pid is not None and self.spec.alive(pid, row_id):
+            if found.cancel_requested:  # an orphan of a previous process: still ours to stop
+                _terminate(pid, None)
+                return self._mark(row_id, "cancelled", message="cancelled")
+            adopted[row_id] = pid  # left to finish, heartbeaten meanwhile
+            return 0
+        if pid is None and _recent(found.started_at, now):
+            return 0  # another process may be starting its worker right now
+        if found.cancel_requested:
+            return self._mark(row_id, "cancelled", message="cancelled")
+        settled = self._mark(row_id, "failed", error=self.spec.interrupted, message="failed")
+        self.log.warning("%s %s failed: its worker is gone", self.spec.noun, row_id)
+        return settled
+
+    def _recover_elsewhere(self, found: Any, now: datetime) -> int:
+        """A row claimed on another host: never looked up or signalled here; settled only
+        once that host has been silent for longer than `HEARTBEAT_TIMEOUT_S`, and only if
+        the row is still as read (not heartbeaten, requeued or claimed again meanwhile)."""
+        row, row_id, host = self.spec.row, found.id, found.runner_host
+        last = found.heartbeat_at or found.started_at
+        if last is not None and now - last <= timedelta(seconds=HEARTBEAT_TIMEOUT_S):
+            return 0  # its host's runner reaps, cancels and heartbeats it
+        as_read = (
+            row.runner_host == host,
+            _same(row.heartbeat_at, found.heartbeat_at),
+            _same(row.started_at, found.started_at),
+        )
+        if found.cancel_requested:
+            return self._mark(row_id, "cancelled", where=as_read, message="cancelled")
+        silent = (
+            f"has been silent for {int((now - last).total_seconds())} s"
+            if last is not None
+            else "has never sent a heartbeat"
+        )
+        error = (
+            f"the service on host {host} that ran its worker {silent} (a host is taken as "
+            f"gone after {HEARTBEAT_TIMEOUT_S:g} s without a heartbeat): {self.spec.interrupted}"
+        )
+        settled = self._mark(row_id, "failed", where=as_read, error=error, message="failed")
+        if settled:
+            self.log.warning("%s %s failed: host %s %s", self.spec.noun, row_id, host, silent)
         return settled
 
     def _claim(self) -> None:
@@ -285,6 +380,8 @@ class JobRunner(PollingWorker):
                 progress=0.0,
                 message="starting",
                 worker_pid=None,
+                runner_host=self.host,
+                heartbeat_at=None,
             )
             if self._update(row_id, "queued", claim) != 1:
                 continue  # another process took it, or it was cancelled
@@ -312,7 +409,9 @@ class JobRunner(PollingWorker):
         self._workers[row_id] = _Worker(
             row_id, process, stderr, time.monotonic() + deadline.seconds, deadline.error
         )
-        self._update(row_id, "running", {"worker_pid": process.pid})
+        self._update(
+            row_id, "running", {"worker_pid": process.pid, "heartbeat_at": self.ctx.settings.now()}
+        )
         self.log.info("%s %s: worker %s started", noun, row_id, process.pid)
 
     def worker_env(self) -> dict[str, str]:
@@ -333,6 +432,8 @@ class JobRunner(PollingWorker):
                 "FIELDROUTE_TIMEZONE": s.timezone,
                 "FIELDROUTE_PLAN_TIME_LIMIT_S": str(s.plan_time_limit_s),
                 "FIELDROUTE_PLAN_WORKERS": str(s.plan_workers),
+                "FIELDROUTE_LOG_FORMAT": s.log_format,  # the service's log format
+                "FIELDROUTE_LOG_LEVEL": s.log_level,
                 "PYTHONPATH": os.pathsep.join(
                     p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
                 ),
@@ -347,24 +448,26 @@ class JobRunner(PollingWorker):
 
     # ---- row updates (conditional on the status: an outcome already recorded stays)
 
-    def _update(self, row_id: str, status: str, values: dict[str, Any]) -> int:
-        """Write `values` to the row if it is still `status`; how many rows were written."""
+    def _update(
+        self, row_id: str, status: str, values: dict[str, Any], where: Sequence[Any] = ()
+    ) -> int:
+        """Write `values` to the row if it is still `status` (and matches `where`); how many
+        rows were written."""
         row = self.spec.row
         with self.ctx.sessions() as session, session.begin():
             result = session.execute(
                 update(row)
-                .where(row.id == row_id, row.status == status)
+                .where(row.id == row_id, row.status == status, *where)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def _mark(self, row_id: str, status: str, **values: Any) -> int:
+    def _mark(self, row_id: str, status: str, where: Sequence[Any] = (), **values: Any) -> int:
         """End a `running` row: `status` (failed, cancelled) with `values`."""
         now = self.ctx.settings.now()
-        return self._update(
-            row_id, "running", state_change(self.spec.row, status=status, finished_at=now, **values)
-        )
+        change = state_change(self.spec.row, status=status, finished_at=now, **values)
+        return self._update(row_id, "running", change, where)
 
     def _requeue(self, row_id: str) -> None:
         self._update(
@@ -377,8 +480,20 @@ class JobRunner(PollingWorker):
                 message=f"requeued: the service stopped while it was {self.spec.doing}",
                 started_at=None,
                 worker_pid=None,
+                runner_host=None,
+                heartbeat_at=None,
             ),
         )
+
+
+def this_host() -> str:
+    """This host's name, as recorded on the rows its runners claim (`runner_host`)."""
+    return socket.gethostname()[:255] or "localhost"
+
+
+def _same(column: Any, value: Any) -> Any:
+    """`column` still holds `value` (SQL: `IS NULL` for None)."""
+    return column.is_(None) if value is None else column == value
 
 
 def _recent(started_at: datetime | None, now: datetime) -> bool:

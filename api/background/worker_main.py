@@ -4,7 +4,10 @@ api.background.plan_worker PLAN_ID` or `python -m api.background.simulation_work
 both modules only say what their work is (a `WorkerSpec`) and hand it to `main`, which
 
 1. reads the settings from the environment (`DATABASE_URL`, `FIELDROUTE_*`, set by the
-   runner) and opens the database;
+   runner), logs on stderr in the service's format (`api.logs`: JSON lines by default) and
+   opens the database, whose schema must be the code's: a worker never migrates, and one
+   that finds the schema behind (new code on disk, `dispatch db upgrade` not yet run) or
+   ahead exits with code 1 naming the command (`api.storage.db.check_schema`);
 2. reads the row (`run`): no such row is exit code 2; a row no longer `running` (cancelled
    or given up meanwhile) is nothing to do, exit code 0. With environment `test` and
    `FIELDROUTE_TEST_CRASH_<KIND>=1` (`WorkerSpec.crash_hook`) it then dies abruptly, exit
@@ -35,8 +38,9 @@ from sqlalchemy import false, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.logs import configure_logging
 from api.settings import Settings
-from api.storage.db import make_engine, session_factory
+from api.storage.db import SchemaNotCurrent, check_schema, make_engine, session_factory
 
 #: at most one progress write per this many seconds (the last one, at 1.0, always goes)
 PROGRESS_EVERY_S = 0.5
@@ -190,13 +194,15 @@ def main(spec: WorkerSpec, argv: Sequence[str] | None = None) -> int:
     if len(args) != 1:
         sys.stderr.write(f"usage: python -m api.{spec.noun}_worker {spec.noun.upper()}_ID\n")
         return 2
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
     engine = make_engine(settings.database_url)
     try:
+        check_schema(engine)  # never migrates: a schema not the code's is refused
         return run(spec, session_factory(engine), settings, args[0])
+    except SchemaNotCurrent as exc:
+        spec.log.error("%s %s: refused to start: %s", spec.noun, args[0], exc)
+        return 1
     except Exception as exc:  # recording the outcome failed: the runner records the exit
         spec.log.error("%s %s: %s", spec.noun, args[0], describe(exc))
         return 1

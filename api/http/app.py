@@ -1,10 +1,19 @@
 """The FastAPI application factory: `create_app(settings)` builds a service; nothing happens at
 import time (no engine, no threads), so tests and the CLI build as many apps as they need.
 
-On startup the schema is migrated to the newest Alembic revision, the plan runner (which solves
-plans in separate processes, outside the web event loop), the simulation runner (season
-simulations, the same way), the webhook sender and the customer notice sender start; on
-shutdown they stop. Routers live in `api/http/routers/`, one per resource.
+On startup the schema is upgraded to the newest Alembic revision when the settings allow it
+(`Settings.migrates_on_start`: an SQLite database by default; `dispatch serve` does it once
+before its server processes start and they only check) or else checked: a schema behind the
+code stops the start with `SchemaNotCurrent` naming `dispatch db upgrade`. Then the plan
+runner (which solves plans in separate processes, outside the web event loop), the simulation
+runner (season simulations, the same way), the webhook sender and the customer notice sender
+start; on shutdown they stop. Routers live in `api/http/routers/`, one per resource.
+
+Middleware, outermost first: Starlette's error middleware (the 500 handler), `RequestLog`
+(request id, access log), the request metrics, `Compression` (gzip), `BodySizeLimit` (413),
+`JsonBodyGuard` (bodies' unusable JSON values), then FastAPI's exception handlers and routes.
+The size limit stays outside the JSON guard (the guard reads bounded bodies only); compression
+only touches answers, so it sits outside both and their problem answers are compressed too.
 """
 
 from __future__ import annotations
@@ -16,9 +25,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.context import AppContext
+from api.http.compression import Compression
 from api.http.errors import BodySizeLimit, install_error_handlers
 from api.http.json_guard import JsonBodyGuard
 from api.http.openapi_errors import install_problem_responses
+from api.http.request_log import RequestLog
 from api.http.routers import (
     auth,
     board,
@@ -40,7 +51,7 @@ from api.http.routers import (
 )
 from api.http.routers.web import install_web
 from api.settings import Settings
-from api.storage.db import make_engine, migrate, session_factory
+from api.storage.db import make_engine, prepare_schema, session_factory
 
 log = logging.getLogger("api")
 
@@ -64,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        migrate(engine)
+        prepare_schema(engine, upgrade=settings.migrates_on_start())  # SchemaNotCurrent: refused
         if settings.background_workers:
             from api.background.notice_sender import NoticeWorker
             from api.background.plan_runner import PlanRunner
@@ -121,9 +132,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(board.days_router)
     install_web(app)
     install_problem_responses(app)
+    # the last added is the outermost (see the module doc for the order)
     app.add_middleware(JsonBodyGuard)  # inside the size limit: it reads bounded bodies
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    metrics.install_prometheus(app, ctx)  # outermost: counts every answer, 413s too
+    if settings.compress_responses:
+        app.add_middleware(Compression)  # answers only: outside the body checks
+    metrics.install_prometheus(app, ctx)  # counts every answer, 413s too
+    app.add_middleware(RequestLog)  # outermost: every answer has an id and an access line
 
     @app.get("/health", tags=["operations"], summary="Liveness and database check")
     def health() -> dict[str, str]:

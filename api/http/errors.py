@@ -45,6 +45,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http.request_log import REQUEST_ID_HEADER
+from api.logs import current_request_id
 from api.principals import Forbidden
 from api.services.errors import Conflict, Unprocessable
 from dispatch.errors import InputError, InputErrors
@@ -350,8 +352,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette runs this outside every middleware: the request id is still set
+        # (api.http.request_log), so the traceback's log line and the answer name it
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(PROBLEMS["internal-error"], "internal error; it has been logged")
+        request_id = current_request_id()
+        return problem_response(
+            PROBLEMS["internal-error"],
+            "internal error; it has been logged",
+            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+        )
 
 
 # ---- the body-size limit

@@ -40,6 +40,11 @@ def test_a_day_through_the_real_server(tmp_path: Path) -> None:  # noqa: PLR0915
         "FIELDROUTE_WEBHOOK_POLL_S": "0.2",
     }
     today = settings.now().date()
+    # as a deployment does: the schema migrated once (on PostgreSQL nothing else migrates)
+    upgraded = subprocess.run(
+        [*DISPATCH, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
     seeded = subprocess.run(
         [*DISPATCH, "seed", "--fixture", "shanghai", "--jobs", "30", "--date", today.isoformat()],
         env=env, capture_output=True, text=True, check=False,
@@ -159,7 +164,7 @@ def test_a_day_through_the_real_server(tmp_path: Path) -> None:  # noqa: PLR0915
         server.start()
         r = c.get(f"/jobs/{job['job_id']}", headers=h("manager"))
         assert r.json()["status"] == "completed"
-        events = c.get(f"/jobs/{job['job_id']}/events", headers=h("dispatcher")).json()
+        events = c.get(f"/jobs/{job['job_id']}/events", headers=h("dispatcher")).json()["items"]
         assert [e["type"] for e in events] == ["departed", "arrived", "started", "completed"]
         assert c.get(f"/jobs/{job2['job_id']}", headers=h("manager")).json()["status"] == "failed"
 
