@@ -15,10 +15,15 @@ in id order, a batch at a time, and for each one:
    attempt, committed before anything is sent. A second service process running the same pass
    finds the row no longer due and leaves it (on PostgreSQL the UPDATE waits for the first
    claim to commit, then no longer matches; SQLite serialises writers);
-2. POSTs the JSON body with `httpx` (timeout `webhook_timeout_s`, redirects not followed);
-3. records the outcome: a 2xx marks the row `delivered`; anything else stores the HTTP status
-   or the exception's class name in `last_error` (never the payload or the URL, which may hold
-   a token) and schedules the next attempt `backoff_delay` seconds later; after
+2. decrypts the webhook's secret (`api.storage.webhook_secrets`), looks the URL's host up and
+   checks every address (`api.services.webhook_targets.delivery_address`: no loopback, private,
+   link-local or other non-global address unless the settings allow it), then POSTs the JSON
+   body with `httpx` to the checked address itself (the `Host` header and TLS name stay the
+   URL's; timeout `webhook_timeout_s`, redirects not followed). A refused target or an
+   unreadable secret is never connected to: the attempt fails with `last_error` saying why;
+3. records the outcome: a 2xx marks the row `delivered`; anything else stores the HTTP status,
+   the refusal or the exception's class name in `last_error` (never the payload or the URL,
+   which may hold a token) and schedules the next attempt `backoff_delay` seconds later; after
    `webhook_max_attempts` attempts the row is `dead` (an admin can put it back with
    `POST /webhooks/{id}/deliveries/{delivery_id}/retry`).
 
@@ -71,8 +76,10 @@ from sqlalchemy.orm import Session
 
 from api.background.polling import PollingWorker, give_up_interrupted
 from api.context import AppContext
+from api.services.webhook_targets import TargetRefused, delivery_address
 from api.settings import Settings
 from api.storage.models import OutboxRow, WebhookRow
+from api.storage.webhook_secrets import SecretUnreadable, secret_box
 
 log = logging.getLogger("api.webhooks")
 
@@ -227,17 +234,29 @@ def _send(
     ctx: AppContext, http: httpx.Client, claimed: _Claimed, clock: Callable[[], datetime]
 ) -> bool:
     """POST one claimed delivery and record the outcome; True if the receiver took it."""
+    error: str | None
+    try:
+        secret = secret_box(ctx.settings).open(claimed.secret)
+        address = delivery_address(claimed.url, ctx.settings)
+    except (SecretUnreadable, TargetRefused) as exc:
+        _record(ctx, claimed, str(exc), clock())
+        return False
+    except Exception as exc:  # no key at all (SecretKeyError), say: the row fails
+        _record(ctx, claimed, type(exc).__name__, clock())
+        return False
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
         "X-Fieldroute-Event": claimed.event_type,
         "X-Fieldroute-Delivery": str(claimed.id),
         "X-Fieldroute-Timestamp": timestamp,
-        "X-Fieldroute-Signature": sign(claimed.secret, timestamp, claimed.body),
+        "X-Fieldroute-Signature": sign(secret, timestamp, claimed.body),
     }
-    error: str | None
     try:
-        with http.stream("POST", claimed.url, content=claimed.body, headers=headers) as response:
+        url, extensions = pinned_request(claimed.url, address, headers)
+        with http.stream(
+            "POST", url, content=claimed.body, headers=headers, extensions=extensions
+        ) as response:
             error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
     except httpx.HTTPError as exc:
         error = type(exc).__name__
@@ -245,6 +264,20 @@ def _send(
         error = type(exc).__name__
     _record(ctx, claimed, error, clock())
     return error is None
+
+
+def pinned_request(
+    url: str, address: str, headers: dict[str, str]
+) -> tuple[httpx.URL, dict[str, Any]]:
+    """The URL to connect to for `url` with its host replaced by the checked `address`, and the
+    request's extensions; sets `headers["Host"]` to the URL's. An https URL keeps its host name
+    for TLS (SNI and the certificate check) through httpcore's `sni_hostname`."""
+    original = httpx.URL(url)
+    headers["Host"] = original.netloc.decode("ascii")
+    extensions: dict[str, Any] = {}
+    if original.scheme == "https":
+        extensions["sni_hostname"] = original.host
+    return original.copy_with(host=address), extensions
 
 
 def attempt_outcome(

@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepare_schema(engine, upgrade=settings.migrates_on_start())  # SchemaNotCurrent: refused
+        # SchemaNotCurrent: refused
+        prepare_schema(engine, upgrade=settings.migrates_on_start(), settings=settings)
         if settings.background_workers:
             from api.background.notice_sender import NoticeWorker
             from api.background.plan_runner import PlanRunner

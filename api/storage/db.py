@@ -28,6 +28,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.settings import Settings
+
 log = logging.getLogger("api.db")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -87,17 +89,21 @@ def dialect_insert(session: Session) -> Callable[..., Any]:
     return insert
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config(engine: Engine | None = None, settings: Settings | None = None) -> Config:
+    """Alembic's configuration; `settings` are what migrations that need a key read (0007,
+    webhook secrets), else they read `Settings()` from the environment."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
         cfg.attributes["engine"] = engine
+    if settings is not None:
+        cfg.attributes["settings"] = settings
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "head", settings: Settings | None = None) -> None:
     """Bring the database schema up to `revision` (creating it on an empty database)."""
-    command.upgrade(alembic_config(engine), revision)
+    command.upgrade(alembic_config(engine, settings), revision)
 
 
 #: where Alembic keeps a database's revision
@@ -173,7 +179,7 @@ def check_schema(engine: Engine) -> SchemaState:
     return state
 
 
-def prepare_schema(engine: Engine, *, upgrade: bool) -> None:
+def prepare_schema(engine: Engine, *, upgrade: bool, settings: Settings | None = None) -> None:
     """At start: upgrade the schema to the code's (`upgrade`), else only check it.
     `SchemaNotCurrent` for a database a newer version migrated (never downgraded here) or,
     without `upgrade`, one that is behind."""
@@ -187,4 +193,4 @@ def prepare_schema(engine: Engine, *, upgrade: bool) -> None:
         ", ".join(state.current) or "nothing",
         ", ".join(state.heads),
     )
-    migrate(engine)
+    migrate(engine, settings=settings)

@@ -264,13 +264,14 @@ class FollowUpRow(Base):
 
 
 class WebhookRow(Base):
-    """A subscriber: the order system, the call centre. Deliveries are signed with `secret`."""
+    """A subscriber: the order system, the call centre. Deliveries are signed with `secret`,
+    stored encrypted (`fernet:...`, api.storage.webhook_secrets)."""
 
     __tablename__ = "webhooks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(500))  # encrypted: api.storage.webhook_secrets
     events: Mapped[list[Any]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str] = mapped_column(String(200), default="")

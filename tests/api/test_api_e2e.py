@@ -38,6 +38,7 @@ def test_a_day_through_the_real_server(tmp_path: Path) -> None:  # noqa: PLR0915
         "FIELDROUTE_PLAN_SOLUTION_LIMIT": "40",
         "FIELDROUTE_WEBHOOK_BACKOFF_S": "0.2",
         "FIELDROUTE_WEBHOOK_POLL_S": "0.2",
+        "FIELDROUTE_WEBHOOK_ALLOW_PRIVATE": "true",  # the subscriber listens on 127.0.0.1
     }
     today = settings.now().date()
     # as a deployment does: the schema migrated once (on PostgreSQL nothing else migrates)

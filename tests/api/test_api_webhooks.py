@@ -20,6 +20,7 @@ from api.http.app import create_app
 from api.services.outbox import enqueue
 from api.settings import Settings
 from api.storage.models import OutboxRow
+from api.storage.webhook_secrets import secret_box
 from tests.api_support import bearer, make_settings, publish_demo_plan
 from tests.signed_receiver import SignedReceiver
 
@@ -201,7 +202,7 @@ def test_dead_receiver_goes_dead_after_max_attempts_and_can_be_retried(tmp_path,
 
             stored = session.get(WebhookRow, hook["id"])
             stored.url = target.url
-            target.secret = stored.secret
+            target.secret = secret_box(settings).open(stored.secret)
         retry = f"{deliveries}/{row.id}/retry"
         answer = client.post(retry, headers=admin)
         assert answer.status_code == 200, answer.text

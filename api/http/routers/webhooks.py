@@ -7,8 +7,12 @@ a credential of the receiving system (`?key=...`), and its secret signs what the
 Dispatchers see the effects (job statuses), not the plumbing.
 
 The signing secret is generated here and shown once, in the answer to `POST /webhooks`; it is
-stored (it must be, to sign) but never answered again. To rotate it, register the URL again
-and delete the old webhook.
+stored encrypted (`api.storage.webhook_secrets`: it must be kept, to sign) and never answered
+again. To rotate it, register the URL again and delete the old webhook.
+
+A URL must be http(s) and may not name a loopback, private, link-local or other non-global
+address unless the settings allow it (`api.services.webhook_targets`): refused with 422
+`invalid-request` naming the `url` field. Names are looked up (and checked) before each delivery.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,8 +35,10 @@ from api.principals import Principal, Role
 from api.services.audit import record_audit
 from api.services.errors import Conflict
 from api.services.outbox import EVENT_TYPES
+from api.services.webhook_targets import url_refusal
 from api.storage.models import OutboxRow, WebhookRow
 from api.storage.types import RowId, Text
+from api.storage.webhook_secrets import secret_box
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -41,7 +48,10 @@ ALL_EVENTS = "*"
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: HttpUrl = Field(description="http(s) URL the deliveries are POSTed to")
+    url: HttpUrl = Field(
+        description="http(s) URL the deliveries are POSTed to; its host must be a global "
+        "address (no loopback, private or link-local one) unless the settings allow it"
+    )
     events: list[str] = Field(
         min_length=1,
         max_length=len(EVENT_TYPES) + 1,
@@ -155,11 +165,17 @@ def create_webhook(
     ctx: CtxDep,
     session: SessionDep,
 ) -> WebhookCreated:
+    url = str(body.url)
+    refusal = url_refusal(url, ctx.settings)
+    if refusal is not None:
+        raise RequestValidationError(
+            [{"loc": ("body", "url"), "msg": refusal, "type": "url_not_allowed"}]
+        )
     now = ctx.settings.now()
     secret = "whsec_" + secrets.token_urlsafe(32)
     row = WebhookRow(
-        url=str(body.url),
-        secret=secret,
+        url=url,
+        secret=secret_box(ctx.settings).seal(secret),
         events=body.events,
         active=True,
         description=body.description,
