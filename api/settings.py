@@ -16,6 +16,11 @@ The token signing secret (`Settings.signing_secret`), in this order:
    Every installation has its own; `dispatch token` reads the same file as the server.
    A PostgreSQL database has no file to sit beside: name `FIELDROUTE_DATA_DIR` or set the key.
 
+Webhook signing secrets are stored encrypted (`api.storage.webhook_secrets`) with a key
+derived (HKDF-SHA256) from `FIELDROUTE_WEBHOOK_SECRET_KEY` or, unset, from the signing secret
+(`Settings.webhook_key_material`); webhook targets must be global addresses unless
+`webhook_allow_private` or `webhook_allowed_networks` allow more (`api.services.webhook_targets`).
+
 Tokens (`api.http.auth`): each role has a longest lifetime (`token_max_hours_driver`,
 `token_max_hours_office`); a longer one is refused when minted and when presented.
 
@@ -26,6 +31,7 @@ offset (a phone's device time, say) are converted to it on input.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -34,7 +40,14 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("api")
@@ -48,6 +61,11 @@ SECRET_FILE_NAME = "secret-key"
 #: no role's token may be configured to last longer than this (90 days); revocations of all
 #: of a user's tokens are kept this long (`api.services.token_revocations`)
 MAX_TOKEN_HOURS = 24 * 90
+#: retention keeps customer data this many days beyond the longest guarantee window (a
+#: callback asked for on the guarantee's last day, planned, visited and followed up)
+RETENTION_MARGIN_DAYS = 20
+#: the shortest retention period: the 180-day repair guarantee (domain.md) and that margin
+MIN_RETENTION_DAYS = 200
 
 
 class SecretKeyError(RuntimeError):
@@ -135,12 +153,45 @@ class Settings(BaseSettings):
     repair_guarantee_days: int = Field(default=180, ge=0)
     installation_callback_days: int = Field(default=30, ge=0)
 
+    # retention (api.services.retention, `dispatch retention`): customer data of jobs whose
+    # last activity is older than this is anonymised. A repair is guaranteed half a year
+    # (domain.md): a callback copies the original job's customer, and follow-up calls and
+    # callback figures need it, so the period must outlast the guarantee by a margin
+    retention_days: int = Field(
+        default=365,
+        ge=MIN_RETENTION_DAYS,
+        le=36_500,
+        description="customer data of finished jobs is anonymised this many days after the "
+        "job's last activity; at least 200 and at least the repair guarantee (and the "
+        "installation callback window) plus 20 days",
+    )
+
     # webhooks
     webhook_max_attempts: int = Field(default=10, ge=1)
     webhook_backoff_s: float = Field(default=2.0, gt=0)
     webhook_backoff_max_s: float = Field(default=3600.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_poll_s: float = Field(default=1.0, gt=0)
+    # where webhooks may point (api.services.webhook_targets): checked when one is registered
+    # and again, on the resolved address, before every delivery
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="let webhooks reach loopback, private, link-local and other non-global "
+        "addresses (a receiver on the same host or network); never the unspecified address or "
+        "multicast",
+    )
+    webhook_allowed_networks: str = Field(
+        default="",
+        max_length=2000,
+        description="comma-separated networks (10.20.0.0/16, fd00:1::/64, 192.168.1.5) "
+        "webhooks may reach although they are not global; the narrow alternative to "
+        "webhook_allow_private",
+    )
+    webhook_secret_key: SecretStr | None = Field(
+        default=None,
+        description="key (32+ characters) that encrypts webhook signing secrets at rest; "
+        "unset: derived from the token signing secret (HKDF-SHA256)",
+    )
 
     # re-plans and customer notices (api.services.notices, api.background.notice_sender)
     eta_tolerance_minutes: int = Field(
@@ -277,6 +328,67 @@ class Settings(BaseSettings):
         db = Path(url.database)
         return db.with_name(f"{db.name}.{SECRET_FILE_NAME}")
 
+    def shortest_retention_days(self) -> int:
+        """The shortest `retention_days` these settings accept: 200, and the longest
+        callback window (the repair guarantee, the installation window) plus a margin."""
+        longest = max(self.repair_guarantee_days, self.installation_callback_days)
+        return max(MIN_RETENTION_DAYS, longest + RETENTION_MARGIN_DAYS)
+
+    @model_validator(mode="after")
+    def _retention_outlasts_the_guarantee(self) -> Settings:
+        needed = self.shortest_retention_days()
+        if self.retention_days < needed:
+            raise ValueError(
+                f"retention_days ({self.retention_days}) must be at least {needed}: "
+                f"{MIN_RETENTION_DAYS} days, and the longest callback window (repair "
+                f"guarantee {self.repair_guarantee_days} days, installations "
+                f"{self.installation_callback_days}) plus {RETENTION_MARGIN_DAYS} days: "
+                "a callback copies the original job's customer"
+            )
+        return self
+
+    @field_validator("webhook_secret_key")
+    @classmethod
+    def _long_webhook_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in _comma_list(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP network (10.0.0.0/8, fd00::/8)") from None
+        return value
+
+    def webhook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """`webhook_allowed_networks` parsed (host bits ignored: `10.1.2.3/8` is `10.0.0.0/8`)."""
+        return tuple(
+            ipaddress.ip_network(item, strict=False)
+            for item in _comma_list(self.webhook_allowed_networks)
+        )
+
+    def webhook_key_material(self, *, create: bool = True) -> tuple[str, str]:
+        """What the key encrypting webhook secrets is derived from, and its origin in words:
+        `webhook_secret_key`, else the token signing secret (`signing_secret`). With
+        `create=False` (migrations) no secret file is generated: `SecretKeyError` instead."""
+        if self.webhook_secret_key is not None:
+            return self.webhook_secret_key.get_secret_value(), "FIELDROUTE_WEBHOOK_SECRET_KEY"
+        if not create and self._secret is None and self.secret_key is None:
+            path = None if self.use_development_secret else self.secret_file()
+            if not self.use_development_secret and (path is None or not path.exists()):
+                raise SecretKeyError(
+                    "no key for webhook secrets: set FIELDROUTE_WEBHOOK_SECRET_KEY or "
+                    "FIELDROUTE_SECRET_KEY (as the service has them), or FIELDROUTE_DATA_DIR / "
+                    "DATABASE_URL so that the installation's secret file is found"
+                    + (f" (no file {path})" if path is not None else "")
+                )
+        secret, origin, _ = self._signing_secret()
+        return secret, f"the token signing secret ({origin})"
+
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
@@ -316,6 +428,10 @@ class Settings(BaseSettings):
         if moment.tzinfo is None:
             return moment
         return moment.astimezone(self.tz).replace(tzinfo=None)
+
+
+def _comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _read_or_create_secret(path: Path) -> tuple[str, bool]:

@@ -10,6 +10,7 @@
     dispatch user list
     dispatch user password USERNAME [--password-stdin]
     dispatch serve [--host 127.0.0.1] [--port 8000] [--workers 1]
+    dispatch retention [--dry-run] [--before YYYY-MM-DD [--force]]
 
 `dispatch user add` and `dispatch user password` without `--password-stdin` make a random
 password and print it once; with it they read the password from the first line of stdin
@@ -95,6 +96,27 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     token.set_defaults(run=cmd_token)
 
     _add_user_commands(sub)
+
+    retention = sub.add_parser(
+        "retention",
+        help="anonymise customer data of jobs finished before the retention period "
+        "(FIELDROUTE_RETENTION_DAYS); prints the rows changed per table",
+    )
+    retention.add_argument(
+        "--dry-run", action="store_true", help="count what would change, change nothing"
+    )
+    retention.add_argument(
+        "--before",
+        type=date.fromisoformat,
+        help="cutoff day YYYY-MM-DD (default: today minus FIELDROUTE_RETENTION_DAYS)",
+    )
+    retention.add_argument(
+        "--force",
+        action="store_true",
+        help="accept a --before that falls inside the shortest allowed retention (jobs "
+        "possibly still under the repair guarantee)",
+    )
+    retention.set_defaults(run=_refusing_old_schemas(cmd_retention))
 
     serve = sub.add_parser("serve", help="run the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
@@ -460,3 +482,44 @@ def _table(rows: list[tuple[str, ...]]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    """`dispatch retention [--dry-run] [--before D] [--force]` (docs/operations.md)."""
+    from pydantic import ValidationError
+
+    from api.services.retention import TABLES, apply_retention, cutoff_for
+    from api.storage.db import session_factory
+
+    try:
+        settings = _settings()
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    today = settings.now().date()
+    shortest = settings.shortest_retention_days()
+    before = args.before or cutoff_for(today, settings.retention_days)
+    if args.before is not None and before > cutoff_for(today, shortest) and not args.force:
+        print(
+            f"error: --before {before} is within {shortest} days of today ({today}): "
+            "jobs may still be under the repair guarantee; pass --force to anonymise anyway",
+            file=sys.stderr,
+        )
+        return 2
+    engine = _ready_engine(settings)
+    try:
+        report = apply_retention(
+            session_factory(engine), before, settings.now(), dry_run=args.dry_run
+        )
+    finally:
+        engine.dispose()
+    verb = "would change" if args.dry_run else "changed"
+    print(
+        f"retention{' (dry run)' if args.dry_run else ''}: customer data of jobs finished "
+        f"before {before}: {report.jobs_in_scope} jobs in scope"
+    )
+    for table in TABLES:
+        print(f"  {table:<18} {report.changed[table]:>8} rows {verb}")
+    if report.plans_skipped_busy:
+        print(f"  {report.plans_skipped_busy} plans queued or running were left for the next run")
+    return 0
