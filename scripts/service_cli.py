@@ -41,21 +41,23 @@ secret, generated on first use into a file readable by its owner only, beside th
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scripts.cli_support import (
+    ROLES,
+    format_table,
+    load_settings,
+    ready_engine,
+    refusing_old_schemas,
+)
+from scripts.user_cli import add_user_commands
+
 if TYPE_CHECKING:  # imported lazily at run time: `dispatch` starts fast for every command
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
+    pass
 
-    from api.settings import Settings
-
-#: `api.principals.Role`'s values (spelled out so building the parser imports nothing heavy)
-ROLES = ["dispatcher", "driver", "planner", "manager", "admin"]
 #: `api.logs.LOG_LEVELS` (spelled out for the same reason)
 LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
@@ -80,7 +82,7 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     seed.add_argument("--jobs", type=int, help="jobs on that day (default 1,500; 4,000 peak)")
     seed.add_argument("--seed", type=int, default=0)
     seed.add_argument("--peak", action="store_true", help="peak air-conditioner day")
-    seed.set_defaults(run=_refusing_old_schemas(cmd_seed))
+    seed.set_defaults(run=refusing_old_schemas(cmd_seed))
 
     token = sub.add_parser("token", help="mint a bearer token signed with the service secret")
     token.add_argument("--role", required=True, choices=ROLES)
@@ -95,7 +97,7 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     )
     token.set_defaults(run=cmd_token)
 
-    _add_user_commands(sub)
+    add_user_commands(sub)
 
     retention = sub.add_parser(
         "retention",
@@ -116,7 +118,7 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
         help="accept a --before that falls inside the shortest allowed retention (jobs "
         "possibly still under the repair guarantee)",
     )
-    retention.set_defaults(run=_refusing_old_schemas(cmd_retention))
+    retention.set_defaults(run=refusing_old_schemas(cmd_retention))
 
     serve = sub.add_parser("serve", help="run the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
@@ -131,50 +133,12 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(run=cmd_serve)
 
 
-def _add_user_commands(sub: argparse._SubParsersAction) -> None:
-    user = sub.add_parser("user", help="users who sign in: add, disable, list, password")
-    actions = user.add_subparsers(dest="user_action", required=True)
-
-    add = actions.add_parser("add", help="add a user (prints a random password once)")
-    add.add_argument("username", help="letters, digits, '.', '_', '-', '@' (up to 100)")
-    add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--crew", help="the driver's crew (required for --role driver)")
-    add.add_argument(
-        "--regions", help="dispatchers only: the regions they work on, comma-separated"
-    )
-    add.add_argument("--name", help="display name (default: the user name)")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add.set_defaults(run=_refusing_old_schemas(cmd_user_add))
-
-    disable = actions.add_parser("disable", help="stop a user from signing in")
-    disable.add_argument("username")
-    disable.set_defaults(run=_refusing_old_schemas(cmd_user_disable))
-
-    listing = actions.add_parser("list", help="the users (never their passwords)")
-    listing.set_defaults(run=_refusing_old_schemas(cmd_user_list))
-
-    password = actions.add_parser(
-        "password", help="set a new password (random and printed once, or from stdin)"
-    )
-    password.add_argument("username")
-    password.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin"
-    )
-    password.set_defaults(run=_refusing_old_schemas(cmd_user_password))
-
-
-def _settings():
-    from api.settings import Settings
-
-    return Settings()
-
-
 def cmd_db(args: argparse.Namespace) -> int:
     from api.storage.db import make_engine, migrate, schema_state
 
     if args.action in ("backup", "restore"):
         return cmd_db_backup(args)
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url)
     url = engine.url.render_as_string(hide_password=True)
     try:
@@ -197,38 +161,6 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ready_engine(settings: Settings) -> Engine:
-    """An engine on a database at this version's schema: upgraded first when the settings
-    allow it (`Settings.migrates_on_start`), else checked; `SchemaNotCurrent` (exit code 2,
-    naming `dispatch db upgrade`) when it is not."""
-    from api.storage.db import make_engine, prepare_schema
-
-    engine = make_engine(settings.database_url)
-    try:
-        prepare_schema(engine, upgrade=settings.migrates_on_start())
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
-
-
-def _refusing_old_schemas(run: Callable[[argparse.Namespace], int]):
-    """`run`, with a database schema that is not this version's reported as an error (exit
-    code 2) naming the command to run, not as a traceback."""
-
-    @functools.wraps(run)
-    def checked(args: argparse.Namespace) -> int:
-        from api.storage.db import SchemaNotCurrent
-
-        try:
-            return run(args)
-        except SchemaNotCurrent as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-
-    return checked
-
-
 def cmd_db_backup(args: argparse.Namespace) -> int:
     """`dispatch db backup FILE` / `dispatch db restore FILE` (docs/operations.md)."""
     from api.storage.backup import BackupError, backup, restore
@@ -236,7 +168,7 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     if args.file is None:
         print(f"error: dispatch db {args.action} needs a FILE", file=sys.stderr)
         return 2
-    settings = _settings()
+    settings = load_settings()
     try:
         if args.action == "backup":
             held = backup(settings.database_url, args.file)
@@ -258,8 +190,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise InputError("arguments", "--jobs", f"must be >= 1, got {args.jobs}")
-    settings = _settings()
-    engine = _ready_engine(settings)
+    settings = load_settings()
+    engine = ready_engine(settings)
     result = seed_demo(
         session_factory(engine),
         settings.now(),
@@ -280,7 +212,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     )
     rows = [("user", "role", "password")]
     rows += [(name, role, pw or "already exists, password unchanged") for name, role, pw in users]
-    print(_table(rows))
+    print(format_table(rows))
     return 0
 
 
@@ -291,7 +223,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     if args.role == "driver" and not args.crew:
         raise InputError("arguments", "--crew", "is required for a driver token")
-    settings = _settings()
+    settings = load_settings()
     try:
         token = issue_token(settings, args.subject, args.role, args.crew, args.ttl_hours)
     except SecretKeyError as exc:
@@ -319,7 +251,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.settings import DEVELOPMENT_SECRET, SecretKeyError
     from api.storage.db import SchemaNotCurrent
 
-    settings = _settings()
+    settings = load_settings()
     level = args.log_level or settings.log_level
     configure_logging(settings.log_format, level)
     log = logging.getLogger("api.serve")
@@ -333,7 +265,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         made = "generated a new one in" if created else "from"
         log.info("token signing secret: %s %s", made, origin)
     try:
-        _ready_engine(settings).dispose()
+        ready_engine(settings).dispose()
     except SchemaNotCurrent as exc:
         log.error("refusing to start: %s", exc)
         return 2
@@ -362,128 +294,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-#: `api.services.users` names model fields; on the command line the message names the flag
-_USER_FLAGS = {"crew_id": "--crew", "regions": "--regions", "display_name": "--name"}
-
-
-def _user_sessions() -> tuple[Settings, sessionmaker[Session]]:
-    """Settings and a session factory on a database at this version's schema."""
-    from api.storage.db import session_factory
-
-    settings = _settings()
-    return settings, session_factory(_ready_engine(settings))
-
-
-def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
-    """The password from stdin's first line (`--password-stdin`), or a random one; and
-    whether it was generated (then it is printed once)."""
-    from api.services.users import new_password
-
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n"), False
-    return new_password(), True
-
-
-def _as_flags(exc: Exception) -> Exception:
-    from dispatch.errors import InputError
-
-    if isinstance(exc, InputError) and exc.field in _USER_FLAGS:
-        return InputError(exc.record, _USER_FLAGS[exc.field], exc.message)
-    return exc
-
-
-def cmd_user_add(args: argparse.Namespace) -> int:
-    from api.services.users import create_user
-    from dispatch.errors import InputError
-
-    regions = None
-    if args.regions is not None:
-        regions = [r.strip() for r in args.regions.split(",") if r.strip()]
-    password, generated = _read_password(args)
-    settings, sessions = _user_sessions()
-    try:
-        with sessions() as session, session.begin():
-            user = create_user(
-                session,
-                args.username,
-                args.role,
-                password,
-                settings.now(),
-                crew_id=args.crew,
-                regions=regions,
-                display_name=args.name,
-            )
-    except InputError as exc:
-        raise _as_flags(exc) from None
-    bound = f", crew {user.crew_id}" if user.crew_id else ""
-    bound += f", regions {','.join(user.regions)}" if user.regions else ""
-    print(f"added user {user.username} ({user.role}{bound})")
-    if generated:
-        print(f"password: {password}  (shown only now)")
-    return 0
-
-
-def cmd_user_disable(args: argparse.Namespace) -> int:
-    from api.services.users import disable_user
-
-    settings, sessions = _user_sessions()
-    with sessions() as session, session.begin():
-        disable_user(session, args.username, settings.precise_now())
-    print(
-        f"disabled user {args.username}: no more sign-ins, and the tokens already issued "
-        f"are refused (within {settings.token_revocation_cache_s:g} s by running servers)"
-    )
-    return 0
-
-
-def cmd_user_list(_args: argparse.Namespace) -> int:
-    from api.services.users import list_users
-
-    _, sessions = _user_sessions()
-    with sessions() as session:
-        users = list_users(session)
-    rows = [("user", "role", "crew", "regions", "active", "last sign-in", "name")]
-    for u in users:
-        rows.append(
-            (
-                u.username,
-                u.role,
-                u.crew_id or "-",
-                ",".join(u.regions) if u.regions else "all" if u.role == "dispatcher" else "-",
-                "yes" if u.active else "no",
-                u.last_sign_in_at.isoformat(timespec="minutes") if u.last_sign_in_at else "-",
-                u.display_name,
-            )
-        )
-    print(_table(rows))
-    return 0
-
-
-def cmd_user_password(args: argparse.Namespace) -> int:
-    from api.services.users import set_password
-
-    password, generated = _read_password(args)
-    settings, sessions = _user_sessions()
-    with sessions() as session, session.begin():
-        set_password(session, args.username, password, settings.precise_now())
-    print(
-        f"new password set for {args.username} (a sign-in lock on the name is lifted; "
-        "tokens issued before are refused)"
-    )
-    if generated:
-        print(f"password: {password}  (shown only now)")
-    return 0
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    """Plain left-aligned columns, the first row a header."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
 def cmd_retention(args: argparse.Namespace) -> int:
     """`dispatch retention [--dry-run] [--before D] [--force]` (docs/operations.md)."""
     from pydantic import ValidationError
@@ -492,7 +302,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     from api.storage.db import session_factory
 
     try:
-        settings = _settings()
+        settings = load_settings()
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -506,7 +316,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    engine = _ready_engine(settings)
+    engine = ready_engine(settings)
     try:
         report = apply_retention(
             session_factory(engine), before, settings.now(), dry_run=args.dry_run

@@ -64,8 +64,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -80,6 +78,7 @@ from sqlalchemy import select, update
 
 from api.background.polling import PollingWorker
 from api.background.worker_main import state_change
+from api.background.worker_processes import stderr_tail, terminate, this_host, worker_alive
 from api.context import AppContext
 from api.settings import Settings
 
@@ -92,14 +91,11 @@ CLAIM_GRACE_S = 30.0
 #: a row another host claimed is taken as interrupted once that host's runner has not
 #: heartbeaten it for this long: three sweeps, at least a minute. Its runner writes a
 #: heartbeat every pass (`POLL_S`), so this leaves room for slow passes (stopping workers
-#: takes up to `TERMINATE_WAIT_S` each), the database away for a while and clock skew.
+#: takes up to `worker_processes.TERMINATE_WAIT_S` each), the database away for a while and
+#: clock skew.
 HEARTBEAT_TIMEOUT_S = max(60.0, 3 * SWEEP_S)
 #: seconds `stop()` waits for the pass in flight
 STOP_WAIT_S = 10.0
-#: seconds a terminated worker gets to exit before it is killed
-TERMINATE_WAIT_S = 5.0
-#: lines of a crashed worker's stderr kept in the row's error
-STDERR_LINES = 20
 
 #: the package root the worker imports `api` from
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +186,7 @@ class JobRunner(PollingWorker):
     def on_stop(self) -> None:
         """Terminate this runner's workers and requeue their rows."""
         for worker in list(self._workers.values()):
-            _terminate(worker.process.pid, worker.process)
+            terminate(worker.process.pid, worker.process)
             self._settle(worker, requeue=True)
         self._adopted.clear()  # left to finish: the next runner on this host adopts them
 
@@ -220,7 +216,7 @@ class JobRunner(PollingWorker):
             if worker.process.poll() is not None:
                 self._settle(worker)
             elif time.monotonic() > worker.deadline:
-                _terminate(worker.process.pid, worker.process)
+                terminate(worker.process.pid, worker.process)
                 self._settle(worker, overran=True)
 
     def _heartbeat(self) -> None:
@@ -247,7 +243,7 @@ class JobRunner(PollingWorker):
         noun, row_id, row = self.spec.noun, worker.row_id, self.spec.row
         self._workers.pop(row_id, None)
         code = worker.process.wait()
-        tail = _tail(worker.stderr)
+        tail = stderr_tail(worker.stderr)
         worker.stderr.close()
         with self.ctx.sessions() as session:
             found = session.execute(
@@ -285,7 +281,7 @@ class JobRunner(PollingWorker):
         for row_id in ids:
             worker = self._workers.get(row_id)
             if worker is not None:
-                _terminate(worker.process.pid, worker.process)
+                terminate(worker.process.pid, worker.process)
                 self._settle(worker)
 
     def recover(self) -> int:
@@ -319,7 +315,7 @@ class JobRunner(PollingWorker):
         row_id, pid = found.id, found.worker_pid
         if pid is not None and self.spec.alive(pid, row_id):
             if found.cancel_requested:  # an orphan of a previous process: still ours to stop
-                _terminate(pid, None)
+                terminate(pid, None)
                 return self._mark(row_id, "cancelled", message="cancelled")
             adopted[row_id] = pid  # left to finish, heartbeaten meanwhile
             return 0
@@ -486,11 +482,6 @@ class JobRunner(PollingWorker):
         )
 
 
-def this_host() -> str:
-    """This host's name, as recorded on the rows its runners claim (`runner_host`)."""
-    return socket.gethostname()[:255] or "localhost"
-
-
 def _same(column: Any, value: Any) -> Any:
     """`column` still holds `value` (SQL: `IS NULL` for None)."""
     return column.is_(None) if value is None else column == value
@@ -498,60 +489,3 @@ def _same(column: Any, value: Any) -> Any:
 
 def _recent(started_at: datetime | None, now: datetime) -> bool:
     return started_at is not None and now - started_at < timedelta(seconds=CLAIM_GRACE_S)
-
-
-def worker_alive(pid: int | None, module: str, row_id: str) -> bool:
-    """Is process `pid` alive and `python -m MODULE ROW_ID` (not a recycled pid)?"""
-    if pid is None:
-        return False
-    proc = Path("/proc")
-    if proc.is_dir():
-        try:
-            cmdline = (proc / str(pid) / "cmdline").read_bytes()
-        except OSError:
-            return False
-        # a zombie (exited, not yet reaped) has an empty command line: not alive
-        return module.encode() in cmdline and row_id.encode() in cmdline
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _terminate(pid: int, process: subprocess.Popen[bytes] | None) -> None:
-    """Stop a worker and its process pool: SIGTERM to its group, SIGKILL if it lingers."""
-    if process is not None and process.poll() is not None:
-        return
-    _signal_group(pid, signal.SIGTERM)
-    if process is None:
-        return
-    try:
-        process.wait(TERMINATE_WAIT_S)
-    except subprocess.TimeoutExpired:
-        _signal_group(pid, signal.SIGKILL)
-        process.wait()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(pid, sig)  # the worker leads its own session, so its group id is its pid
-        else:  # pragma: no cover - not POSIX
-            os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _tail(stream: IO[bytes], lines: int = STDERR_LINES, max_bytes: int = 64_000) -> str:
-    """The last `lines` lines of a worker's stderr (read from its temporary file)."""
-    try:
-        stream.flush()
-        size = stream.seek(0, os.SEEK_END)
-        stream.seek(max(0, size - max_bytes))
-        text = stream.read().decode("utf-8", errors="replace")
-    except (OSError, ValueError):
-        return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
