@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from api.storage.models import CrewRow, DepotRow, JobRow, ZoneRow
 from dispatch.files.records import (
-    PERSONAL_FIELDS,
     crew_from_dict,
     crew_to_dict,
     depot_from_dict,
@@ -25,7 +24,7 @@ from dispatch.files.records import (
     job_to_dict,
 )
 from dispatch.models import Crew, Depot, Job
-from dispatch.privacy import coarse_job_fields
+from dispatch.privacy import PERSONAL_FIELDS, coarse_job_fields
 from dispatch.zones import Zone, locate
 
 

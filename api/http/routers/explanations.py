@@ -23,7 +23,7 @@ from api.http.deps import SessionDep
 from api.principals import ANY_OFFICE, Principal
 from api.services.errors import Conflict
 from api.services.plan_rows import FINISHED, get_plan, stored_plan
-from dispatch.files.records import PERSONAL_FIELDS
+from dispatch.privacy import PERSONAL_FIELDS
 from dispatch.running.explain import explain_plan, zone_shortages
 
 router = APIRouter(tags=["re-plans"])

@@ -60,7 +60,7 @@ from api.storage.types import Day
 from dispatch.errors import InputError
 from dispatch.files.geojson import plan_to_geojson
 from dispatch.files.problem_io import problem_to_dict
-from dispatch.files.records import PERSONAL_FIELDS
+from dispatch.privacy import PERSONAL_FIELDS
 from dispatch.promises import default_policies
 
 router = APIRouter(prefix="/plans", tags=["plans"])

@@ -57,8 +57,8 @@ from api.principals import ANY_OFFICE, Principal, Role, check_own_crew, check_re
 from api.storage.models import JobRow, PlanRow
 from api.storage.types import Day
 from dispatch.files.plan_io import plan_from_dict
-from dispatch.files.records import PERSONAL_FIELDS
 from dispatch.plan import Plan
+from dispatch.privacy import PERSONAL_FIELDS
 from dispatch.running.driver_route import driver_route
 
 router = APIRouter(tags=["routes"])
