@@ -38,7 +38,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AliasChoices,
@@ -128,7 +128,12 @@ class Settings(BaseSettings):
         "made elsewhere (another process, `dispatch user disable`) takes this long at most "
         "(0: on every request)",
     )
-    timezone: str = "Asia/Shanghai"
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="the IANA time zone of the region: every stored time is a local time of it; "
+        "fixed when the database is first served and checked at every start "
+        "(`api.storage.installation`)",
+    )
 
     # planning
     plan_time_limit_s: float = Field(default=30.0, gt=0)
@@ -346,6 +351,18 @@ class Settings(BaseSettings):
                 "a callback copies the original job's customer"
             )
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(
+                f"{value!r} is not a time zone of the tz database (an IANA name such as "
+                "Asia/Shanghai or Europe/Berlin)"
+            ) from None
+        return value
 
     @field_validator("webhook_secret_key")
     @classmethod

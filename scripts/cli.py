@@ -28,6 +28,7 @@ from typing import TypeVar
 from dispatch.errors import InputError, InputErrors
 from dispatch.metrics.kpis import format_kpis, plan_kpis
 from dispatch.plan_validator import PlanInvalid, validate_plan
+from scripts.cli_support import SettingsInvalid
 
 T = TypeVar("T")
 
@@ -230,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     except PlanInvalid as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INVALID_PLAN
+    except SettingsInvalid as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

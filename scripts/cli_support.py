@@ -18,10 +18,25 @@ if TYPE_CHECKING:  # imported lazily at run time: `dispatch` starts fast for eve
 ROLES = ["dispatcher", "driver", "planner", "manager", "admin"]
 
 
+class SettingsInvalid(RuntimeError):
+    """The service's settings (environment, `.env`) do not validate; one line per setting."""
+
+
 def load_settings() -> Settings:
+    """The service's settings; `SettingsInvalid` naming each bad `FIELDROUTE_*` variable and
+    why (reported by `dispatch` as an error, exit code 2, not as a traceback)."""
+    from pydantic import ValidationError
+
     from api.settings import Settings
 
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "FIELDROUTE_" + "_".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise SettingsInvalid("invalid settings: " + "; ".join(lines)) from None
 
 
 def ready_engine(settings: Settings) -> Engine:
@@ -29,10 +44,12 @@ def ready_engine(settings: Settings) -> Engine:
     allow it (`Settings.migrates_on_start`), else checked; `SchemaNotCurrent` (exit code 2,
     naming `dispatch db upgrade`) when it is not."""
     from api.storage.db import make_engine, prepare_schema
+    from api.storage.installation import check_installation
 
     engine = make_engine(settings.database_url)
     try:
         prepare_schema(engine, upgrade=settings.migrates_on_start())
+        check_installation(engine, settings)
     except BaseException:
         engine.dispose()
         raise
@@ -46,10 +63,11 @@ def refusing_old_schemas(run: Callable[[argparse.Namespace], int]):
     @functools.wraps(run)
     def checked(args: argparse.Namespace) -> int:
         from api.storage.db import SchemaNotCurrent
+        from api.storage.installation import InstallationMismatch
 
         try:
             return run(args)
-        except SchemaNotCurrent as exc:
+        except (SchemaNotCurrent, InstallationMismatch) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 

@@ -250,6 +250,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.logs import configure_logging, logging_config
     from api.settings import DEVELOPMENT_SECRET, SecretKeyError
     from api.storage.db import SchemaNotCurrent
+    from api.storage.installation import InstallationMismatch
 
     settings = load_settings()
     level = args.log_level or settings.log_level
@@ -266,7 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("token signing secret: %s %s", made, origin)
     try:
         ready_engine(settings).dispose()
-    except SchemaNotCurrent as exc:
+    except (SchemaNotCurrent, InstallationMismatch) as exc:
         log.error("refusing to start: %s", exc)
         return 2
     except SQLAlchemyError as exc:
@@ -296,16 +297,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_retention(args: argparse.Namespace) -> int:
     """`dispatch retention [--dry-run] [--before D] [--force]` (docs/operations.md)."""
-    from pydantic import ValidationError
-
     from api.services.retention import TABLES, apply_retention, cutoff_for
     from api.storage.db import session_factory
 
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings()
     today = settings.now().date()
     shortest = settings.shortest_retention_days()
     before = args.before or cutoff_for(today, settings.retention_days)

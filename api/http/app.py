@@ -52,6 +52,7 @@ from api.http.routers import (
 from api.http.routers.web import install_web
 from api.settings import Settings
 from api.storage.db import make_engine, prepare_schema, session_factory
+from api.storage.installation import check_installation
 
 log = logging.getLogger("api")
 
@@ -75,8 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # SchemaNotCurrent: refused
+        # SchemaNotCurrent, InstallationMismatch: refused
         prepare_schema(engine, upgrade=settings.migrates_on_start(), settings=settings)
+        check_installation(engine, settings)
         if settings.background_workers:
             from api.background.notice_sender import NoticeWorker
             from api.background.plan_runner import PlanRunner

@@ -444,3 +444,15 @@ class TokenRevocationRow(Base):
     revoked_at: Mapped[datetime] = mapped_column(DateTime)
     #: why: sign_out, sign_out_everywhere, disabled, password
     reason: Mapped[str] = mapped_column(String(30))
+
+
+class InstallationFactRow(Base):
+    """A fact about the installation fixed when its database was first served, checked at
+    every start (`api.storage.installation`): today the time zone its naive local times are
+    in, so a changed `FIELDROUTE_TIMEZONE` cannot silently shift every stored time."""
+
+    __tablename__ = "installation_facts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
