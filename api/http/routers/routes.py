@@ -17,17 +17,15 @@ job, a status, a corrected phone number) changes one of those, so the ETag.
 caches must not keep it (personal data); `Vary: Authorization` since the body
 depends on the caller's role.
 
-Hot path: reading and validating a 1,500-job plan document takes far longer than the rest
-of the request, so parsed plans are kept in a small in-process LRU keyed by (plan id, plan
-version), with one loader per key (200 phones asking at once parse the plan once), and each
-crew's route is kept with its plan. A request then costs two small queries: the published
-plans' ids and versions for the day, and the statuses and versions of the crew's jobs (plus
-their contact when a body is built), read on one pooled
-connection in a single thread-pool hop (no ORM session, async dependencies).
+Hot path: parsed plans and built bodies are kept in process (`api.http.route_cache`). A
+request costs two small queries: the published plans' ids and versions for the day, and the
+statuses and versions of the crew's jobs (plus their contact when a body not yet cached is
+built), read on one pooled connection in a single thread-pool hop (no ORM session, async
+dependencies).
 
 What changed: when the published plan is an approved re-plan (it has a `parent_id`, the plan
 it superseded), each stop carries `change` - `"new"` (not on this crew's previous route),
-`"eta_moved"` (its ETA moved by `ETA_MOVED_MINUTES` or more; `previous_eta` says from when),
+`"eta_moved"` (its ETA moved by `route_cache.ETA_MOVED_MINUTES` or more; `previous_eta` says from when),
 or null - and the route lists `removed`: the jobs taken off this crew's route. The previous
 routes are read once per plan version, with the plan, into the same cache.
 """
@@ -36,11 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any, Literal
 
 import anyio
@@ -53,23 +47,18 @@ from api.context import AppContext
 from api.http.auth import require
 from api.http.deps import CtxDep
 from api.http.http_cache import etag_matches
+from api.http.route_cache import PlanCache, body_cache, plan_cache
+
+__all__ = ["DriverRouteOut", "PlanCache", "plan_cache", "route_body", "router"]
 from api.principals import ANY_OFFICE, Principal, Role, check_own_crew, check_region
 from api.storage.models import JobRow, PlanRow
 from api.storage.types import Day
-from dispatch.files.plan_io import plan_from_dict
-from dispatch.plan import Plan
 from dispatch.privacy import PERSONAL_FIELDS
-from dispatch.running.driver_route import driver_route
 
 router = APIRouter(tags=["routes"])
 
-#: parsed plans kept in memory (a region's day is one plan; a few days and regions fit)
-PLAN_CACHE_SIZE = 16
 #: job statuses left off a driver's route
 HIDDEN_STATUSES = frozenset({"cancelled"})
-#: a stop whose ETA moved by at least this many minutes since the previous version is
-#: marked `eta_moved` (smaller moves are the re-timing noise of any re-plan)
-ETA_MOVED_MINUTES = 5
 
 
 # ---- response documentation (the body itself is serialised by hand, compactly; the tests
@@ -172,116 +161,6 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "A driver asking for another crew's route"},
     404: {"description": "No published plan for the day, or the crew is not on it"},
 }
-
-
-# ---- the parsed-plan cache
-
-
-@dataclass
-class _Entry:
-    plan: Plan
-    crews: frozenset[str]
-    routes: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict)
-    #: the superseded version's routes (crew -> job id -> ETA), for a re-plan
-    previous: dict[str, dict[str, str]] | None = None
-    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def changes_of(self, crew_id: str) -> dict[str, Any] | None:
-        """What changed on the crew's route since the previous version (None: no previous
-        version): `{"stops": {job_id: (change, previous_eta)}, "removed": [job ids]}`."""
-        if self.previous is None:
-            return None
-        found = self.changes.get(crew_id)
-        if found is None:
-            found = route_changes(self.route(crew_id, False), self.previous.get(crew_id, {}))
-            self.changes[crew_id] = found
-        return found
-
-    def route(self, crew_id: str, contact: bool) -> dict[str, Any]:
-        """The crew's route (built once per plan version; read-only for callers)."""
-        key = (crew_id, contact)
-        found = self.routes.get(key)
-        if found is None:
-            found = driver_route(self.plan, crew_id, include_contact=contact)
-            self.routes[key] = found
-        return found
-
-
-class PlanCache:
-    """A thread-safe LRU of parsed plans with single-flight loading per key."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
-        self._loading: dict[tuple[str, int], threading.Lock] = {}
-        self._lock = threading.Lock()
-
-    def get(
-        self,
-        key: tuple[str, int],
-        load: Callable[[], dict[str, Any]],
-        load_previous: Callable[[], dict[str, Any] | None] | None = None,
-    ) -> _Entry:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-                return entry
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:  # one thread parses; the others wait for its result
-            try:
-                with self._lock:
-                    entry = self._entries.get(key)
-                if entry is None:
-                    plan = plan_from_dict(load(), source=f"plan {key[0]}")
-                    entry = _Entry(plan, frozenset(c.id for c in plan.problem.crews))
-                    previous = load_previous() if load_previous is not None else None
-                    if previous is not None:
-                        entry.previous = previous_etas(previous)
-                    with self._lock:
-                        self._entries[key] = entry
-                        while len(self._entries) > self.size:
-                            self._entries.popitem(last=False)
-            finally:
-                with self._lock:
-                    self._loading.pop(key, None)
-        return entry
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-plan_cache = PlanCache(PLAN_CACHE_SIZE)
-
-
-def previous_etas(result: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Crew -> job id -> ETA (as the route shows it) of a stored plan result."""
-    return {
-        r["crew_id"]: {
-            s["job_id"]: datetime.fromisoformat(s["arrival"]).isoformat(timespec="minutes")
-            for s in r["stops"]
-        }
-        for r in result.get("routes", [])
-    }
-
-
-def route_changes(route: dict[str, Any], before: dict[str, str]) -> dict[str, Any]:
-    """Per stop of `route` (a `driver_route`), whether it is new to the crew or its ETA moved
-    against `before` (job id -> previous ETA); and the jobs of `before` no longer on it."""
-    stops: dict[str, tuple[str | None, str | None]] = {}
-    for stop in route["stops"]:
-        old = before.get(stop["job_id"])
-        if old is None:
-            stops[stop["job_id"]] = ("new", None)
-            continue
-        moved = abs(datetime.fromisoformat(stop["eta"]) - datetime.fromisoformat(old))
-        if moved >= timedelta(minutes=ETA_MOVED_MINUTES):
-            stops[stop["job_id"]] = ("eta_moved", old)
-        else:
-            stops[stop["job_id"]] = (None, None)
-    on_route = {s["job_id"] for s in route["stops"]}
-    return {"stops": stops, "removed": sorted(j for j in before if j not in on_route)}
 
 
 # ---- building the answer
@@ -400,6 +279,9 @@ def route_body(
     etag = route_etag(plan_id, version, contact, live)
     if etag_matches(if_none_match, etag):
         return None, etag
+    cached = body_cache.get(crew_id, etag)
+    if cached is not None:
+        return cached, etag
     stops = _with_live_jobs(db, route, live, contact)
     body = {"plan_id": plan_id, "plan_version": version, **route, "stops": stops}
     if changes is not None:
@@ -408,7 +290,9 @@ def route_body(
                 stop["job_id"], (None, None)
             )
         body["removed"] = changes["removed"]
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), etag
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    body_cache.put(crew_id, etag, data)
+    return data, etag
 
 
 #: route reads run on at most this many threads: measured on the 1,500-job demo day, 40
