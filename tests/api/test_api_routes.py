@@ -193,3 +193,40 @@ def test_plan_cache_is_bounded_and_loads_once():
     cache.get(("p", 2), load)
     cache.get(("q", 1), load)
     assert ("p", 1) not in cache._entries and len(cache._entries) == 2 and len(loads) == 3
+
+
+def test_a_full_fetch_of_an_unchanged_route_reuses_the_built_body(published, auth, monkeypatch):
+    """A phone fetching without If-None-Match gets the body built for the same ETag before
+    (no contact read, no serialisation), byte for byte; a cancelled job moves the ETag and
+    a fresh body is built without it."""
+    import api.http.routers.routes as routes
+
+    client, _ = published
+    crew = busy_crew(client, auth)
+    driver = auth("driver", crew)
+    first = client.get("/me/route", params={"date": DAY}, headers=driver)
+    built = []
+    real = routes._with_live_jobs
+    monkeypatch.setattr(routes, "_with_live_jobs", lambda *a: built.append(1) or real(*a))
+    again = client.get("/me/route", params={"date": DAY}, headers=driver)
+    assert again.status_code == 200 and again.content == first.content and built == []
+    assert again.headers["etag"] == first.headers["etag"]
+
+    job_id = first.json()["stops"][0]["job_id"]
+    cancel = client.post(f"/jobs/{job_id}/cancel", json={"reason": "customer away"},
+                         headers=auth("dispatcher"))  # fmt: skip
+    assert cancel.status_code == 200, cancel.text
+    after = client.get("/me/route", params={"date": DAY}, headers=driver)
+    assert built == [1] and after.headers["etag"] != first.headers["etag"]
+    assert job_id not in {s["job_id"] for s in after.json()["stops"]}
+
+
+def test_the_body_cache_is_bounded_and_keyed_by_crew():
+    from api.http.route_cache import BodyCache
+
+    cache = BodyCache(2)
+    cache.put("A", '"e"', b"a")
+    cache.put("B", '"e"', b"b")  # two empty routes of one plan version share an ETag
+    assert cache.get("A", '"e"') == b"a" and cache.get("B", '"e"') == b"b"
+    cache.put("C", '"f"', b"c")
+    assert cache.get("A", '"e"') is None and cache.get("C", '"f"') == b"c"
