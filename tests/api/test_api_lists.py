@@ -221,3 +221,23 @@ def test_lists_not_found_before_their_parameters(client, auth):
     assert r.status_code == 404
     r = client.get("/crews/NOPE/days", params={"offset": 5}, headers=auth("dispatcher"))
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/zones", "/depots"])
+def test_zones_and_depots_page_as_geojson(seeded, auth, url):
+    """A page is still a FeatureCollection (GIS tools read it); the paging figures ride
+    beside `features` as foreign members."""
+    office = auth("dispatcher")
+    whole = seeded.get(url, params={"limit": 500}, headers=office).json()
+    assert whole["type"] == "FeatureCollection" and whole["total"] == len(whole["features"]) > 3
+    expected = [f["properties"]["id"] for f in whole["features"]]
+    assert expected == sorted(expected)
+    seen, offset = [], 0
+    while offset < whole["total"]:
+        page = seeded.get(url, params={"limit": 2, "offset": offset}, headers=office).json()
+        assert set(page) == {"type", "features", "total", "limit", "offset"}
+        assert (page["limit"], page["offset"], page["total"]) == (2, offset, whole["total"])
+        seen += [f["properties"]["id"] for f in page["features"]]
+        offset += 2
+    assert seen == expected
+    assert_limit_refused(seeded.get(url, params={"limit": 501}, headers=office))

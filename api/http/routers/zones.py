@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.http.auth import require
 from api.http.deps import SessionDep
+from api.http.pages import PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.storage.models import DepotRow, ZoneRow
 from api.storage.store import new_depot_row
@@ -158,12 +159,29 @@ def upload_zones(
     return UploadResult(stored=len(zones), ids=[z.id for z, _ in zones])
 
 
-@router.get("/zones", summary="Zones as a GeoJSON FeatureCollection")
+def _feature_page(features: list[dict[str, Any]], total: int, page: PageParams) -> dict[str, Any]:
+    """One page of a GeoJSON FeatureCollection: the paging figures ride as foreign members
+    (RFC 7946, 6.1), so a GIS tool still reads the page as plain GeoJSON."""
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "total": total,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+
+
+@router.get(
+    "/zones",
+    summary="Zones as a GeoJSON FeatureCollection, one page",
+    description="By id; `total`, `limit` and `offset` beside `features` (foreign members).",
+)
 def list_zones(
     *,
     region: str | None = Query(None, max_length=32),
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: SessionDep,
+    page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     """By id; a region-bound caller sees his regions' zones only."""
     query = select(ZoneRow).order_by(ZoneRow.id)
@@ -171,17 +189,16 @@ def list_zones(
         query = query.where(ZoneRow.region == region)
     if principal.regions is not None:
         query = query.where(ZoneRow.region.in_(sorted(principal.regions)))
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": z.geometry,
-                "properties": {"id": z.id, "name": z.name, "region": z.region},
-            }
-            for z in session.scalars(query)
-        ],
-    }
+    rows, total = paginate(session, query, page)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": z.geometry,
+            "properties": {"id": z.id, "name": z.name, "region": z.region},
+        }
+        for z in rows
+    ]
+    return _feature_page(features, total, page)
 
 
 @router.put(
@@ -230,19 +247,25 @@ def upload_depots(
     return UploadResult(stored=len(depots), ids=[d.id for d in depots])
 
 
-@router.get("/depots", summary="Warehouses and service points as GeoJSON points")
+@router.get(
+    "/depots",
+    summary="Warehouses and service points as GeoJSON points, one page",
+    description="By id; `total`, `limit` and `offset` beside `features` (foreign members).",
+)
 def list_depots(
     *,
     principal: Principal = Depends(require(*ANY_OFFICE)),
     session: SessionDep,
+    page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     """By id; a region-bound caller sees the depots in his regions' zones only."""
     query = select(DepotRow).order_by(DepotRow.id)
     if principal.regions is not None:
         own = select(ZoneRow.id).where(ZoneRow.region.in_(sorted(principal.regions)))
         query = query.where(DepotRow.zone.in_(own))
+    rows, total = paginate(session, query, page)
     features = []
-    for row in session.scalars(query):
+    for row in rows:
         r = row.record
         features.append(
             {
@@ -251,4 +274,4 @@ def list_depots(
                 "properties": {"id": row.id, "kind": row.kind, "name": r["name"], "zone": row.zone},
             }
         )
-    return {"type": "FeatureCollection", "features": features}
+    return _feature_page(features, total, page)
