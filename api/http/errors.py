@@ -39,7 +39,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -135,8 +135,16 @@ PROBLEMS: dict[str, ProblemType] = {
             "too many failed sign-ins for the account: see `Retry-After`",
         ),
         ProblemType("internal-error", 500, "Internal server error", "a bug; it has been logged"),
+        ProblemType(
+            "unavailable",
+            503,
+            "Service unavailable",
+            "the database cannot be reached or is busy; retry after `Retry-After` seconds",
+        ),
     )
 }
+#: seconds a client is asked to wait when the database cannot be reached
+RETRY_AFTER_UNAVAILABLE_S = 5
 #: the problem type of an `HTTPException`'s status (others: `about:blank`)
 _BY_STATUS: dict[int, ProblemType] = {
     400: PROBLEMS["bad-request"],
@@ -150,6 +158,7 @@ _BY_STATUS: dict[int, ProblemType] = {
     422: PROBLEMS["invalid-request"],
     429: PROBLEMS["too-many-requests"],
     500: PROBLEMS["internal-error"],
+    503: PROBLEMS["unavailable"],
 }
 #: the standard members; extension members of these names would hide them
 _RESERVED = frozenset({"type", "title", "status", "detail", "instance"})
@@ -348,6 +357,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             PROBLEMS["conflict"],
             "conflicts with an existing record (duplicate or concurrent change)",
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: DBAPIError) -> Response:
+        # the database is down, unreachable or (SQLite) locked past its timeout: not the
+        # request's fault and not a bug; the client may retry the same request unchanged
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+        )
+        return problem_response(
+            PROBLEMS["unavailable"],
+            "the database cannot be reached just now; retry in a few seconds",
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)},
         )
 
     @app.exception_handler(Exception)

@@ -178,6 +178,7 @@ _DESCRIPTIONS: dict[int, str] = {
         "refuses the request (`rule-violation`, `reasons`)"
     ),
     429: "Too many requests: " + PROBLEMS["too-many-requests"].when,
+    503: "Unavailable: " + PROBLEMS["unavailable"].when,
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {
@@ -189,6 +190,12 @@ _HEADERS: dict[int, dict[str, Any]] = {
     429: {
         "Retry-After": {
             "description": "seconds until the account may sign in again",
+            "schema": {"type": "integer"},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "seconds to wait before sending the same request again",
             "schema": {"type": "integer"},
         }
     },
@@ -214,8 +221,8 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> set[int
     statuses = {s for s in statuses if s >= 400}
     params = operation.get("parameters", [])
     body = operation.get("requestBody", {}).get("content", {})
-    if operation.get("security"):
-        statuses |= {401, 403}
+    if operation.get("security"):  # every such operation reads the database
+        statuses |= {401, 403, 503}
     if any(p.get("in") == "path" for p in params):
         statuses.add(404)
     if (method in _MUTATING and (method, path) not in NO_CONFLICT) or (

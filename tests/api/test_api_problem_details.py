@@ -353,3 +353,27 @@ def test_every_operation_declares_its_errors_as_problems(client):
     assert {"401", "429"} <= set(sign_in)
     assert "Retry-After" in sign_in["429"]["headers"]
     assert "WWW-Authenticate" in doc["paths"]["/jobs"]["get"]["responses"]["401"]["headers"]
+
+
+def test_a_database_that_cannot_be_reached_is_503_with_retry_after(tmp_path) -> None:
+    """Not the client's fault and not a bug: 503 problem+json with `Retry-After`, for reads
+    and writes alike, and the OpenAPI document declares it."""
+    settings = make_settings(tmp_path)
+    down = settings.model_copy(
+        update={"database_url": "postgresql+psycopg://nobody:x@127.0.0.1:9/none?connect_timeout=2"}
+    )
+    client = TestClient(create_app(down))  # no lifespan: the app starts without its database
+    office = bearer(down, "dispatcher")
+    for method, url, body in (
+        ("get", "/jobs", None),
+        ("get", "/me/route", None),
+        ("post", "/jobs/J1/cancel", {"reason": "x"}),
+    ):
+        headers = bearer(down, "driver", "DT001") if url == "/me/route" else office
+        r = client.request(method, url, json=body, headers=headers)
+        assert r.status_code == 503, (url, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"] == "/problems/unavailable"
+        assert r.headers["retry-after"] == "5"
+    declared = client.get("/openapi.json").json()["paths"]["/jobs"]["get"]["responses"]
+    assert "Retry-After" in declared["503"]["headers"]
