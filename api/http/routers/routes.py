@@ -25,9 +25,9 @@ dependencies).
 
 What changed: when the published plan is an approved re-plan (it has a `parent_id`, the plan
 it superseded), each stop carries `change` - `"new"` (not on this crew's previous route),
-`"eta_moved"` (its ETA moved by `route_cache.ETA_MOVED_MINUTES` or more; `previous_eta` says from when),
-or null - and the route lists `removed`: the jobs taken off this crew's route. The previous
-routes are read once per plan version, with the plan, into the same cache.
+`"eta_moved"` (its ETA moved by `route_cache.ETA_MOVED_MINUTES` or more; `previous_eta` says
+from when), or null - and the route lists `removed`: the jobs taken off this crew's route.
+The previous routes are read once per plan version, with the plan, into the same cache.
 """
 
 from __future__ import annotations
