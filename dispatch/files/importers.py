@@ -292,7 +292,9 @@ def _csv_cell(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)  # shortest text that reads back as the same float
+        # shortest text that reads back as the same float; float() first, since a numpy
+        # scalar is a float whose repr is "np.float64(16.8)"
+        return repr(float(value))
     if isinstance(value, list):
         if value and isinstance(value[0], dict):  # time windows
             return ";".join(f"{w['start']}/{w['end']}" for w in value)

@@ -98,6 +98,23 @@ def test_jobs_csv_round_trip_gives_equal_jobs(tmp_path: Path) -> None:
     assert read_jobs(tmp_path / "again.csv") == jobs
 
 
+def test_numpy_floats_are_written_as_plain_numbers(tmp_path: Path) -> None:
+    """A job built from numpy figures (as a generator may) writes `16.8`, not
+    `np.float64(16.8)`, which the reader would refuse; the demo day round-trips."""
+    import dataclasses
+
+    import numpy as np
+
+    from fixtures.shanghai import demo_problem
+
+    jobs = demo_problem(jobs=40).jobs
+    first = dataclasses.replace(jobs[0], volume_l=np.float64(16.8), weight_kg=np.float64(3.25))
+    write_jobs_csv([first, *jobs[1:]], tmp_path / "jobs.csv")
+    assert "np.float64" not in (tmp_path / "jobs.csv").read_text(encoding="utf-8")
+    again = read_jobs(tmp_path / "jobs.csv")
+    assert (again[0].volume_l, again[0].weight_kg) == (16.8, 3.25) and again[1:] == jobs[1:]
+
+
 def test_jobs_json_round_trip_in_both_layouts(tmp_path: Path) -> None:
     """JSON reads as a bare list or as {"jobs": [...]}, windows as objects or "start/end"."""
     jobs = read_jobs(write(tmp_path / "jobs.csv", JOBS_HEADER, GOOD_JOBS))
