@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from pathlib import Path
 
 import numpy as np
 
@@ -78,12 +80,42 @@ def out_of_range(job: Job) -> str | None:
     return None
 
 
+#: the environment variable naming the folder road matrices are kept in between runs
+TRAVEL_CACHE_ENV = "FIELDROUTE_TRAVEL_CACHE"
+#: the folder a long-running process chose (`use_travel_cache`); None: the variable's
+_travel_cache: Path | None = None
+
+
+def use_travel_cache(root: str | Path | None) -> None:
+    """Keep road matrices under `root` in this process, whatever $FIELDROUTE_TRAVEL_CACHE
+    says: what the service does with its `travel_cache` setting. None: the variable again."""
+    global _travel_cache
+    _travel_cache = None if root is None else Path(root)
+
+
+def travel_cache_dir(problem: DispatchProblem) -> Path | None:
+    """Where the problem's road matrices are cached: the process's folder (`use_travel_cache`,
+    else $FIELDROUTE_TRAVEL_CACHE), in a sub-folder per region (the one all its jobs are in;
+    `_mixed` when several), so that regions never share or evict each other's entries
+    (`routing.road_network` keeps a bounded number per folder). None: no disk cache."""
+    root = _travel_cache
+    if root is None:
+        value = os.environ.get(TRAVEL_CACHE_ENV, "").strip()
+        root = Path(value).expanduser() if value else None
+    if root is None:
+        return None
+    regions = {j.region for j in problem.jobs}
+    region = regions.pop() if len(regions) == 1 else "_mixed"
+    # a folder name whatever the region is called: no separators, no "..", never empty
+    return root / (re.sub(r"[^A-Za-z0-9_-]", "_", region) or "_")
+
+
 def build_travel(problem: DispatchProblem, lazy: bool = False) -> TravelModel:
     """The travel model over all depots then all jobs, from the problem's travel settings.
 
     Road providers ("osm", "osrm") give free-flow road seconds scaled per crew kind (see
     `TravelSettings`); the rush-hour congestion applies on top, as for "haversine". Road
-    matrices are cached on disk under $FIELDROUTE_TRAVEL_CACHE when that is set.
+    matrices are cached on disk per region (`travel_cache_dir`) when a cache is configured.
 
     `lazy=True` (the planner, for large days): with "haversine", a model that computes the
     same entries on demand instead of all pairs up front (`routing.lazy_travel`).
@@ -101,7 +133,7 @@ def build_travel(problem: DispatchProblem, lazy: bool = False) -> TravelModel:
     if settings.provider == "osm":
         from routing.road_network import osm_model
 
-        cache = os.environ.get("FIELDROUTE_TRAVEL_CACHE") or None
+        cache = travel_cache_dir(problem)
         return osm_model(
             settings.osm_file, lon, lat, settings.speeds_kmh, Congestion(slices), cache_dir=cache
         )

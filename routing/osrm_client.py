@@ -1,4 +1,4 @@
-"""Client for an OSRM-compatible `table` service: road matrices from a routing server.
+"""Client for an OSRM-compatible server: road matrices (`table`) and route lines (`route`).
 
 The provider behind `TravelSettings(provider="osrm")`, for deployments that run OSRM (or a
 service with the same API, e.g. Valhalla's OSRM-compatible output or a hosted one). It asks
@@ -6,6 +6,10 @@ service with the same API, e.g. Valhalla's OSRM-compatible output or a hosted on
 large matrix into blocks of at most `chunk` sources x `chunk` destinations per request: OSRM
 refuses tables larger than its `--max-table-size` (100 by default, checked as
 sources x destinations <= 100 x 100), so `chunk=100` works against a default server.
+
+`OsrmClient.route_line` asks the `route` service (`GET {base}/route/v1/{profile}/{lon,lat;...}
+?overview=full&geometries=geojson`) for the road polyline through a crew's stops: the map's
+route geometry (`routing.road_paths` is the same for the "osm" provider).
 
 Durations and distances are rounded up to whole seconds and metres (the road provider's
 rule). OSRM measures from the points where it snapped each coordinate onto the road; the snap
@@ -140,6 +144,35 @@ class OsrmClient:
         met_i = np.where(missing, UNREACHABLE_M, np.ceil(np.nan_to_num(metres) - 1e-9))
         return RoadMatrix(met_i.astype(np.int32), sec_i.astype(np.int32), snap_m, missing)
 
+    def route_line(
+        self, lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray
+    ) -> list[list[float]]:
+        """The road polyline through the waypoints in order ([lon, lat] vertices), from the
+        `route` service (`overview=full`, `geometries=geojson`): what a map draws.
+
+        Waypoints beyond `chunk` go in several requests, each starting where the last ended.
+        """
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        if len(lon) < 2:
+            return [[float(x), float(y)] for x, y in zip(lon, lat, strict=True)]
+        url_base = f"{self.base_url}/route/v1/{self.profile}/"
+        params = {"overview": "full", "geometries": "geojson", "steps": "false"}
+        line: list[list[float]] = []
+        size = max(2, self.chunk)
+        for lo in range(0, len(lon) - 1, size - 1):
+            part = slice(lo, lo + size)
+            body = self._get(url_base + _coords(lon[part], lat[part]), params)
+            try:
+                coords = body["routes"][0]["geometry"]["coordinates"]
+                piece = [[float(x), float(y)] for x, y in coords]
+            except (KeyError, IndexError, TypeError, ValueError):
+                raise OsrmError(
+                    f"OSRM at {self.base_url} sent a route without a GeoJSON geometry"
+                ) from None
+            line += piece[1:] if line and piece and piece[0] == line[-1] else piece
+        return line
+
     def _block(
         self, body: Mapping[str, Any], rows: int, cols: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +195,19 @@ class OsrmClient:
                 )
             out.append(arr)
         return out[0], out[1]
+
+
+def osrm_road_lines(
+    base_url: str,
+    routes: Sequence[Sequence[tuple[float, float]]],
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> list[list[list[float]]]:
+    """For each route (its waypoints, (lon, lat), in visiting order) the road polyline the
+    server's `route` service gives through them, over one connection."""
+    with OsrmClient(base_url, chunk=chunk, timeout_s=timeout_s) as client:
+        return [client.route_line([p[0] for p in route], [p[1] for p in route]) for route in routes]
 
 
 def osrm_model(

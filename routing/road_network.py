@@ -18,15 +18,18 @@ Rules (all documented in docs/routing.md, "Road-network travel times"):
   The metres of fastest paths need not obey it (a fast detour may be longer than two legs).
 
 Results are cached on disk (optional) as `.npz`, keyed by the graph file's SHA-256, the
-locations, the speed table and the access parameters; parsed graphs are also kept in memory
-for the life of the process (`routing.road_graph.cached_road_graph`).
+locations, the speed table and the access parameters, at most `CACHE_ENTRIES` per folder (the
+least recently used are deleted); parsed graphs are also kept in memory for the life of the
+process (`routing.road_graph.cached_road_graph`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +48,9 @@ DEFAULT_ACCESS_SPEED_KMH = 10.0
 UNREACHABLE_M = 10_000_000
 UNREACHABLE_S = 1_000_000
 _CACHE_VERSION = 1
+#: road matrices kept per cache folder (the service gives each region its own folder): the
+#: least recently used go first
+CACHE_ENTRIES = 16
 
 
 @dataclass(frozen=True)
@@ -210,16 +216,33 @@ def _cache_read(cache_dir: Path, key: str) -> RoadMatrix | None:
         return None
     try:
         with np.load(path) as z:
-            return RoadMatrix(z["metres"], z["seconds"], z["snap_m"], z["unreachable"])
+            m = RoadMatrix(z["metres"], z["seconds"], z["snap_m"], z["unreachable"])
     except (OSError, KeyError, ValueError):
         return None  # a damaged cache file is rebuilt, not trusted
+    with contextlib.suppress(OSError):  # recently used: the last to be evicted
+        os.utime(path)
+    return m
 
 
 def _cache_write(cache_dir: Path, key: str, m: RoadMatrix) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f"road-{key}.tmp.npz"
+    tmp = cache_dir / f"road-{key}.{os.getpid()}.tmp.npz"  # one per writing process
     np.savez(tmp, metres=m.metres, seconds=m.seconds, snap_m=m.snap_m, unreachable=m.unreachable)
     tmp.replace(cache_dir / f"road-{key}.npz")  # atomic: readers never see half a file
+    _evict(cache_dir, CACHE_ENTRIES)
+
+
+def _evict(cache_dir: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently used matrices of the folder (not the files
+    being written): a day's locations change every day, so entries would pile up."""
+    entries = []
+    for path in cache_dir.glob("road-*.npz"):
+        if not path.name.endswith(".tmp.npz"):
+            with contextlib.suppress(OSError):  # deleted meanwhile by another process
+                entries.append((path.stat().st_mtime_ns, path))
+    entries.sort(reverse=True)
+    for _, path in entries[keep:]:
+        path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------- travel model

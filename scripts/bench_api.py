@@ -84,6 +84,28 @@ def prepare(db_url: str, jobs: int, time_limit: float) -> dict:
     }
 
 
+def have_wrk() -> bool:
+    """Whether wrk is on PATH; says what to install when it is not."""
+    if shutil.which("wrk") is None:
+        print("error: the load comes from wrk: install it (Debian package wrk)", file=sys.stderr)
+        return False
+    return True
+
+
+def prepared_day(
+    database_url: str | None, tmp: Path, args: argparse.Namespace
+) -> tuple[str, dict, dict[str, str]]:
+    """The database (the one named, else an SQLite file in `tmp`) with the demo day planned
+    and published (`args.jobs`, `args.plan_time_limit`), what the load needs, and the
+    environment the service process runs in."""
+    db_url = database_url or f"sqlite:///{tmp / 'bench.db'}"
+    print(f"preparing: {args.jobs} jobs, plan and publish ...", file=sys.stderr)
+    ready = prepare(db_url, args.jobs, args.plan_time_limit)
+    env = {**os.environ, "DATABASE_URL": db_url, "FIELDROUTE_SECRET_KEY": SECRET,
+           "FIELDROUTE_ENVIRONMENT": "production"}  # fmt: skip
+    return db_url, ready, env
+
+
 def start_server(target: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning", "--no-access-log"]  # fmt: skip
@@ -249,15 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         help="an empty PostgreSQL database to use instead of a temporary SQLite file",
     )
     args = p.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("error: the load comes from wrk: install it (Debian package wrk)", file=sys.stderr)
+    if not have_wrk():
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        db_url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        print(f"preparing: {args.jobs} jobs, plan and publish ...", file=sys.stderr)
-        ready = prepare(db_url, args.jobs, args.plan_time_limit)
-        env = {**os.environ, "DATABASE_URL": db_url, "FIELDROUTE_SECRET_KEY": SECRET,
-               "FIELDROUTE_ENVIRONMENT": "production"}  # fmt: skip
+        db_url, ready, env = prepared_day(args.database_url, Path(tmp), args)
         api_port, bare_port = _free_port(), _free_port()
         servers = [
             start_server(["api.http.app:create_app", "--factory"], api_port, env),

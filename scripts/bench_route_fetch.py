@@ -22,13 +22,20 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from scripts.bench_api import SECRET, _free_port, _line, _wrk, prepare, start_server
+from scripts.bench_api import (
+    SECRET,
+    _free_port,
+    _line,
+    _wrk,
+    have_wrk,
+    prepared_day,
+    start_server,
+)
 
 SCENARIOS = ("auth-me", "route", "route-304")
 
@@ -86,15 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", help="an empty PostgreSQL database instead of SQLite")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("error: the load comes from wrk: install it (Debian package wrk)", file=sys.stderr)
+    if not have_wrk():
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        db_url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        print(f"preparing: {args.jobs} jobs, plan and publish ...", file=sys.stderr)
-        ready = prepare(db_url, args.jobs, args.plan_time_limit)
-        env = {**os.environ, "DATABASE_URL": db_url, "FIELDROUTE_SECRET_KEY": SECRET,
-               "FIELDROUTE_ENVIRONMENT": "production"}  # fmt: skip
+        db_url, ready, env = prepared_day(args.database_url, Path(tmp), args)
         port = _free_port()
         server = start_server(["api.http.app:create_app", "--factory"], port, env)
         base = f"http://127.0.0.1:{port}"

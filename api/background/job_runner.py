@@ -437,6 +437,7 @@ class JobRunner(PollingWorker):
         )
         if s.plan_solution_limit is not None:
             env["FIELDROUTE_PLAN_SOLUTION_LIMIT"] = str(s.plan_solution_limit)
+        env.update(s.travel_env())  # the road-matrix cache, specs with absolute paths
         env.update(self.spec.extra_env(s))
         if s.environment != "test":
             env = {k: v for k, v in env.items() if not k.startswith("FIELDROUTE_TEST_")}

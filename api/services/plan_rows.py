@@ -59,6 +59,7 @@ def plan_out(row: PlanRow) -> PlanOut:
             routes=row.result.get("routes", []),
             unassigned=row.result.get("unassigned", []),
             stats=row.result.get("stats", {}),
+            settings=row.result.get("settings"),
         )
     return PlanOut(**summary_fields(row), result=result, diff=row.diff)
 

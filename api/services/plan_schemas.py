@@ -26,6 +26,15 @@ class PlanIn(BaseModel):
     solution_limit: int | None = Field(
         None, ge=1, le=1_000_000, description="stop each solve after this many solutions"
     )
+    settings: dict[str, Any] | None = Field(
+        None,
+        description="plan settings, as a settings file holds them (docs/data-formats.md, "
+        '"Plan settings"): `travel` (speeds_kmh per crew kind, detour_factor, rush_hours), '
+        "`promises` per region, `link_gap_minutes`, `max_km_from_depot`, `service_time`; "
+        "left-out keys keep the defaults. The travel provider is the service's own: "
+        "`travel.provider` is refused. Each problem is a 422 naming `settings.<key path>`.",
+        examples=[{"travel": {"speeds_kmh": {"delivery_truck": 20}}, "link_gap_minutes": 45}],
+    )
 
 
 class PlanAccepted(BaseModel):
@@ -87,6 +96,9 @@ class PlanResult(BaseModel):
     routes: list[RouteOut]
     unassigned: list[UnassignedOut]
     stats: dict[str, float | None]
+    settings: dict[str, Any] | None = Field(
+        None, description="every setting the plan was made with, defaults included"
+    )
 
 
 class PlanSummary(BaseModel):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.storage.models import CrewDayRow, CrewRow, DepotRow, JobRow
 from api.storage.store import crew_of, depot_of, job_of, load_zones
-from dispatch.day_problem import DispatchProblem
+from dispatch.day_problem import DispatchProblem, TravelSettings
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.records import crew_from_dict
 from dispatch.models import Crew
@@ -38,9 +38,16 @@ T = TypeVar("T")
 
 
 def build_problem(
-    session: Session, region: str, day: date, zones: Sequence[str] | None = None
+    session: Session,
+    region: str,
+    day: date,
+    zones: Sequence[str] | None = None,
+    travel: TravelSettings | None = None,
 ) -> DispatchProblem:
-    """The dispatch problem of `region` on `day` (only `zones` when given) from the tables.
+    """The dispatch problem of `region` on `day` (only `zones` when given) from the tables,
+    timed with `travel` (the service's choice for the region, `Settings.travel_for`; the
+    defaults, haversine, when None). The plan's snapshot keeps it, so its worker, re-plans,
+    overrides and explanations all time the day the same way.
 
     Raises `InputErrors` listing every stored record that no longer validates.
     """
@@ -86,7 +93,13 @@ def build_problem(
         region_zones = [z for z in region_zones if z.id in wanted]
     name = f"{region} {day.isoformat()}" + (f" zones {', '.join(sorted(zones))}" if zones else "")
     return DispatchProblem(
-        date=day, jobs=jobs, crews=crews, depots=depots, zones=region_zones, name=name
+        date=day,
+        jobs=jobs,
+        crews=crews,
+        depots=depots,
+        zones=region_zones,
+        travel=travel or TravelSettings(),
+        name=name,
     )
 
 

@@ -2,7 +2,10 @@
 
 Features, each tagged with a `feature` property so a map can style them by type:
 
-* `route`: one LineString per crew, depot -> stops -> depot;
+* `route`: one LineString per crew, depot -> stops -> depot: along the roads when the plan
+  was timed with a road provider ("osm", "osrm": `dispatch.road_lines`), else straight
+  between the stops; its `geometry_source` says which ("roads" or "straight", and
+  `geometry_note` why straight lines where roads were wanted);
 * `stop`: one Point per planned job, with its sequence, times and promise slack;
 * `unassigned`: one Point per job left out, with the reason;
 * `depot`: one Point per warehouse or service point;
@@ -22,33 +25,64 @@ from dispatch.files.fields import format_datetime
 from dispatch.models import GeoPoint
 from dispatch.plan import Plan
 from dispatch.privacy import coarse
+from dispatch.road_lines import route_lines
 
 
-def plan_to_geojson(plan: Plan, exact_locations: bool = True) -> dict[str, Any]:
-    """The plan's routes, stops, unassigned jobs, depots and zones as a FeatureCollection.
+def route_paths(
+    plan: Plan, exact_locations: bool = True, roads: bool = True
+) -> tuple[dict[str, list[list[float]]], dict[str, str]]:
+    """Each route's line ([lon, lat] vertices, by crew id) and the properties that say what
+    it is: `geometry_source` "roads" or "straight", and `geometry_note` when roads were
+    wanted but cannot be had (`dispatch.road_lines`).
 
-    `exact_locations=False` (for the roles without personal data): customers' points, and
-    the routes' corners at them, coarsened (`dispatch.privacy.coarse`); depots stay exact.
+    With `exact_locations=False` the corners at customers are coarsened, and road lines run
+    between those coarse points: a line never leads closer to a door than its corner.
+    `roads=False` draws straight lines whatever the provider.
     """
     problem = plan.problem
     spot = _xy if exact_locations else _coarse_xy
     jobs = {j.id: j for j in problem.jobs}
     depots = {d.id: d for d in problem.depots}
     crews = {c.id: c for c in problem.crews}
+    straight = {
+        route.crew_id: [
+            _xy(depots[crews[route.crew_id].start_depot].location),
+            *(spot(jobs[s.job_id].location) for s in route.stops),
+            _xy(depots[crews[route.crew_id].end_depot].location),
+        ]
+        for route in plan.routes
+    }
+    if not roads:
+        return straight, {"geometry_source": "straight"}
+    found = route_lines(problem.travel, [[(x, y) for x, y in p] for p in straight.values()])
+    if found.lines is None:
+        note = {"geometry_note": found.note} if found.note else {}
+        return straight, {"geometry_source": "straight", **note}
+    return dict(zip(straight, found.lines, strict=True)), {"geometry_source": "roads"}
+
+
+def plan_to_geojson(plan: Plan, exact_locations: bool = True, roads: bool = True) -> dict[str, Any]:
+    """The plan's routes, stops, unassigned jobs, depots and zones as a FeatureCollection.
+
+    `exact_locations=False` (for the roles without personal data): customers' points, and
+    the routes' corners at them, coarsened (`dispatch.privacy.coarse`); depots stay exact.
+    Routes follow the roads with a road provider unless `roads=False` (`route_paths`).
+    """
+    problem = plan.problem
+    spot = _xy if exact_locations else _coarse_xy
+    jobs = {j.id: j for j in problem.jobs}
+    crews = {c.id: c for c in problem.crews}
+    paths, source = route_paths(plan, exact_locations, roads)
     features: list[dict[str, Any]] = []
     for route in plan.routes:
         crew = crews[route.crew_id]
-        path = [
-            _xy(depots[crew.start_depot].location),
-            *(spot(jobs[s.job_id].location) for s in route.stops),
-            _xy(depots[crew.end_depot].location),
-        ]
         features.append(
             _feature(
-                {"type": "LineString", "coordinates": path},
+                {"type": "LineString", "coordinates": paths[crew.id]},
                 feature="route",
                 crew_id=crew.id,
                 crew_kind=crew.kind.value,
+                **source,
                 n_stops=len(route.stops),
                 distance_km=round(route.distance_m / 1000, 3),
                 depart=format_datetime(route.depart),

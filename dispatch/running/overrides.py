@@ -140,7 +140,7 @@ def apply_move(
     stats = dict(plan.stats)
     before = stats.get("overrides", 0)
     stats["overrides"] = (int(before) if math.isfinite(before) else 0) + 1
-    new = Plan(problem, routes, unassigned, stats)
+    new = Plan(problem, routes, unassigned, stats, plan.settings)  # the same settings
 
     violations = validate_plan(new, prepared.travel)
     if violations:

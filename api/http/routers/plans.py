@@ -59,6 +59,7 @@ from api.storage.models import AuditRow, PlanRow, ZoneRow
 from api.storage.types import Day
 from dispatch.errors import InputError
 from dispatch.files.geojson import plan_to_geojson
+from dispatch.files.plan_settings import parse_settings, settings_to_dict
 from dispatch.files.problem_io import problem_to_dict
 from dispatch.privacy import PERSONAL_FIELDS
 from dispatch.promises import default_policies
@@ -86,6 +87,21 @@ def _check_request(session: Session, body: PlanIn) -> list[str] | None:
     return zones
 
 
+def _plan_settings(body: PlanIn) -> dict[str, Any] | None:
+    """The request's plan settings, checked and normalised for the row's options, where the
+    worker (another process) reads them back; None when the request has none."""
+    if body.settings is None:
+        return None
+    settings = parse_settings(body.settings, "request body", prefix="settings")
+    if settings.provider is not None:  # a file or URL of the caller's choosing: never
+        raise InputError(
+            "request body",
+            "settings.travel.provider",
+            "the travel provider is the service's own setting, not a plan's",
+        )
+    return settings_to_dict(settings)
+
+
 def _already_active(plan: PlanRow) -> Conflict:
     return Conflict(
         f"plan {plan.id} is already {plan.status} for {plan.region} on {plan.day}; "
@@ -101,7 +117,10 @@ def _already_active(plan: PlanRow) -> Conflict:
     summary="Trigger a plan for a region's day (solved in the background)",
     description="Snapshots the day's jobs and crews now and answers 202 with the plan id; "
     "follow `GET /plans/{id}`. A second trigger for the same region and day while one is "
-    "queued or running is 409 and names it (`running_plan_id`).",
+    "queued or running is 409 and names it (`running_plan_id`). Optional `settings` (speeds, "
+    'promise hours, link gap, service-time estimate: docs/data-formats.md, "Plan settings") '
+    "are checked now and applied by the worker; the result records every setting it was made "
+    "with (`result.settings`).",
 )
 def trigger_plan(
     body: PlanIn,
@@ -113,10 +132,12 @@ def trigger_plan(
 ) -> PlanAccepted:
     check_region(principal, body.region)
     zones = _check_request(session, body)
+    plan_settings = _plan_settings(body)
     active = active_plan(session, body.region, body.date)
     if active is not None:
         raise _already_active(active)
-    problem = build_problem(session, body.region, body.date, zones)
+    travel = ctx.settings.travel_for(body.region)  # the region's provider (FIELDROUTE_TRAVEL*)
+    problem = build_problem(session, body.region, body.date, zones, travel)
     if not problem.jobs:
         where = f" in zones {', '.join(zones)}" if zones else ""
         raise Unprocessable(
@@ -136,6 +157,7 @@ def trigger_plan(
         options={
             "time_limit_s": body.time_limit_s or settings.plan_time_limit_s,
             "solution_limit": body.solution_limit or settings.plan_solution_limit,
+            **({"settings": plan_settings} if plan_settings is not None else {}),
         },
         problem=problem_to_dict(problem),
         cancel_requested=False,

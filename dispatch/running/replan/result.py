@@ -59,7 +59,7 @@ def build_result(
     planned = {s.job_id for r in crew_routes for s in r.stops}
     unassigned = _unassigned(rp, ledger, screened, planned)
     stats = dict(ledger.stats)
-    new = Plan(problem, crew_routes, unassigned, stats)
+    new = Plan(problem, crew_routes, unassigned, stats, rp.plan.settings)  # planned as before
     violations = validate_plan(new, rp.travel)
     if violations:
         raise PlanInvalid(violations)

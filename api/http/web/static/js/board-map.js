@@ -63,7 +63,8 @@ export class BoardMap {
       const crew = crews.get(route.crew_id) || {};
       const depot = depots.get(crew.start_depot);
       const points = route.stops.map((s) => jobs.get(s.job_id)).filter(Boolean);
-      const path = [
+      // along the roads when the plan was timed on them (`road_line`), else stop to stop
+      const path = route.road_line ? route.road_line.map(([lon, lat]) => p(lon, lat)) : [
         ...(depot ? [p(depot.lon, depot.lat)] : []),
         ...points.map((j) => p(j.lon, j.lat)),
         ...(depot ? [p(depot.lon, depot.lat)] : []),
