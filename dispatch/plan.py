@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from dispatch.day_problem import DispatchProblem
 
@@ -29,6 +30,31 @@ class UnassignedReason(StrEnum):
     #: a date or number the planner cannot compute with (a job built in code past the record
     #: rules: a window in the year 9999, a quantity of 10^30); the detail names the field
     OUT_OF_RANGE = "out_of_range"
+    #: the job alone leaves no eligible crew room for its lunch inside the lunch window (a
+    #: 270-min job in a 09:00-11:00 slot with lunch to start by 12:45)
+    LUNCH_WINDOW = "lunch_window"
+    # Tried against every eligible crew, position and lunch gap, it fits none: what binds for
+    # the crew that came closest (the detail names it; `dispatch.planning.leftover_reasons`).
+    # `no_capacity_left` stays for a stop it would push past its window, and in stored plans.
+    SHIFT_END = "shift_end"  # that crew would be back after its shift end
+    LUNCH_BREAK = "lunch_break"  # that crew could fit it only by skipping its lunch
+    WINDOW_FULL = "window_full"  # the crews that reach it are busy until its window closes
+    DELIVERY_END_GAP = "delivery_end_gap"  # its delivery's planned end + the gap is too late
+    JOBS_PER_DAY = "jobs_per_day"  # that crew already does its most jobs a day
+    VEHICLE_FULL = "vehicle_full"  # that crew's vehicle has no room left for it
+
+
+#: reasons that say the eligible crews' days are full (the day lacked capacity for the job)
+CAPACITY_REASONS = frozenset(
+    {
+        UnassignedReason.NO_CAPACITY_LEFT,
+        UnassignedReason.SHIFT_END,
+        UnassignedReason.LUNCH_BREAK,
+        UnassignedReason.WINDOW_FULL,
+        UnassignedReason.JOBS_PER_DAY,
+        UnassignedReason.VEHICLE_FULL,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -38,10 +64,15 @@ class PlannedStop:
     start: datetime
     end: datetime
     deadline: datetime
+    #: the `slack_minutes` a plan file stated for this stop (None for a plan built in memory):
+    #: kept only so that the validator can refuse a file whose stated slack is not the slack
+    #: its own deadline and end give; never read for planning or figures
+    stated_slack_minutes: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def slack_minutes(self) -> int:
-        """Minutes between the job's end and its promise deadline (negative: late)."""
+        """Minutes between the job's end and its promise deadline, rounded down (negative:
+        late); what a plan file writes as `slack_minutes`."""
         return int((self.deadline - self.end).total_seconds() // 60)
 
 
@@ -77,6 +108,13 @@ class Plan:
     routes: list[CrewRoute]
     unassigned: list[Unassigned]
     stats: dict[str, float] = field(default_factory=dict)
+    #: every setting the plan was made with, defaults included (`dispatch.files.plan_settings`
+    #: `effective_settings`), for readers of the saved plan; None when not recorded
+    settings: dict[str, Any] | None = None
+    #: what the planner wants a person to read before trusting the plan, one sentence each
+    #: (e.g. a group of jobs that found no first solution in its time: see
+    #: `dispatch.planning.planner`); empty when all went as asked
+    warnings: list[str] = field(default_factory=list)
 
     def stop_of(self) -> dict[str, tuple[CrewRoute, int]]:
         return {s.job_id: (r, k) for r in self.routes for k, s in enumerate(r.stops)}

@@ -1,20 +1,33 @@
-"""The plan validator: every hard rule, recomputed from the problem the plan carries.
+"""The plan validator: every hard rule and every stated figure, recomputed from the problem
+the plan carries.
 
-It trusts nothing the planner computed: it rebuilds the travel model from the plan's own
-problem, replays every route through `routing.validate` (arrivals, windows, shifts, breaks,
-capacities, linked-job order, each job once) and checks the domain rules directly against
-jobs and crews (crew kind, skills, people, jobs per day). A plan with any violation is
-refused by the planner and by `dispatch validate`.
+It trusts nothing the planner computed or the plan file states: it rebuilds the travel model
+from the plan's own problem (`dispatch.translate`, the one translation of the domain into
+seconds and metres, shared with the planner; none of the planner's timing code), replays
+every route through `routing.validate` (arrivals from the travel times, service ends, windows,
+shift start and end, the lunch inside its window and not during a job, capacities, jobs per
+day, linked-job order and gap, two-person visits, each job once) and checks the domain rules
+directly against jobs and crews (crew kind, skills, people, jobs per day).
+
+It then compares every figure the plan states with its own recomputation (`_stated_figures`):
+each stop's promise deadline (from the problem's promise rules), its slack as stated in a plan
+file (deadline minus end, rounded down to minutes), each lunch's length against the crew's
+lunch rule, and each route's distance and driving time. The plan KPIs
+(`dispatch.metrics.kpis`) read only these figures, so a plan that passes gives the KPIs its
+problem gives. Each violation names the job and crew (or the crew) and, for a stated figure,
+the stated and the recomputed value. A plan with any violation is refused by the planner and
+by `dispatch validate`. The full list of rules is in docs/routing.md ("Timing and validation").
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
-from dispatch.models import CREW_CAN_DO
-from dispatch.plan import Plan
-from dispatch.translate import build_travel, translate
+from dispatch.models import CREW_CAN_DO, Crew, Job
+from dispatch.plan import CrewRoute, Plan, PlannedStop
+from dispatch.translate import Translation, build_travel, translate
 from routing.problem import BreakTime, RouteSchedule, RoutingSolution, StopTime
 from routing.travel import TravelModel
 from routing.validate import validate_solution
@@ -51,13 +64,34 @@ class PlanInvalid(RuntimeError):
         )
 
 
-def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanViolation]:  # noqa: C901 - the plan validator's flat list of independent hard-rule checks
-    """All hard-rule violations of `plan`; empty means valid. Lateness is not a violation."""
+def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanViolation]:
+    """All hard-rule violations and stated-figure mismatches of `plan`; empty means valid.
+
+    Lateness is not a violation, but a deadline or slack other than the promise rules give is.
+    """
     problem = plan.problem
-    out: list[PlanViolation] = []
     jobs = {j.id: (k, j) for k, j in enumerate(problem.jobs)}
     crews = {c.id: (k, c) for k, c in enumerate(problem.crews)}
+    out = _accounting(plan, jobs, crews)
+    if out:
+        return out
+    out += _domain_rules(plan, jobs, crews)
+    travel = travel or build_travel(problem)
+    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
+    tr = translate(problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews)))
+    solution = _as_solution(plan, jobs, crews)
+    for v in validate_solution(tr.routing, solution):
+        out.append(PlanViolation(v.rule, v.message, v.visit, v.vehicle))
+    out += _stated_figures(plan, tr, solution, deadlines)
+    return out
 
+
+def _accounting(
+    plan: Plan, jobs: dict[str, tuple[int, Job]], crews: dict[str, tuple[int, Crew]]
+) -> list[PlanViolation]:
+    """Each job of the problem on one route or in the unassigned list (with its reason, which
+    the model requires), each route for a known crew, one route per crew."""
+    out: list[PlanViolation] = []
     counts = Counter(s.job_id for r in plan.routes for s in r.stops)
     counts.update(u.job_id for u in plan.unassigned)
     for job_id, n in counts.items():
@@ -74,9 +108,14 @@ def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanVio
             out.append(PlanViolation("crew", "unknown crew", crew_id=crew_id))
         elif n > 1:
             out.append(PlanViolation("crew", f"crew has {n} routes", crew_id=crew_id))
-    if out:
-        return out
+    return out
 
+
+def _domain_rules(
+    plan: Plan, jobs: dict[str, tuple[int, Job]], crews: dict[str, tuple[int, Crew]]
+) -> list[PlanViolation]:
+    """Crew kind, skills, people, jobs per day and windows, read from the jobs and crews."""
+    out: list[PlanViolation] = []
     for r in plan.routes:
         _, crew = crews[r.crew_id]
         if crew.max_jobs is not None and len(r.stops) > crew.max_jobs:
@@ -112,11 +151,15 @@ def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanVio
                         "window", f"starts {s.start} outside its windows", job.id, crew.id
                     )
                 )
+    return out
 
-    travel = travel or build_travel(problem)
-    deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
-    tr = translate(problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews)))
-    solution = RoutingSolution(
+
+def _as_solution(
+    plan: Plan, jobs: dict[str, tuple[int, Job]], crews: dict[str, tuple[int, Crew]]
+) -> RoutingSolution:
+    """The plan in routing terms: seconds of the plan day, job and crew indices of the problem."""
+    problem = plan.problem
+    return RoutingSolution(
         routes=[
             RouteSchedule(
                 vehicle=crews[r.crew_id][0],
@@ -141,6 +184,97 @@ def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanVio
         ],
         unassigned=[jobs[u.job_id][0] for u in plan.unassigned],
     )
-    for v in validate_solution(tr.routing, solution):
-        out.append(PlanViolation(v.rule, v.message, v.visit, v.vehicle))
+
+
+def _stated_figures(
+    plan: Plan, tr: Translation, solution: RoutingSolution, deadlines: dict[str, datetime]
+) -> list[PlanViolation]:
+    """Every figure the plan states against the validator's own value: deadline and slack
+    per stop, lunch length per crew, distance and driving time per route."""
+    out: list[PlanViolation] = []
+    for route, timed in zip(plan.routes, solution.routes, strict=True):
+        crew = plan.problem.crews[timed.vehicle]
+        for stop, st in zip(route.stops, timed.stops, strict=True):
+            out += _stop_figures(plan, tr, stop, st, crew.id, deadlines[stop.job_id])
+        out += _route_figures(tr, route, timed, crew)
     return out
+
+
+def _stop_figures(
+    plan: Plan, tr: Translation, stop: PlannedStop, st: StopTime, crew_id: str, deadline: datetime
+) -> list[PlanViolation]:
+    """The stop's stated deadline and (from a file) slack against the recomputed ones."""
+    out = []
+    if stop.deadline != deadline:
+        message = (
+            f"stated deadline {_when(stop.deadline)}, the promise rules give {_when(deadline)}"
+        )
+        out.append(PlanViolation("deadline", message, stop.job_id, crew_id))
+    if stop.stated_slack_minutes is not None:
+        # the slack as the planner writes it: minutes from the end to the deadline, rounded
+        # down; both recomputed (the end from the start and the job's service time)
+        end = plan.problem.from_seconds(st.start + tr.routing.visits[st.visit].service_s)
+        slack = int((deadline - end).total_seconds() // 60)
+        if stop.stated_slack_minutes != slack:
+            message = (
+                f"stated slack {stop.stated_slack_minutes} min, recomputed {slack} min "
+                f"(deadline {_when(deadline)} - end {_when(end)})"
+            )
+            out.append(PlanViolation("slack", message, stop.job_id, crew_id))
+    return out
+
+
+def _route_figures(
+    tr: Translation, route: CrewRoute, timed: RouteSchedule, crew: Crew
+) -> list[PlanViolation]:
+    """The route's stated lunch length, distance and driving time against the recomputed ones
+    (the lunch window and timing are `routing.validate`'s)."""
+    out = []
+    if (
+        route.lunch is not None
+        and crew.lunch is not None
+        and route.lunch.minutes != crew.lunch.minutes
+    ):
+        message = (
+            f"stated lunch of {route.lunch.minutes} min, the crew's lunch rule gives "
+            f"{crew.lunch.minutes} min"
+        )
+        out.append(PlanViolation("break", message, crew_id=crew.id))
+    metres, seconds = _driven(tr, timed)
+    for name, stated, own in (
+        ("distance_m", route.distance_m, metres),
+        ("drive_s", route.drive_s, seconds),
+    ):
+        if stated != own:
+            message = f"stated {name} {stated}, recomputed {own} from the travel model"
+            out.append(PlanViolation("totals", message, crew_id=crew.id))
+    return out
+
+
+def _driven(tr: Translation, timed: RouteSchedule) -> tuple[int, int]:
+    """Metres and seconds driven on a route: every leg from the depot through the stops back
+    to the end depot, each leg leaving when the crew does (its last end, or after a lunch
+    taken before driving on) at that moment's travel time; the lunch length is the crew's."""
+    veh = tr.routing.vehicles[timed.vehicle]
+    travel = tr.routing.travel
+    lunch = timed.break_
+    places = [tr.routing.visits[s.visit].location for s in timed.stops] + [veh.end_location]
+    leaves = [timed.depart] + [s.end for s in timed.stops]
+    if lunch is not None and lunch.before_travel and veh.break_ is not None:
+        leg = lunch.after_stop + 1
+        if 0 <= leg <= len(timed.stops):  # a break outside the route is `routing.validate`'s
+            leaves[leg] = max(leaves[leg], lunch.start) + veh.break_.duration_s
+    metres = seconds = 0
+    here = veh.start_location
+    for there, leave in zip(places, leaves, strict=True):
+        metres += int(travel.distances[here, there])
+        seconds += travel.travel_time(veh.profile, here, there, leave)
+        here = there
+    return metres, seconds
+
+
+def _when(moment: datetime) -> str:
+    """A moment as the plan file writes it: ISO, without seconds when they are zero."""
+    if moment.second == 0 and moment.microsecond == 0:
+        return moment.isoformat(timespec="minutes")
+    return moment.isoformat()

@@ -25,6 +25,19 @@ class PromiseClock(StrEnum):
     SERVICE_HOURS = "service_hours"
 
 
+def start_after_cutoff(confirmed_at: datetime, opening: time, cutoff: time) -> datetime:
+    """When a count with an evening cut-off starts: an order confirmed at or after `cutoff`
+    counts from the next day's `opening`, one before `opening` from that day's, any other
+    from its confirmation. The one definition the planning clock and a published customer
+    cut-off (`dispatch.promise_clocks`) share."""
+    tod = confirmed_at.time()
+    if tod >= cutoff:
+        return datetime.combine(confirmed_at.date() + timedelta(days=1), opening)
+    if tod < opening:
+        return datetime.combine(confirmed_at.date(), opening)
+    return confirmed_at
+
+
 @dataclass(frozen=True)
 class RegionPolicy:
     """Promise hours per job kind and the clock they run on. `None` hours means same day."""
@@ -59,12 +72,7 @@ class RegionPolicy:
         """When the promise clock starts for an order confirmed at `confirmed_at`."""
         if self.clock is PromiseClock.CALENDAR:
             return confirmed_at
-        tod = confirmed_at.time()
-        if tod >= self.cutoff:
-            return datetime.combine(confirmed_at.date() + timedelta(days=1), self.opening)
-        if tod < self.opening:
-            return datetime.combine(confirmed_at.date(), self.opening)
-        return confirmed_at
+        return start_after_cutoff(confirmed_at, self.opening, self.cutoff)
 
     def deadline(self, kind: JobKind, confirmed_at: datetime) -> datetime:
         start = self.clock_start(confirmed_at)

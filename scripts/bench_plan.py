@@ -7,6 +7,11 @@ Each run plans in a fresh subprocess (so peak memory is that run's own) and prin
 line; the summary gives medians. Not a test: these machines are shared and noisy, so the
 figures go into docs/benchmarks.md by hand, with the machine they were taken on.
 
+Every run also reports `placeable`: how many of the plan's unassigned jobs the independent
+check (`dispatch.planning.placeable_check`) could still fit into a crew's route (issue 17:
+0), and `imported-1500` plans a normal day after a round trip through the CSV and GeoJSON
+files `dispatch plan --jobs-file` reads (`--cases imported-1500`).
+
 The scaling cases (issue 5) use a fleet that grows with the jobs (`scale_fleet=True`; the
 normal and peak days keep the capped fleet) and measure, per size:
 
@@ -33,10 +38,17 @@ import subprocess
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dispatch.day_problem import DispatchProblem
 
 CASES = {
     "normal-1500": {"jobs": 1500, "peak": False, "time_limit": 50.0},
     "peak-4000": {"jobs": 4000, "peak": True, "time_limit": 210.0},
+    # the normal day written to CSV files (and zones to GeoJSON) and read back as
+    # `dispatch plan --jobs-file` reads them: an imported day (seed 1, another day's jobs)
+    "imported-1500": {"jobs": 1500, "time_limit": 50.0, "imported": True, "seed": 1},
     # the scaling curve (issue 5): normal-day mix, crews scaled with the jobs; the search
     # limits leave room for set-up, repair and validation under the 120 s / 300 s targets
     "scale-1000": {"jobs": 1000, "time_limit": 30.0, "scale": True, "monolithic": True},
@@ -93,15 +105,23 @@ def run_case(
     seed: int,
     scale: bool = False,
     mode: str = "decomposed",
+    imported: bool = False,
 ) -> dict:
-    """Plan once in this process and return the figures (called in a subprocess)."""
+    """Plan once in this process and return the figures (called in a subprocess).
+
+    `placeable` counts the unassigned jobs that would still fit a crew's route as planned
+    (`dispatch.planning.placeable_check`, issue 17: it should be 0), `placeable_check_s` its
+    seconds (not in `wall_s`)."""
     from dispatch.metrics.kpis import plan_kpis
     from dispatch.plan_validator import validate_plan
+    from dispatch.planning.placeable_check import placeable
     from dispatch.planning.planner import PlanOptions, make_plan
     from dispatch.translate import build_travel
     from fixtures.shanghai import demo_problem
 
     problem = demo_problem(jobs=jobs, seed=seed, peak=peak, scale_fleet=scale)
+    if imported:
+        problem = _through_files(problem)
     options = PlanOptions(time_limit_s=time_limit)
     if mode == "first":
         options.solution_limit = 1
@@ -113,7 +133,11 @@ def run_case(
     wall = time.monotonic() - started
     # independent re-validation from the plan's own problem (a fresh travel model; the
     # on-demand one gives the dense model's entries bit for bit, without its all-pairs memory)
-    valid = validate_plan(plan, build_travel(problem, lazy=True)) == []
+    travel = build_travel(problem, lazy=True)
+    valid = validate_plan(plan, travel) == []
+    checked = time.monotonic()
+    fits = len(placeable(plan, travel))
+    check_s = time.monotonic() - checked
     k = plan_kpis(plan)
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -127,6 +151,8 @@ def run_case(
         "planned_share": round(k.planned_share, 4),
         "unassigned": k.unassigned,
         "unassigned_by_reason": k.unassigned_by_reason,
+        "placeable": fits,
+        "placeable_check_s": round(check_s, 1),
         "on_time_share": round((k.planned - k.late_jobs) / k.planned, 4) if k.planned else 0.0,
         "delivery_12h_of_planned": round(k.on_time_share_by_kind.get("delivery", 0), 4),
         "installation_24h_of_planned": round(k.on_time_share_by_kind.get("installation", 0), 4),
@@ -144,12 +170,42 @@ def run_case(
                 "insertion_s",
                 "validation_s",
                 "unsolved_groups",
+                "placed_by_last_pass",
+                "last_pass_trials",
+                "last_pass_s",
             )
         },
         "peak_rss_tree_mb": round(memory.peak / 2**20),
         "peak_rss_main_mb": round(self_kb / 1024),
         "peak_rss_worker_mb": round(child_kb / 1024),
     }
+
+
+def _through_files(problem: DispatchProblem) -> DispatchProblem:
+    """The problem written to jobs, crews and depots CSV and a zones GeoJSON, and read back
+    with the importers `dispatch plan --jobs-file` uses."""
+    import tempfile
+    from pathlib import Path
+
+    from dispatch.day_problem import DispatchProblem as Problem
+    from dispatch.files import importers
+    from dispatch.files.zone_files import read_zones
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        importers.write_jobs_csv(problem.jobs, d / "jobs.csv")
+        importers.write_crews_csv(problem.crews, d / "crews.csv")
+        importers.write_depots_csv(problem.depots, d / "depots.csv")
+        features = [z.to_geojson() for z in problem.zones]
+        zones_file = d / "zones.geojson"
+        zones_file.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+        return Problem(
+            problem.date,
+            importers.read_jobs(d / "jobs.csv"),
+            importers.read_crews(d / "crews.csv"),
+            importers.read_depots(d / "depots.csv"),
+            read_zones(zones_file),
+        )
 
 
 def _modes(case: dict) -> list[str]:
@@ -173,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             c["jobs"],
             c.get("peak", False),
             c["time_limit"],
-            args.seed,
+            c.get("seed", args.seed),
             c.get("scale", False),
             args.mode,
+            c.get("imported", False),
         )
         print(json.dumps(row))
         return 0

@@ -3,14 +3,17 @@
     dispatch plan --fixture shanghai [--date D] [--jobs N] [--seed S] [--peak] --out DIR
         [--scheduler tcp://host:port]   (zone groups solved on an existing Dask cluster)
     dispatch plan --jobs-file F --crews-file G --depots-file H [--zones-file Z] --date D --out DIR
-    dispatch validate PLAN.json
+        [--settings FILE]   (speeds, promise hours, ...: docs/data-formats.md "Plan settings")
+    dispatch validate PLAN.json [--kpis KPIS.json]   (every rule and stated figure, else exit 1)
     dispatch replan PLAN.json --at HH:MM [--sick CREW@HH:MM ...] --out DIR   (scripts/replan_cli.py)
     dispatch db upgrade | seed | token | serve     (the service: see scripts/service_cli.py)
     dispatch bench vrptw FILE.vrp... --time-limit SEC --out DIR    (scripts/bench_vrptw.py)
     dispatch bench hhcrsp FILE.json... --time-limit SEC --out DIR  (scripts/bench_hhcrsp.py)
 
 Exit codes: 0 success; 1 the plan fails validation; 2 invalid input (the message names the
-record and field). Progress goes to stderr, the summary to stdout.
+record and field); 3 (`dispatch plan`) a group of jobs found no first solution in its time:
+the plan is written, its summary led by a WARNING naming the group (`--allow-unsolved`: exit 0).
+Progress goes to stderr, the summary to stdout.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ T = TypeVar("T")
 
 EXIT_INVALID_PLAN = 1
 EXIT_BAD_INPUT = 2
+#: `dispatch plan`: some group of jobs found no first solution in its time (plan still written)
+EXIT_UNSOLVED = 3
+PLAN_EXIT_CODES = (
+    "exit codes: 0 done; 1 the plan fails validation; 2 invalid input; 3 a group of jobs found "
+    "no first solution in its time (the plan is written, its summary starts with a WARNING "
+    "naming the group; --allow-unsolved exits 0 instead)"
+)
 
 
 class ProgressBar:
@@ -62,7 +72,11 @@ class ProgressBar:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dispatch", description="Field-service dispatch engine")
     sub = p.add_subparsers(dest="command", required=True)
-    plan = sub.add_parser("plan", help="plan a day and write plan.json, plan.geojson, summary")
+    plan = sub.add_parser(
+        "plan",
+        help="plan a day and write plan.json, plan.geojson, summary",
+        epilog=PLAN_EXIT_CODES,
+    )
     src = plan.add_mutually_exclusive_group(required=True)
     src.add_argument("--fixture", choices=["shanghai"], help="embedded demo city")
     src.add_argument("--jobs-file", type=Path, help="jobs CSV or JSON (see docs/data-formats.md)")
@@ -87,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         "(shortest road paths in an OpenStreetMap extract) or osrm:URL (an OSRM server); "
         "set FIELDROUTE_TRAVEL_CACHE to keep road matrices between runs",
     )
+    plan.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="plan settings, JSON or TOML: speeds, detour factor, rush hours, promise hours, "
+        "link gap, region radius, service-time estimate (docs/data-formats.md); "
+        "--travel overrides its provider",
+    )
     plan.add_argument("--date", type=date.fromisoformat, help="plan day, YYYY-MM-DD")
     plan.add_argument("--jobs", type=int, default=1500, help="demo day size (fixture only)")
     plan.add_argument("--seed", type=int, default=0, help="demo day seed (fixture only)")
@@ -106,8 +128,21 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--no-personal-data", action="store_true", help="blank names/phones/addresses"
     )
+    plan.add_argument(
+        "--allow-unsolved",
+        action="store_true",
+        help="exit 0 even when a group of jobs found no first solution in its time "
+        "(default: exit 3; the plan and its warning are written either way)",
+    )
     val = sub.add_parser("validate", help="re-validate a saved plan.json against its own problem")
     val.add_argument("plan", type=Path)
+    val.add_argument(
+        "--kpis",
+        type=Path,
+        metavar="FILE",
+        help="also compare a kpis.json (as `dispatch plan` writes) with the KPIs of the "
+        "validated plan, naming each figure that differs",
+    )
     from scripts.bench_hhcrsp import add_hhcrsp_command
     from scripts.bench_vrptw import add_bench_command
     from scripts.replan_cli import add_replan_command
@@ -170,7 +205,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     if args.time_limit <= 0:
         raise InputError("arguments", "--time-limit", "must be > 0")
+    from dispatch.files.plan_settings import (
+        PlanSettings,
+        apply_settings,
+        effective_settings,
+        read_settings_file,
+        service_rules,
+    )
+
+    settings = read_settings_file(args.settings) if args.settings else PlanSettings()
     problem = _load_problem(args)
+    if args.settings:
+        problem = apply_settings(problem, settings, record=f"settings file {args.settings.name!r}")
     if args.travel:
         from dispatch.day_problem import travel_from_spec
 
@@ -185,16 +231,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
         else None,
     )
     plan = make_plan(problem, options)
+    # what the plan was made with, defaults included, recorded in plan.json
+    plan.settings = effective_settings(plan.problem, service_rules(settings))
     args.out.mkdir(parents=True, exist_ok=True)
     save_plan_json(plan, args.out / "plan.json", include_personal_data=not args.no_personal_data)
     (args.out / "plan.geojson").write_text(json.dumps(plan_to_geojson(plan)), encoding="utf-8")
     kpis = plan_kpis(plan)
     (args.out / "kpis.json").write_text(json.dumps(kpis.as_dict(), indent=2), encoding="utf-8")
-    summary = format_kpis(kpis)
+    summary = "\n".join([*(f"WARNING: {w}" for w in plan.warnings), format_kpis(kpis)])
     (args.out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     print(f"plan for {problem.date} ({problem.name or 'custom'}), {plan.stats.get('wall_s')} s")
     print(summary)
     print(f"written: {args.out / 'plan.json'}, plan.geojson, kpis.json, summary.txt")
+    if plan.stats.get("unsolved_groups") and not args.allow_unsolved:
+        for warning in plan.warnings:
+            print(f"WARNING: {warning}", file=sys.stderr)
+        print("exit 3: a group found no first solution (--allow-unsolved: exit 0)", file=sys.stderr)
+        return EXIT_UNSOLVED
     return 0
 
 
@@ -202,13 +255,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from dispatch.files.plan_io import load_plan_json
 
     plan = load_plan_json(args.plan)
-    violations = validate_plan(plan)
+    # every hard rule, and every figure the file states (deadlines, slack, lunch lengths,
+    # distances, driving times) against the validator's own recomputation
+    violations = [str(v) for v in validate_plan(plan)]
+    kpis = plan_kpis(plan)  # read only figures the validator recomputed, once it passes
+    if not violations and args.kpis:
+        from scripts.kpi_check import kpi_mismatches
+
+        violations = kpi_mismatches(args.kpis, kpis.as_dict())
     if violations:
         print(f"INVALID: {len(violations)} violation(s)")
         for v in violations:
             print(f"  - {v}")
         return EXIT_INVALID_PLAN
-    kpis = plan_kpis(plan)
     print(f"VALID: {kpis.planned} jobs on {kpis.crews_used} crews, {kpis.unassigned} unassigned")
     print(format_kpis(kpis))
     return 0

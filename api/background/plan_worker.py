@@ -7,11 +7,14 @@ blow-up or a kill takes down only this process. What every worker does around it
 cancelled, `failed` with the error on any exception, throttled progress, the exit codes) is
 `api.background.worker_main`; this module is the plan's work (`PLAN`):
 
-- a plan is solved from the problem snapshot on its row (taken when it was triggered) with
-  `dispatch.planning.planner.make_plan`, progress and the planner's message written to the row; the
-  result (`plan_to_dict`, personal data in: the row stays on the server, and answers are
-  shaped by role) and the KPIs are stored, status `succeeded` (a `PlanInvalid` that ends it
-  `failed` lists every violation);
+- a plan is solved from the problem snapshot on its row (taken when it was triggered), under
+  the plan settings of the request (`options["settings"]`, `dispatch.files.plan_settings`),
+  with `dispatch.planning.planner.make_plan`, progress and the planner's message written to the
+  row; the result (`plan_to_dict`, personal data in: the row stays on the server, and answers
+  are shaped by role; it records every setting the plan was made with, defaults included) and
+  the KPIs are stored, status `succeeded` (a `PlanInvalid` that ends it
+  `failed` lists every violation); the planner's warnings (a group of jobs that found no first
+  solution in its time) are kept in the result and start the row's message ("done, WARNING; ...");
 - a re-plan row (`kind` `replan`) is solved with `dispatch.running.replan.replan` instead: from its
   parent's stored plan (which must still be the published version the re-plan was asked
   against) and the day-state snapshot on the row (`api.services.day_state`); it stores the new plan,
@@ -32,6 +35,12 @@ from api.background.worker_main import Task, WorkerSpec, main, run
 from api.settings import Settings
 from api.storage.models import PlanRow
 from dispatch.files.plan_io import plan_from_dict, plan_to_dict
+from dispatch.files.plan_settings import (
+    apply_settings,
+    effective_settings,
+    parse_settings,
+    service_rules,
+)
 from dispatch.files.problem_io import problem_from_dict
 from dispatch.metrics.kpis import plan_kpis
 from dispatch.planning.planner import PlanOptions, make_plan
@@ -61,6 +70,10 @@ def _solve_plan(
         raise ValueError("the plan has no problem snapshot; trigger the plan again")
     settings = task.settings
     problem = problem_from_dict(snapshot, source=f"plan {task.id} problem")
+    # the request's plan settings (checked when it was made), over the snapshot: what they
+    # leave out, the travel provider the service chose included, stays as built
+    asked = parse_settings(options.get("settings") or {}, f"plan {task.id}", prefix="settings")
+    problem = apply_settings(problem, asked, record=f"plan {task.id}", prefix="settings")
     plan = make_plan(
         problem,
         PlanOptions(
@@ -70,12 +83,14 @@ def _solve_plan(
             progress=lambda message, fraction: task.progress(fraction, message),
         ),
     )
+    plan.settings = effective_settings(plan.problem, service_rules(asked))
     return {
         "status": "succeeded",
         "result": plan_to_dict(plan),
         "kpis": plan_kpis(plan).as_dict(),
         "progress": 1.0,
-        "message": "done",
+        # the planner's warnings (a group with no first solution) stay visible on the row
+        "message": "; ".join(["done, WARNING", *plan.warnings]) if plan.warnings else "done",
         "error": None,
     }
 

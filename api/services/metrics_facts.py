@@ -25,8 +25,12 @@ module only reads what it needs for one period and one filter, and follows its c
   callbacks whose *original* job is of those regions, whatever the callback's own region (the
   callback rule above: a callback counts against the original job).
 
-Only the columns needed are read (never the jobs' `record`, which holds personal data), and the
-plans' routes are read as JSON paths one plan at a time, not whole plans with their problems.
+Each job's `region` (its promise hours and planning deadline) and its explicit promise deadline,
+when it has one (the `deadline` field of its record, read as a JSON path), go with it: the
+promise shares are counted on both clocks (`dispatch.promise_clocks`).
+
+Only the columns needed are read (never the jobs' whole `record`, which holds personal data), and
+the plans' routes are read as JSON paths one plan at a time, not whole plans with their problems.
 """
 
 from __future__ import annotations
@@ -97,6 +101,8 @@ def _job_query() -> Any:
         JobRow.window_end,
         JobRow.callback_of,
         followed_up.label("followed_up"),
+        JobRow.region,
+        JobRow.record["deadline"],
     ).outerjoin(CrewRow, CrewRow.id == JobRow.crew_id)
 
 
@@ -115,6 +121,8 @@ def _fact(row: Any) -> JobFact:
         window_end,
         callback_of,
         followed_up,
+        region,
+        deadline,
     ) = row
     return JobFact(
         job_id=job_id,
@@ -130,7 +138,19 @@ def _fact(row: Any) -> JobFact:
         window_end=window_end,
         callback_of=callback_of,
         followed_up=bool(followed_up),
+        region=region,
+        deadline=_explicit_deadline(deadline),
     )
+
+
+def _explicit_deadline(value: Any) -> datetime | None:
+    """The record's `deadline` (ISO text, or None when the policy derives it)."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def job_facts(

@@ -8,8 +8,14 @@ model constructors and reports every problem at once as `InputErrors`, each nami
 (e.g. "plan.json jobs[3] (job 'J12')") and the field. Jobs, crews and depots use the same
 records as the importers (`dispatch.files.records`), and datetimes are ISO strings in local time.
 
-`slack_minutes` of a stop is written for readers and ignored on load (it is derived).
+`slack_minutes` of a stop is written for readers (it is derived from the deadline and the end);
+on load it is kept as `PlannedStop.stated_slack_minutes` so that the validator can refuse a
+file whose stated slack is not the one its deadline and end give.
 Non-finite stats (NaN, infinity) are written as null and read back as NaN: JSON has no NaN.
+`settings`, when the plan carries them, records everything it was made with
+(`dispatch.files.plan_settings`); on load it is checked against its schema and against the
+plan's own problem (travel, promises, link gap, radius), each disagreement named.
+`warnings` (a list of sentences, `Plan.warnings`) is written only when the plan has any.
 """
 
 from __future__ import annotations
@@ -33,13 +39,23 @@ from dispatch.files.fields import (
     parse_int,
     parse_text,
 )
+from dispatch.files.plan_settings import check_recorded
 from dispatch.files.problem_io import object_at, objects_in, problem_from_dict, problem_to_dict
 from dispatch.plan import CrewRoute, Plan, PlannedBreak, PlannedStop, Unassigned, UnassignedReason
 
 FORMAT = "fieldroute-plan/1"
 PathLike = str | os.PathLike[str]
 
-_TOP_KEYS = ("format", "personal_data", "problem", "routes", "unassigned", "stats")
+_TOP_KEYS = (
+    "format",
+    "personal_data",
+    "problem",
+    "routes",
+    "unassigned",
+    "stats",
+    "settings",
+    "warnings",
+)
 _ROUTE_KEYS = ("crew_id", "depart", "return_at", "distance_m", "drive_s", "lunch", "stops")
 _STOP_KEYS = ("job_id", "arrival", "start", "end", "deadline", "slack_minutes")
 _BREAK_KEYS = ("start", "minutes", "after_stop", "before_travel")
@@ -62,6 +78,10 @@ def plan_to_dict(plan: Plan, *, include_personal_data: bool = True) -> dict[str,
             for u in plan.unassigned
         ],
         "stats": {str(k): _stat(v) for k, v in plan.stats.items()},
+        # written only when recorded (`dispatch.files.plan_settings.effective_settings`)
+        **({"settings": plan.settings} if plan.settings is not None else {}),
+        # written only when there are any (`Plan.warnings`)
+        **({"warnings": list(plan.warnings)} if plan.warnings else {}),
     }
 
 
@@ -179,9 +199,14 @@ def plan_from_dict(
         if (u := _unassigned(raw, f"{source} unassigned[{k}]", job_ids, placed, errors))
     ]
     stats = _stats(d.get("stats", {}), source, errors)
+    settings = None
+    if d.get("settings") is not None and problem is not None:
+        settings, wrong = check_recorded(d["settings"], problem, f"{source} settings")
+        errors.extend(wrong)
+    warnings = _warnings(d.get("warnings", []), source, errors)
     if errors or problem is None:
         raise InputErrors(errors)
-    return Plan(problem, routes, unassigned, stats)
+    return Plan(problem, routes, unassigned, stats, settings, warnings)
 
 
 def _route(
@@ -224,6 +249,7 @@ def _route(
             PlannedStop,
             job_id=job_id,
             **{f: s.required(f, parse_datetime) for f in ("arrival", "start", "end", "deadline")},
+            stated_slack_minutes=s.get("slack_minutes", parse_int, None),
         )
         r.errors += s.errors
         if stop is not None:
@@ -266,6 +292,14 @@ def _unassigned(
     )
     errors.extend(r.errors)
     return item
+
+
+def _warnings(raw: object, source: str, errors: list[InputError]) -> list[str]:
+    """The plan's warnings: a list of sentences."""
+    if not isinstance(raw, list) or not all(isinstance(w, str) for w in raw):
+        errors.append(InputError(source, "warnings", "must be a list of strings"))
+        return []
+    return list(raw)
 
 
 def _stats(raw: object, source: str, errors: list[InputError]) -> dict[str, float]:

@@ -1,80 +1,72 @@
-"""Promise shares on the customer's clock: calendar hours from the order, day and night.
+"""A plan's promise shares on both clocks: the customer's first, the planning clock beside it.
 
-The planner's deadlines run on the region's promise clock (`dispatch.promises`): by default
-the service-hours clock, on which an order confirmed at 21:00 starts counting at 08:00 the
-next morning. A customer counts calendar hours from the moment he ordered. Both figures are
-true; they answer different questions, so every screen that shows one labels it and shows
-the other beside it. This module gives the customer's one for a plan.
+The clocks are defined once, in `dispatch.promise_clocks`: the customer counts calendar
+hours from the moment he ordered (no cut-off: the business publishes none); the planner's
+deadlines run on the region's promise clock, by default service hours, on which an order
+confirmed at 21:00 starts counting at 08:00 the next morning. Both figures are true; they
+answer different questions, so every screen that shows one labels it and shows the other
+beside it (the board's tiles, the CLI summary, the plan KPIs).
+
+A planned job counts by its stop's end; an unassigned job counts in `jobs` but never as
+within. Jobs of a region without a policy, or a kind promised "same day", are left out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-
-from dispatch.models import JobKind
 from dispatch.plan import Plan
+from dispatch.promise_clocks import (
+    CUSTOMER,
+    CUSTOMER_CLOCK,
+    PLANNING,
+    PROMISED_KINDS,
+    CustomerClock,
+    ShareCount,
+    share_count,
+)
 
-#: the kinds with a promise in hours (repairs are promised "same day", pick-ups are not shown)
-PROMISED_KINDS = (JobKind.DELIVERY, JobKind.INSTALLATION)
+#: kept for callers of the first version of this module
+ClockShare = ShareCount
 
-
-@dataclass(frozen=True)
-class ClockShare:
-    """Jobs of one kind done within their promise hours of the order, calendar time."""
-
-    kind: str
-    hours: float
-    within: int
-    planned: int
-    jobs: int
-
-    @property
-    def of_planned(self) -> float | None:
-        return self.within / self.planned if self.planned else None
-
-    @property
-    def of_all(self) -> float | None:
-        return self.within / self.jobs if self.jobs else None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "hours": self.hours,
-            "within": self.within,
-            "planned": self.planned,
-            "jobs": self.jobs,
-            "of_planned": self.of_planned,
-            "of_all": self.of_all,
-        }
+__all__ = ["PROMISED_KINDS", "ClockShare", "customer_clock_shares", "promise_shares"]
 
 
-def customer_clock_shares(plan: Plan) -> dict[str, ClockShare]:
-    """Per promised kind: planned jobs whose service ends within the region's promise hours
-    of `confirmed_at` in calendar time; unassigned jobs count in `jobs` but never as within."""
+def promise_shares(
+    plan: Plan, customer: CustomerClock = CUSTOMER_CLOCK
+) -> dict[str, dict[str, ShareCount]]:
+    """`{"customer": {kind: share}, "planning": {kind: share}}` for the promised kinds that
+    have jobs: on the customer's clock a planned job is within when its service ends within
+    its region's promise hours of `confirmed_at`; on the planning clock when it ends by the
+    plan's deadline for it (`PlannedStop.deadline`)."""
     policies = plan.problem.promises.policies
-    jobs = plan.problem.jobs_by_id()
-    ends = {s.job_id: s.end for r in plan.routes for s in r.stops}
-    counts: dict[JobKind, list[int]] = {k: [0, 0, 0] for k in PROMISED_KINDS}
-    hours_of: dict[JobKind, float] = {}
-    for job in jobs.values():
-        if job.kind not in counts:
+    stops = {s.job_id: s for r in plan.routes for s in r.stops}
+    tallies = {clock: {k: [0, 0, 0] for k in PROMISED_KINDS} for clock in (CUSTOMER, PLANNING)}
+    for job in plan.problem.jobs:
+        if job.kind not in PROMISED_KINDS:
             continue
         policy = policies.get(job.region)
         hours = policy.hours_for(job.kind) if policy is not None else None
         if hours is None:
             continue
-        hours_of.setdefault(job.kind, hours)
-        tally = counts[job.kind]
-        tally[2] += 1
-        end = ends.get(job.id)
-        if end is None:
-            continue
-        tally[1] += 1
-        if end <= job.confirmed_at + timedelta(hours=hours):
-            tally[0] += 1
+        stop = stops.get(job.id)
+        kept = {
+            CUSTOMER: stop is not None and customer.within(job.confirmed_at, stop.end, hours),
+            PLANNING: stop is not None and stop.end <= stop.deadline,
+        }
+        for clock, hit in kept.items():
+            tally = tallies[clock][job.kind]
+            tally[0] += hit
+            tally[1] += stop is not None
+            tally[2] += 1
     return {
-        kind.value: ClockShare(kind.value, hours_of.get(kind, 0.0), *tally)
-        for kind, tally in counts.items()
-        if tally[2]
+        clock: {
+            kind.value: share_count(kind, clock, (t[0], t[1], t[2]), policies, customer)
+            for kind, t in by_kind.items()
+            if t[2]
+        }
+        for clock, by_kind in tallies.items()
     }
+
+
+def customer_clock_shares(plan: Plan) -> dict[str, ShareCount]:
+    """The customer's clock's shares alone (`promise_shares(plan)["customer"]`)."""
+    return promise_shares(plan)[CUSTOMER]

@@ -1,8 +1,16 @@
 """Plan figures a dispatcher reads first: planned share, promise keeping, km, hours, utilisation.
 
-On-time shares count planned jobs whose service ends by their promise deadline, per job kind
-(12 h delivery, 24 h installation); unassigned jobs count as not on time in the "of all"
-shares, so a plan cannot look good by leaving hard jobs out.
+Promise shares are reported on both clocks of `dispatch.promise_clocks`, each labelled
+(`promise_shares`, `promise_clocks`): the customer's clock (calendar hours from the order) first,
+the planning clock (the plan's deadlines, by default service hours) beside it. The older
+`on_time_share_by_kind` / `on_time_of_all_by_kind` stay for the stored plans and the API that
+read them; they are the *planning clock's* shares, for every kind (repairs and pick-ups too).
+Unassigned jobs count as not on time in the "of all" shares, so a plan cannot look good by
+leaving hard jobs out.
+
+Utilisation is busy (driving + service) time over the shift time of the crews used, i.e. the
+crews with at least one stop: an empty route (a crew whose last stop was moved away by an
+override or a re-plan) neither adds busy time nor shift time.
 """
 
 from __future__ import annotations
@@ -10,8 +18,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from dispatch.metrics.customer_clock import promise_shares
 from dispatch.models import JobKind
 from dispatch.plan import Plan
+from dispatch.promise_clocks import CUSTOMER, PLANNING, clock_labels
 
 
 @dataclass
@@ -21,6 +31,7 @@ class PlanKpis:
     unassigned: int
     unassigned_by_reason: dict[str, int]
     planned_share: float
+    # the planning clock's shares (kept for stored plans and their readers; see module doc)
     on_time_share_by_kind: dict[str, float]  # of planned jobs of that kind
     on_time_of_all_by_kind: dict[str, float]  # of all jobs of that kind (unassigned = missed)
     late_jobs: int
@@ -30,12 +41,17 @@ class PlanKpis:
     crews: int
     utilisation: float  # busy (drive + service) hours / shift hours of used crews
     extra: dict[str, float] = field(default_factory=dict)
+    #: {"customer" | "planning": {kind: ShareCount.as_dict()}}, delivery and installation
+    promise_shares: dict[str, dict[str, dict]] = field(default_factory=dict)
+    #: {"customer" | "planning": the clock's label}
+    promise_clocks: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def plan_kpis(plan: Plan) -> PlanKpis:
+    """The plan's figures (module doc); `utilisation` as its field comment states."""
     problem = plan.problem
     by_id = problem.jobs_by_id()
     crews = {c.id: c for c in problem.crews}
@@ -46,6 +62,8 @@ def plan_kpis(plan: Plan) -> PlanKpis:
     busy_s = 0
     shift_s = 0
     for r in plan.routes:
+        if not r.stops:  # an unused crew: not in the denominator (see `utilisation`)
+            continue
         crew = crews[r.crew_id]
         shift_s += (
             crew.shift_end.hour * 60
@@ -78,7 +96,19 @@ def plan_kpis(plan: Plan) -> PlanKpis:
         crews_used=sum(1 for r in plan.routes if r.stops),
         crews=len(problem.crews),
         utilisation=busy_s / shift_s if shift_s else 0.0,
+        promise_shares={
+            clock: {kind: share.as_dict() for kind, share in by_kind.items()}
+            for clock, by_kind in promise_shares(plan).items()
+        },
+        promise_clocks=clock_labels(problem.promises.policies),
     )
+
+
+def _share_text(share: dict) -> str:
+    of_planned, of_all = share.get("of_planned"), share.get("of_all")
+    planned = "–" if of_planned is None else f"{of_planned:.1%}"
+    every = "–" if of_all is None else f"{of_all:.1%}"
+    return f"{planned} of planned, {every} of all"
 
 
 def format_kpis(k: PlanKpis) -> str:
@@ -89,27 +119,33 @@ def format_kpis(k: PlanKpis) -> str:
         ("unassigned", f"{k.unassigned}"),
     ]
     rows += [(f"  {reason}", f"{n}") for reason, n in sorted(k.unassigned_by_reason.items())]
-    for kind, label in (
-        ("delivery", "deliveries within 12 h"),
-        ("installation", "installations within 24 h"),
-    ):
+    customer = k.promise_shares.get(CUSTOMER, {})
+    planning = k.promise_shares.get(PLANNING, {})
+    for kind in ("delivery", "installation"):
+        if kind not in customer:
+            continue
+        rows.append((str(customer[kind]["title"]), ""))
+        rows.append(("  on the customer's clock", _share_text(customer[kind])))
+        if kind in planning:
+            rows.append(("  on the planning clock", _share_text(planning[kind])))
+    for kind in ("repair", "pickup"):
         if kind in k.on_time_share_by_kind:
             rows.append(
                 (
-                    label,
-                    f"{k.on_time_share_by_kind[kind]:.1%} of planned, "
-                    f"{k.on_time_of_all_by_kind[kind]:.1%} of all",
+                    f"{kind}s on promise (planning clock)",
+                    f"{k.on_time_share_by_kind[kind]:.1%} of planned",
                 )
             )
-    for kind in ("repair", "pickup"):
-        if kind in k.on_time_share_by_kind:
-            rows.append((f"{kind}s on promise", f"{k.on_time_share_by_kind[kind]:.1%} of planned"))
     rows += [
-        ("late jobs", f"{k.late_jobs}"),
+        ("late jobs (planning clock)", f"{k.late_jobs}"),
         ("km driven", f"{k.km:,.1f}"),
         ("hours driven", f"{k.drive_hours:,.1f}"),
         ("crews used", f"{k.crews_used} of {k.crews}"),
         ("crew utilisation", f"{k.utilisation:.1%}"),
     ]
     width = max(len(r[0]) for r in rows)
-    return "\n".join(f"{a.ljust(width)}  {b}" for a, b in rows)
+    lines = [f"{a.ljust(width)}  {b}".rstrip() for a, b in rows]
+    if k.promise_clocks:
+        lines.append("clocks:")
+        lines += [f"  {k.promise_clocks[c]}" for c in (CUSTOMER, PLANNING) if c in k.promise_clocks]
+    return "\n".join(lines)

@@ -12,18 +12,34 @@ are passed separately and *unfiltered* in `callbacks`, because a callback counts
 original job (its zone, its crew), wherever and by whomever the repeat visit was made, and
 usually after the period. Passing more rows than a metric needs is safe: each metric selects
 its own cohort by its own dates.
+
+Promise shares are counted on the two clocks of `dispatch.promise_clocks`, each named in the
+answer's `promise_clocks`: `deliveries_within_12h` and `installations_within_24h` on the
+customer's clock (calendar hours from `received_at` to `completed_at`, the promise hours of the
+job's region: rural deliveries 24 h, rural installations 48 h), and
+`deliveries_by_planning_deadline` and `installations_by_planning_deadline` on the planning
+clock (the job's explicit deadline, else its region's policy deadline from `received_at`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any, TypeVar
 
 from dispatch.errors import InputError
 from dispatch.models import JobKind
+from dispatch.promise_clocks import (
+    CUSTOMER,
+    CUSTOMER_CLOCK,
+    PLANNING,
+    clock_labels,
+    planning_deadline,
+    promise_hours,
+)
 from dispatch.running.lifecycle import JobStatus
 
 #: The business's targets (docs/domain.md): follow-up calls 100 %, same-day completion 95 %,
@@ -34,8 +50,13 @@ TARGETS: dict[str, float] = {
     "callback_rate_max": 0.04,
 }
 
-DELIVERY_PROMISE = timedelta(hours=12)
-INSTALLATION_PROMISE = timedelta(hours=24)
+#: the promise shares and the clock each is counted on (`dispatch.promise_clocks`)
+PROMISE_SHARES: dict[str, tuple[JobKind, str]] = {
+    "deliveries_within_12h": (JobKind.DELIVERY, CUSTOMER),
+    "installations_within_24h": (JobKind.INSTALLATION, CUSTOMER),
+    "deliveries_by_planning_deadline": (JobKind.DELIVERY, PLANNING),
+    "installations_by_planning_deadline": (JobKind.INSTALLATION, PLANNING),
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +65,9 @@ class JobFact:
 
     `status` is a `JobStatus` value; a completed job must carry `completed_at` (the device
     time of its `completed` event). `callback_of` is set on a repeat visit for the same
-    problem and names the earlier job.
+    problem and names the earlier job. `region` picks the promise hours and the planning
+    deadline (None: the default region's); `deadline` is the job's explicit promise deadline,
+    when it has one (the planning clock then uses it).
     """
 
     job_id: str
@@ -60,6 +83,8 @@ class JobFact:
     window_end: datetime | None = None  # end of the booked window the visit was planned in
     callback_of: str | None = None
     followed_up: bool = False  # a follow-up call reached the customer
+    region: str | None = None
+    deadline: datetime | None = None
 
     def __post_init__(self) -> None:
         rec = f"job {self.job_id!r}"
@@ -147,12 +172,16 @@ def p90(values: Sequence[float]) -> float | None:
     return ranked[k - 1]
 
 
-def _within(job: JobFact, promise: timedelta) -> bool:
-    return (
-        job.completed
-        and job.completed_at is not None
-        and job.completed_at - job.received_at <= promise
-    )
+def _kept(job: JobFact, clock: str) -> bool:
+    """Was the job completed within its promise on `clock` (`dispatch.promise_clocks`)?
+    Exactly the promise hours (or the deadline itself) still keeps it."""
+    if not job.completed or job.completed_at is None:
+        return False
+    if clock == CUSTOMER:
+        hours = promise_hours(job.kind, job.region)
+        return hours is not None and CUSTOMER_CLOCK.within(job.received_at, job.completed_at, hours)
+    deadline = job.deadline or planning_deadline(job.kind, job.region, job.received_at)
+    return deadline is not None and job.completed_at <= deadline
 
 
 def _with_unfinished(cohort: list[JobFact], hit: Callable[[JobFact], bool]) -> dict[str, Any]:
@@ -227,14 +256,16 @@ def service_metrics(
                 and j.completed_at.date() == j.received_at.date()
             ),
         ),
-        "deliveries_within_12h": _with_unfinished(
-            [j for j in received if j.kind == JobKind.DELIVERY],
-            lambda j: _within(j, DELIVERY_PROMISE),
-        ),
-        "installations_within_24h": _with_unfinished(
-            [j for j in received if j.kind == JobKind.INSTALLATION],
-            lambda j: _within(j, INSTALLATION_PROMISE),
-        ),
+        **{
+            key: _with_unfinished(
+                [j for j in received if j.kind == kind], functools.partial(_kept, clock=clock)
+            )
+            for key, (kind, clock) in PROMISE_SHARES.items()
+        },
+        "promise_clocks": {
+            **clock_labels(),
+            "shares": {key: clock for key, (_, clock) in PROMISE_SHARES.items()},
+        },
         "follow_up_coverage": Ratio(
             sum(1 for j in completed if j.followed_up), len(completed)
         ).as_dict(),

@@ -11,6 +11,7 @@ rather than returning an invalid plan; `stats["timing_drops"]` counts such cases
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dispatch.models import JobKind
@@ -92,12 +93,16 @@ def to_plan(
     timing_drops: list[int],
     pre_unassigned: list[Unassigned],
     unsolved: dict[str, str] | None = None,
+    reasons: Mapping[str, tuple[UnassignedReason, str]] | None = None,
 ) -> Plan:
     """The Plan: timed routes, and every job not on a route unassigned with its reason.
 
-    `unsolved[job_id]` names the group whose solve found no solution at all in time.
+    `unsolved[job_id]` names the group whose solve found no solution at all in time;
+    `reasons[job_id]` is what binds for a job the last pass tried on every eligible crew
+    (`dispatch.planning.leftovers`).
     """
     unsolved = unsolved or {}
+    reasons = reasons or {}
     problem, full = day.problem, day.full
     crew_routes = day.crew_routes(routes)
     planned = {s.job_id for r in crew_routes for s in r.stops}
@@ -116,6 +121,8 @@ def to_plan(
             )
         elif job.id in unsolved:
             reason, detail = UnassignedReason.NOT_SOLVED_IN_TIME, unsolved[job.id]
+        elif job.id in reasons:
+            reason, detail = reasons[job.id]
         elif job.id in dropped:
             reason, detail = (
                 UnassignedReason.NO_CAPACITY_LEFT,

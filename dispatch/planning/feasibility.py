@@ -131,10 +131,13 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
                     )
                 )
                 continue
-        reachable = crew_index[able & reach.ok[timing_class, i]]
+        reachable = crew_index[able & reach.ok_lunch[timing_class, i]]
         if not len(reachable):
+            in_time = crew_index[able & reach.ok[timing_class, i]]
             unassigned.append(
-                Unassigned(
+                Unassigned(job.id, UnassignedReason.LUNCH_WINDOW, _lunch_clash(problem, i, in_time))
+                if len(in_time)
+                else Unassigned(
                     job.id,
                     UnassignedReason.WINDOW_UNREACHABLE,
                     "no eligible crew can arrive within a window and be back by its shift end",
@@ -146,10 +149,28 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
     return Screening(eligible, unassigned)
 
 
+def _lunch_clash(problem: DispatchProblem, i: int, in_time: np.ndarray) -> str:
+    """The detail of a job that eligible crews reach in time but not with their lunch."""
+    job = problem.jobs[i]
+    crew = problem.crews[int(in_time[0])]
+    assert crew.lunch is not None  # a crew without lunch that reaches it in time would fit
+    lunch = crew.lunch
+    latest = seconds_of(lunch.window_end) - lunch.minutes * 60
+    window = ", ".join(f"{w.start:%H:%M}-{w.end:%H:%M}" for w in job.windows)
+    by = f"{latest // 3600:02d}:{latest % 3600 // 60:02d}"
+    return (
+        f"{service_seconds(job) // 60} min of work starting in its window {window} leaves no "
+        f"eligible crew room for its lunch: {crew.id} must start its {lunch.minutes} min "
+        f"lunch between {lunch.window_start:%H:%M} and {by}"
+    )
+
+
 @dataclass
 class _Reach:
     crew_class: np.ndarray  # crew index -> timing class
     ok: np.ndarray  # (timing class, job): can arrive within a window and be back in time
+    #: (timing class, job): as `ok`, and the crew's lunch fits inside its lunch window too
+    ok_lunch: np.ndarray
 
 
 def _reachability(
@@ -158,9 +179,10 @@ def _reachability(
     job_locs: np.ndarray,
     windows: list[tuple[tuple[int, int], ...]],
 ) -> _Reach:
-    """For each class of crews with the same profile, depots and shift, and each job: can such
-    a crew leave at shift start, start the job within one of its windows and be back at its
-    end depot by shift end? (The same rule, leg for leg, as timing the one-job route.)"""
+    """For each class of crews with the same profile, depots, shift and lunch, and each job:
+    can such a crew leave at shift start, start the job within one of its windows and be back
+    at its end depot by shift end (`ok`), and take its lunch inside the lunch window as well
+    (`ok_lunch`)? (The same rules, leg for leg, as timing the one-job route.)"""
     depot_pos = {d.id: k for k, d in enumerate(problem.depots)}
     keys = [
         (
@@ -169,10 +191,15 @@ def _reachability(
             depot_pos[c.end_depot],
             seconds_of(c.shift_start),
             seconds_of(c.shift_end),
+            (
+                (seconds_of(c.lunch.window_start), seconds_of(c.lunch.window_end), c.lunch.minutes)
+                if c.lunch is not None
+                else None
+            ),
         )
         for c in problem.crews
     ]
-    classes = sorted(set(keys))
+    classes = sorted(set(keys), key=repr)
     class_of = {k: n for n, k in enumerate(classes)}
     n_jobs = len(job_locs)
     n_win = max((len(w) for w in windows), default=0)
@@ -182,24 +209,54 @@ def _reachability(
     for i, ws in enumerate(windows):
         for w, (a, b) in enumerate(ws):
             win_a[w, i], win_b[w, i] = a, b
+
+    def earliest(t: np.ndarray) -> np.ndarray:
+        """The first window still open at t: the start in it, -1 if all have closed."""
+        start = np.full(n_jobs, -1, dtype=np.int64)
+        for w in range(n_win - 1, -1, -1):
+            start = np.where(t <= win_b[w], np.maximum(t, win_a[w]), start)
+        return start
+
     service = np.array([service_seconds(j) for j in problem.jobs], dtype=np.int64)
     congestion = travel.congestion
     ok = np.zeros((len(classes), n_jobs), dtype=bool)
-    for n, (profile, start_loc, end_loc, shift_start, shift_end) in enumerate(classes):
+    ok_lunch = np.zeros((len(classes), n_jobs), dtype=bool)
+    for n, (profile, start_loc, end_loc, shift_start, shift_end, lunch) in enumerate(classes):
         if not n_jobs:
             break
         durations = travel.durations[profile]
         base_out = np.asarray(durations[start_loc, job_locs], dtype=np.int64)
         base_back = np.asarray(durations[job_locs, end_loc], dtype=np.int64)
+
+        def back_from(done: np.ndarray, base: np.ndarray = base_back) -> np.ndarray:
+            return done + apply_factor(base, congestion.max_factor(done, done))
+
         out = shift_start + apply_factor(base_out, congestion.factor_at(shift_start))
-        start = np.full(n_jobs, -1, dtype=np.int64)
-        for w in range(n_win - 1, -1, -1):  # the first window that is still open wins
-            opens = out <= win_b[w]
-            start = np.where(opens, np.maximum(out, win_a[w]), start)
-        back = start + service
-        back = back + apply_factor(base_back, congestion.max_factor(back, back))
-        ok[n] = (start >= 0) & (back <= shift_end)
-    return _Reach(np.array([class_of[k] for k in keys], dtype=np.int64), ok)
+        start = earliest(out)
+        ok[n] = (start >= 0) & (back_from(start + service) <= shift_end)
+        if lunch is None:
+            ok_lunch[n] = ok[n]
+            continue
+        lunch_from, lunch_to, minutes = lunch
+        dur = minutes * 60
+        latest = lunch_to - dur
+        # lunch at the depot before driving out
+        b = max(shift_start, lunch_from)
+        dep = b + dur
+        s = earliest(dep + apply_factor(base_out, congestion.factor_at(dep)))
+        fits = (b <= latest) & (s >= 0) & (back_from(s + service) <= shift_end)
+        # lunch on arrival, before the job
+        b_arr = np.maximum(out, lunch_from)
+        s = earliest(b_arr + dur)
+        fits |= (b_arr <= latest) & (s >= 0) & (back_from(s + service) <= shift_end)
+        # lunch after the job, before driving back, or at the end depot
+        done = start + service
+        b_done = np.maximum(done, lunch_from)
+        fits |= (b_done <= latest) & (back_from(b_done + dur) <= shift_end)
+        b_home = np.maximum(back_from(done), lunch_from)
+        fits |= (b_home <= latest) & (b_home + dur <= shift_end)
+        ok_lunch[n] = ok[n] & fits
+    return _Reach(np.array([class_of[k] for k in keys], dtype=np.int64), ok, ok_lunch)
 
 
 def _drop_orphan_installations(

@@ -1,16 +1,22 @@
 """The planner: a day's jobs and crews in, a validated plan out.
 
 1. derive promise deadlines and screen out jobs that cannot be served (with reasons);
-2. split large days into groups of neighbouring territories (`dispatch.planning.decompose`: zones,
-   and sectors of zones too big for one solve) and solve them in parallel: local processes
-   by default, or the workers of a `dispatch.planning.cluster.Cluster` (a local Dask cluster or a
-   running Dask scheduler, so a region larger than one machine still plans);
+2. split large days into groups of neighbouring territories (`dispatch.planning.decompose`:
+   zones, and sectors of zones too big for one solve; automatic areas on a day without zones)
+   and solve them in parallel: local processes by default, or the workers of a
+   `dispatch.planning.cluster.Cluster` (a local Dask cluster or a running Dask scheduler, so
+   a region larger than one machine still plans);
 3. rebalance across territories: the jobs no group could fit are offered to every eligible
    crew for the rest of its day (idle crews from their depot, busy ones from their last
    stop), so a crew with spare time helps the zone next door; then an insertion repair tries
    the remaining ones between the stops of any eligible crew within reach;
-4. time all routes together on the whole problem, translate back, and run the independent
-   validator: a plan that fails it is never returned (`PlanInvalid`).
+4. time all routes together on the whole problem; a last pass (`dispatch.planning.leftovers`)
+   offers every job still unassigned to every eligible crew, idle ones anywhere included, and
+   gives each that fits nowhere the reason that binds for the closest crew; translate back,
+   and run the independent validator: a plan that fails it is never returned
+   (`PlanInvalid`). A group whose solve found no first solution in its time is named in
+   `Plan.warnings` (its jobs that the later passes could not place are unassigned
+   `not_solved_in_time`); `dispatch plan` exits 3.
 
 On a cluster only the group solves travel: each task is one group's routing problem (its
 own dense sub-matrices, a few MB), so the main process needs the whole day's jobs and crews
@@ -35,13 +41,14 @@ from multiprocessing import get_all_start_methods, get_context
 
 from dispatch.day_problem import DispatchProblem
 from dispatch.models import JobKind
-from dispatch.plan import Plan
+from dispatch.plan import Plan, UnassignedReason
 from dispatch.plan_validator import PlanInvalid, validate_plan
 from dispatch.planning.assemble import DaySequences, time_day, to_plan
 from dispatch.planning.cluster import Cluster
 from dispatch.planning.decompose import Group, make_groups, neighbours, time_limits
 from dispatch.planning.feasibility import screen
 from dispatch.planning.insertion import insert_leftovers
+from dispatch.planning.leftovers import settle_leftovers
 from dispatch.planning.routed_day import RoutedDay, routed_day
 from dispatch.translate import Continuation, Translation, build_travel, job_demand
 from routing.ortools_model import Progress, SolveParams, solve, solve_best_of
@@ -82,7 +89,7 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     """Plan the day. Raises `PlanInvalid` rather than return a plan that breaks a hard rule."""
     options = options or PlanOptions()
     started = time.monotonic()
-    report = options.progress or (lambda _m, _f: None)
+    report = forward_only(options.progress or (lambda _m, _f: None))
     report("building travel matrices", 0.0)
     travel = build_travel(problem, lazy=True)
     screening = screen(problem, travel)
@@ -93,7 +100,8 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     groups = make_groups(problem, screening.eligible, options.decompose_above, options.group_size)
     report(f"solving {len(screening.eligible)} jobs in {len(groups)} group(s)", 0.05)
     budget = options.time_limit_s * (FIRST_PASS_SHARE if len(groups) > 1 else 1.0)
-    solutions = _solve_groups(routed, screening.eligible, groups, budget, options, report)
+    limits = time_limits([len(g.job_indices) for g in groups], _workers(groups, options), budget)
+    solutions = _solve_groups(routed, screening.eligible, groups, limits, budget, options, report)
     day = DaySequences()
     for tr, sol in solutions:
         day.add(tr, sol, job_pos, crew_pos)
@@ -114,26 +122,34 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
     phases["insertion_s"] = round(time.monotonic() - started - phases["search_s"], 2)
     report("timing all routes", 0.95)
     routes, drops = time_day(routed, day)
+    report("offering every left-over job to every eligible crew", 0.96)
+    settled = settle_leftovers(routed, routes, drops, screening.eligible)
+    routes, drops = settled.routes, settled.drops
+    phases["last_pass_s"] = round(time.monotonic() - started - sum(phases.values()), 2)
+    failed = [
+        (g, tr, limit)
+        for g, (tr, sol), limit in zip(groups, solutions, limits, strict=True)
+        if g.job_indices and sol.stats.get("solutions", 0) == 0 and not sol.routes
+    ]
     unsolved = {
-        job_id: f"no solution for {g.name} within {budget:.0f} s: give the planner more time"
-        for g, (tr, sol) in zip(groups, solutions, strict=True)
-        if sol.stats.get("solutions", 0) == 0 and not sol.routes
+        job_id: f"no solution for {g.name} within {limit:.0f} s: give the planner more time"
+        for g, tr, limit in failed
         for job_id in tr.job_ids
     }
-    plan = to_plan(routed, routes, drops, screening.unassigned, unsolved)
+    plan = to_plan(routed, routes, drops, screening.unassigned, unsolved, settled.reasons)
+    plan.warnings += unsolved_warnings(plan, failed)
     plan.stats.update(
         wall_s=round(time.monotonic() - started, 2),
         groups=len(groups),
         solutions=sum(s.stats.get("solutions", 0) for _, s in solutions),
-        unsolved_groups=sum(
-            1
-            for g, (_, sol) in zip(groups, solutions, strict=True)
-            if g.job_indices and sol.stats.get("solutions", 0) == 0
-        ),
+        unsolved_groups=len(failed),
+        unsolved_jobs=sum(len(g.job_indices) for g, _, _ in failed),
         first_pass_s=first_pass_s,
         left_after_first_pass=first_pass_left,
         rebalanced=rebalanced,
         inserted_by_repair=len(inserted),
+        placed_by_last_pass=len(settled.placed),
+        last_pass_trials=settled.evaluations,
     )
     report("validating", 0.98)
     before_validation = time.monotonic()
@@ -144,6 +160,43 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
         raise PlanInvalid(violations)
     report("done", 1.0)
     return plan
+
+
+def unsolved_warnings(plan: Plan, failed: list[tuple[Group, Translation, float]]) -> list[str]:
+    """One loud sentence per group whose solve found no first solution in its time: the
+    group, its jobs, its seconds, and how many of its jobs the later passes could not place
+    (they are unassigned with reason `not_solved_in_time`). Such a plan is much worse than
+    the time asked for could give, and nothing else in it says so."""
+    left = {u.job_id for u in plan.unassigned if u.reason is UnassignedReason.NOT_SOLVED_IN_TIME}
+    return [
+        f"group {g.name!r} ({len(g.job_indices)} jobs) found no first solution in its "
+        f"{limit:.0f} s of search: {sum(1 for j in tr.job_ids if j in left)} of its jobs are "
+        "unassigned (not_solved_in_time); give the planner more time or split the day "
+        "into zones"
+        for g, tr, limit in failed
+    ]
+
+
+def _workers(groups: list[Group], options: PlanOptions) -> int:
+    """How many group solves run at once: the cluster's workers, else `options.workers`
+    (0: one per CPU core), never more than the groups."""
+    cluster = options.cluster
+    slots = (cluster.worker_count() if cluster.mode != "serial" else 1) if cluster else 0
+    return max(1, min(slots or options.workers or os.cpu_count() or 1, len(groups)))
+
+
+def forward_only(report: Callable[[str, float], None]) -> Callable[[str, float], None]:
+    """`report`, with each fraction raised to the highest one reported before: the phases'
+    own estimates (a solve's share of its time, groups done) may disagree at their seams,
+    and a progress bar that goes backwards tells a user the work is being undone."""
+    highest = 0.0
+
+    def forward(message: str, fraction: float) -> None:
+        nonlocal highest
+        highest = max(highest, fraction)
+        report(message, highest)
+
+    return forward
 
 
 def _solve_one(
@@ -160,19 +213,19 @@ def _solve_groups(
     routed: RoutedDay,
     eligible: dict[str, list[int]],
     groups: list[Group],
+    limits: list[float],
     budget: float,
     options: PlanOptions,
     report: Callable[[str, float], None],
 ) -> list[tuple[Translation, RoutingSolution]]:
-    """Solve each group: serially, in a pool of local processes, or on `options.cluster`."""
+    """Solve each group in its `limits` seconds: serially, in a pool of local processes, or
+    on `options.cluster`."""
     total = sum(len(g.job_indices) for g in groups) or 1
     cluster = options.cluster
-    slots = (cluster.worker_count() if cluster.mode != "serial" else 1) if cluster else 0
-    workers = max(1, min(slots or options.workers or os.cpu_count() or 1, len(groups)))
+    workers = _workers(groups, options)
     translations = [routed.part(g.job_indices, g.crew_indices, eligible) for g in groups]
     params = [
-        SolveParams(time_limit_s=limit, solution_limit=options.solution_limit)
-        for limit in time_limits([len(g.job_indices) for g in groups], workers, budget)
+        SolveParams(time_limit_s=limit, solution_limit=options.solution_limit) for limit in limits
     ]
     # Largest groups first, so the last to finish are small ones.
     order = sorted(range(len(groups)), key=lambda k: -len(groups[k].job_indices))
@@ -194,7 +247,7 @@ def _solve_groups(
             if len(groups) == 1:
                 p.progress = lambda pr: report(
                     f"{pr.solutions} solutions, cost {pr.objective}, {pr.unassigned} unassigned",
-                    min(0.9, 0.05 + 0.85 * pr.elapsed_s / budget),
+                    min(0.85, 0.05 + 0.8 * pr.elapsed_s / budget),
                 )
             results_list.append(_solve_one(t, p, options.constructions))
             solved(k)

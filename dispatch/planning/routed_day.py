@@ -20,9 +20,10 @@ Positions: visit `v` is the job's index in `problem.jobs`, vehicle `k` the crew'
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Self
 
 from dispatch.day_problem import DispatchProblem
 from dispatch.plan import CrewRoute, Plan, PlannedBreak, PlannedStop
@@ -38,6 +39,17 @@ Sequences = dict[int, list[int]]
 Breaks = dict[int, int]
 #: visit -> (its end, its vehicle): stops held where they are while others are re-timed
 Fixed = dict[int, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class VisitLinks:
+    """The ties between a day's visits: installation -> (its delivery, gap s); delivery -> the
+    installations waiting for it; visit -> its two-person partners (other, min and max delay
+    s, whether it is the first of the pair)."""
+
+    delivery_of: dict[int, tuple[int, int]]
+    waiting: dict[int, list[int]]
+    partners: dict[int, list[tuple[int, int, int, bool]]]
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,22 @@ class RoutedDay:
         """Installation visit -> (the delivery visit it waits for, the link gap in seconds)."""
         return {p.after: (p.before, p.gap_s) for p in self.full.routing.precedences}
 
+    def visit_links(self) -> VisitLinks:
+        """Every tie between visits, read both ways (`VisitLinks`)."""
+        delivery_of = self.links()
+        waiting: dict[int, list[int]] = {}
+        for inst, (dlv, _) in delivery_of.items():
+            waiting.setdefault(dlv, []).append(inst)
+        partners: dict[int, list[tuple[int, int, int, bool]]] = {}
+        for sy in self.full.routing.syncs:
+            partners.setdefault(sy.first, []).append(
+                (sy.second, sy.min_delay_s, sy.max_delay_s, True)
+            )
+            partners.setdefault(sy.second, []).append(
+                (sy.first, sy.min_delay_s, sy.max_delay_s, False)
+            )
+        return VisitLinks(delivery_of, waiting, partners)
+
     # ---- timing and rules
 
     def time(
@@ -128,6 +156,35 @@ class RoutedDay:
     def crew_routes(self, routes: Sequence[RouteSchedule]) -> list[CrewRoute]:
         """Timed routes of the whole day as the plan's crew routes, ordered by crew id."""
         return crew_routes_of(self.problem, self.deadlines, self.full, routes)
+
+
+@dataclass
+class TimedDay:
+    """A day's routes in routing form with their planned times and the ties between visits:
+    what a pass that places left-over jobs reads (and, in the planner, changes). Vehicles
+    without stops are left out of `seqs`, `breaks` and `routes`."""
+
+    routed: RoutedDay
+    seqs: dict[int, list[int]]
+    breaks: dict[int, int]
+    routes: dict[int, RouteSchedule]
+    ends: dict[int, tuple[int, int]]  # planned visit -> (end, vehicle)
+    starts: dict[int, int]  # planned visit -> start
+    links: VisitLinks
+
+    @classmethod
+    def of(cls, routed: RoutedDay, routes: Iterable[RouteSchedule]) -> Self:
+        """The day of these timed routes."""
+        by_k = {r.vehicle: r for r in routes if r.stops}
+        return cls(
+            routed=routed,
+            seqs={k: [s.visit for s in r.stops] for k, r in by_k.items()},
+            breaks={k: r.break_.after_stop for k, r in by_k.items() if r.break_ is not None},
+            routes=by_k,
+            ends={s.visit: (s.end, k) for k, r in by_k.items() for s in r.stops},
+            starts={s.visit: s.start for r in by_k.values() for s in r.stops},
+            links=routed.visit_links(),
+        )
 
 
 class OnRoutedDay:

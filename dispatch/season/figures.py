@@ -7,10 +7,17 @@ Definitions (the service's, docs/service-metrics.md, applied to simulated jobs):
   was done by its deadline; it is judged at the end of its due day (a job still open then is
   late). Cancelled jobs and jobs whose customer was absent at a visit are left out (the
   promise is excused), and so are jobs due after the season's last day.
-* **Share of deliveries within 12 h / installations within 24 h** of a day: on-time jobs over
-  jobs due that day (urban and rural, each under its own policy: rural promises are longer).
+* **Share of deliveries within 12 h / installations within 24 h** of a day, on both clocks of
+  `dispatch.promise_clocks`, over the same jobs (those due that day; urban and rural, each
+  under its own policy: rural promises are longer). `share_delivery_12h`, `share_install_24h`
+  and their week and season figures are on the **planning clock**: done by the deadline
+  (service hours: an order after 18:00 counts from 08:00). The `..._customer` keys are on the
+  **customer's clock**: done within the promise hours of the order in calendar hours. The
+  capacity recommendation is judged on the planning clock.
 * **Install waiting time**: hours from the order to the installation's end, by completion day.
-* **Utilisation**: driving and working time over shift time, crews on duty.
+* **Utilisation**: driving and working time over shift time, crews on duty; for the season,
+  both summed over its days (a day with more shift hours weighs more, as in the service
+  metrics; not a mean of the daily ratios per crew).
 * **Callback rate**: completed installations and repairs that will need a repeat visit, over
   completed installations and repairs (by completion day); `callbacks_opened` counts the
   repeat-visit jobs that arrived that day.
@@ -24,12 +31,14 @@ Definitions (the service's, docs/service-metrics.md, applied to simulated jobs):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dispatch.models import JobKind
+from dispatch.promise_clocks import CUSTOMER_CLOCK, promise_hours
 from dispatch.season.demand import day_levels
 from dispatch.season.state import JobRecord, SeasonState
 
@@ -49,6 +58,17 @@ def due_day(deadline: datetime, start: datetime) -> int:
 
 def _on_time(r: JobRecord) -> bool:
     return r.status == "done" and r.done_at is not None and r.done_at <= r.deadline
+
+
+def _customer_kept(r: JobRecord) -> bool:
+    """Done within its promise hours of the order in calendar hours (the customer's clock)."""
+    hours = promise_hours(r.job.kind, r.job.region)
+    return (
+        r.status == "done"
+        and r.done_at is not None
+        and hours is not None
+        and CUSTOMER_CLOCK.within(r.job.confirmed_at, r.done_at, hours)
+    )
 
 
 def _counts() -> dict[str, float]:
@@ -108,9 +128,11 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
             continue
         key = "deliveries" if job.kind is JobKind.DELIVERY else "installs"
         on_time = _on_time(r)
+        customer = _customer_kept(r)
         for row in (day_rows[due], zone_rows[(due, zone)]):
             row[f"{key}_due"] += 1
             row[f"{key}_on_time"] += on_time
+            row[f"{key}_within_customer"] += customer
         if key == "installs" and not temp_can_do(job):
             day_rows[due]["own_only_installs_due"] += 1
             day_rows[due]["own_only_installs_on_time"] += on_time
@@ -143,6 +165,7 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
     weeks = _weeks(days, s)
     ledger = _ledger(state)
     summary = _summary(days, weeks, all_waits, completed_ir, callbacks_drawn, ledger, s)
+    summary["utilisation"] = season_utilisation(day_rows)
     return {
         "days": days,
         "zones": zones,
@@ -151,6 +174,14 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
         "summary": summary,
         "ledger": ledger,
     }
+
+
+def season_utilisation(day_rows: Sequence[Mapping[str, float]]) -> float | None:
+    """Driving and working hours over shift hours of the crews on duty, each summed over the
+    days (`worked_h`, `shift_h` of the raw day rows): the module doc's definition."""
+    shift = sum(r.get("shift_h", 0.0) for r in day_rows)
+    worked = sum(r.get("worked_h", 0.0) for r in day_rows)
+    return round(worked / shift, 4) if shift else None
 
 
 def _share(on_time: float, due: float) -> float | None:
@@ -183,10 +214,15 @@ def _finish_row(
         "crews_on_duty", "temp_crews", "callbacks_opened", "completed_install_repair",
         "callbacks_drawn", "followups_called", "temp_jobs_done", "install_crews",
         "install_crew_jobs", "own_only_installs_due", "own_only_installs_on_time",
+        "deliveries_within_customer", "installs_within_customer",
     ):  # fmt: skip
         out[key] = int(row.get(key, 0))
     out["share_delivery_12h"] = _share(row["deliveries_on_time"], row["deliveries_due"])
     out["share_install_24h"] = _share(row["installs_on_time"], row["installs_due"])
+    out["share_delivery_12h_customer"] = _share(
+        row["deliveries_within_customer"], row["deliveries_due"]
+    )
+    out["share_install_24h_customer"] = _share(row["installs_within_customer"], row["installs_due"])
     if waits is not None:
         out["install_wait_p50_h"] = round(float(np.percentile(waits, 50)), 1) if waits else None
         out["install_wait_p90_h"] = round(float(np.percentile(waits, 90)), 1) if waits else None
@@ -210,6 +246,8 @@ def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]
         d_on = sum(r["deliveries_on_time"] for r in rows)
         own_due = sum(r["own_only_installs_due"] for r in rows)
         own_on = sum(r["own_only_installs_on_time"] for r in rows)
+        d_cust = sum(r["deliveries_within_customer"] for r in rows)
+        i_cust = sum(r["installs_within_customer"] for r in rows)
         out.append(
             {
                 "week": w,
@@ -220,6 +258,8 @@ def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]
                 "temp_crews": max(r["temp_crews"] for r in rows),
                 **install_shares(due, on_time, own_due, own_on),
                 "share_delivery_12h": _share(d_on, d_due),
+                "share_install_24h_customer": _share(i_cust, due),
+                "share_delivery_12h_customer": _share(d_cust, d_due),
                 "backlog_end": rows[-1]["backlog"],
                 "cost_cny": sum(r["cost_cny"] for r in rows),
             }
@@ -265,8 +305,6 @@ def _summary(
 
     peak = [r for r in days if r["sales_level"] >= s.demand.peak_level > 1.0]
     covered = days[: max(0, len(days) - s.quality.followup_max_age_days)]
-    shift = sum((r["utilisation"] or 0) * r["crews_on_duty"] for r in days)
-    crews = sum(r["crews_on_duty"] for r in days if r["utilisation"] is not None)
     return {
         "days": len(days),
         "orders": int(total("orders")),
@@ -278,6 +316,15 @@ def _summary(
         "share_install_24h_peak": _share(
             sum(r["installs_on_time"] for r in peak), sum(r["installs_due"] for r in peak)
         ),
+        "share_delivery_12h_customer": _share(
+            total("deliveries_within_customer"), total("deliveries_due")
+        ),
+        "share_install_24h_customer": _share(
+            total("installs_within_customer"), total("installs_due")
+        ),
+        "share_install_24h_peak_customer": _share(
+            sum(r["installs_within_customer"] for r in peak), sum(r["installs_due"] for r in peak)
+        ),
         "worst_week_install_24h": min(
             (w["share_install_24h"] for w in weeks if w["share_install_24h"] is not None),
             default=None,
@@ -285,7 +332,7 @@ def _summary(
         "install_wait_p50_h": round(float(np.percentile(waits, 50)), 1) if waits else None,
         "install_wait_p90_h": round(float(np.percentile(waits, 90)), 1) if waits else None,
         "install_wait_max_h": round(max(waits), 1) if waits else None,
-        "utilisation": round(shift / crews, 4) if crews else None,
+        "utilisation": None,  # set by `season_tables` from the raw hours (`season_utilisation`)
         "callback_rate": _share(callbacks_drawn, completed_ir),
         "callbacks_opened": int(total("callbacks_opened")),
         "followup_coverage": _share(

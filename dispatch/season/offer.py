@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from dispatch.models import Crew, Job, JobKind
-from dispatch.plan import Plan, UnassignedReason
+from dispatch.plan import CAPACITY_REASONS, Plan, UnassignedReason
 from dispatch.service_time import estimate_minutes
 
 #: share of a crew's working minutes spent on site (the rest drives), before any learning
@@ -135,7 +135,7 @@ def learn_fill(plan: Plan, fill: dict[ClassKey, float]) -> None:
     cache: dict[tuple, tuple[ClassKey, ...]] = {}
     full: set[ClassKey] = set()
     for u in plan.unassigned:
-        if u.reason is UnassignedReason.NO_CAPACITY_LEFT:
+        if u.reason in CAPACITY_REASONS:
             full.update(classes.eligible(jobs[u.job_id], cache))
     used: dict[ClassKey, float] = defaultdict(float)
     for r in plan.routes:

@@ -170,7 +170,9 @@ def weeks_html(results: Sequence[SeasonResult]) -> str:
                 fmt(week.get("max_sales_level"), "level"),
                 week.get("temp_crews"),
                 col("installs_due", "count"),
+                col("share_install_24h_customer", "share"),
                 col("share_install_24h", "share"),
+                col("share_delivery_12h_customer", "share"),
                 col("share_delivery_12h", "share"),
                 col("backlog_end", "count"),
                 col("cost_cny", "cny"),
@@ -183,8 +185,10 @@ def weeks_html(results: Sequence[SeasonResult]) -> str:
         "max sales level",
         "temporary crews",
         "installations due",
-        "installations within 24 h",
-        "deliveries within 12 h",
+        "installations within 24 h, customer's clock",
+        "installations within 24 h, planning clock",
+        "deliveries within 12 h, customer's clock",
+        "deliveries within 12 h, planning clock",
         "backlog at week end",
         "cost (CNY)",
     ]
@@ -214,7 +218,7 @@ def recommendation_html(rec: dict[str, Any]) -> str:
         "<h2>Capacity recommendation</h2>",
         "<p>Target: "
         + esc(fmt(target, "share") if isinstance(target, int | float) else "–")
-        + " of installations within 24 h in every peak week, as the mean over "
+        + " of installations within 24 h (planning clock) in every peak week, as the mean over "
         + esc(rec.get("replications", "?"))
         + f" replication(s): {verdict}. Temporary crew-days: "
         + esc(fmt(rec.get("temp_crew_days"), "count"))

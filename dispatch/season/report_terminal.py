@@ -47,8 +47,8 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
         verdict += " (met on the installations temporary crews can do; see the notes)"
     target_text = fmt(target, "share") if isinstance(target, int | float) else "?"
     lines = [
-        f"Capacity recommendation: {target_text} of installations within 24 h in every peak "
-        f"week (mean of {rec.get('replications', '?')} replications): {verdict}"
+        f"Capacity recommendation: {target_text} of installations within 24 h (planning clock) "
+        f"in every peak week (mean of {rec.get('replications', '?')} replications): {verdict}"
     ]
     per_week = rec.get("per_week") or []
     if per_week:
@@ -57,7 +57,7 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
             + ", ".join(f"w{w.get('week')}: {w.get('temp_crews')}" for w in per_week)
         )
         lines.append(
-            "  24 h share per week (mean, min – max): "
+            "  24 h share per week, planning clock (mean, min – max): "
             + "; ".join(
                 f"w{w.get('week')} {fmt(w.get('share_mean'), 'share')} "
                 f"({fmt(w.get('share_min'), 'share')} – {fmt(w.get('share_max'), 'share')})"

@@ -127,19 +127,21 @@ def job(
     status: str,
     completed: str | None = None,
     callback_of: str | None = None,
+    kind: str = "repair",
+    record: dict[str, Any] | None = None,
 ) -> JobRow:
     received = datetime(2026, 6, 10, 8, 0)
     return JobRow(
         id=job_id,
         due_date=date(2026, 6, 10),
-        kind="repair",
+        kind=kind,
         status=status,
         region=region,
         zone="Z1",
         priority="callback" if callback_of else "normal",
         order_id=f"O-{job_id}",
         received_at=received,
-        record={},
+        record=record or {},
         callback_of=callback_of,
         crew_id=None,
         completed_at=datetime.fromisoformat(f"2026-{completed}") if completed else None,
@@ -202,6 +204,28 @@ def test_a_callback_counts_for_the_original_jobs_region(callbacks, settings, aut
     assert urban["utilisation"] == {"numerator": 80, "denominator": 480, "value": 80 / 480}
     assert rural["utilisation"] == {"numerator": 40, "denominator": 480, "value": 40 / 480}
     assert everything["utilisation"]["denominator"] == 960
+
+
+EXPLICIT = {"deadline": "2026-06-10T09:00"}
+
+
+def test_promise_shares_use_the_jobs_region_and_explicit_deadline(client, auth):
+    """Received 06-10 08:00. RD, rural delivery done 18 h later: within its 24 h on both
+    clocks. UD, urban delivery done 2 h later but with an explicit deadline of 09:00 in its
+    record: kept on the customer's clock, missed on the planning clock."""
+    with client.app.state.ctx.sessions() as session, session.begin():
+        session.add_all(
+            [
+                job("RD", "rural", "completed", "06-11T02:00", kind="delivery"),
+                job("UD", "urban", "completed", "06-10T10:00", kind="delivery", record=EXPLICIT),
+            ]
+        )
+    got = metrics(client, auth("manager"))
+    assert got["deliveries_within_12h"]["numerator"] == 2
+    assert got["deliveries_by_planning_deadline"]["numerator"] == 1  # RD only
+    assert got["deliveries_by_planning_deadline"]["denominator"] == 2
+    assert got["promise_clocks"]["shares"]["deliveries_within_12h"] == "customer"
+    assert got["promise_clocks"]["customer"].startswith("customer's clock")
 
 
 # --- zones and depots -------------------------------------------------------------------------

@@ -59,6 +59,15 @@ def test_board_answer_gives_every_crew_and_job_and_both_promise_clocks(seeded, s
     clock = board["customer_clock"]["installation"]
     assert clock["hours"] == 24 and clock["planned"] <= clock["jobs"]
     assert 0 <= clock["within"] <= clock["planned"]
+    # beside it the planning clock's share of the same jobs, and each clock's label
+    planning = board["planning_clock"]["installation"]
+    assert (planning["planned"], planning["jobs"]) == (clock["planned"], clock["jobs"])
+    assert planning["of_planned"] == board["kpis"]["on_time_share_by_kind"]["installation"]
+    assert clock["clock"] == "customer" and planning["clock"] == "planning"
+    labels = board["promise_clocks"]
+    assert labels["customer"].startswith("customer's clock: calendar hours")
+    assert labels["planning"].startswith("planning clock: the plan's deadlines")
+    assert clock["label"] == labels["customer"] and planning["label"] == labels["planning"]
     assert board["kpis"]["planned"] == len(planned)
 
     again = seeded.get(

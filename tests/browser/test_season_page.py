@@ -147,7 +147,7 @@ def test_start_watch_report_cancel_and_compare_two_seasons(live, page: Page) -> 
 
     installs = compare.locator('tr[data-figure="share_install_24h"]')
     expect(installs.locator("th")).to_contain_text("Installations within 24 h")
-    expect(installs.locator("th")).to_contain_text("plan's clock")
+    expect(installs.locator("th")).to_contain_text("planning clock")
     expect(installs.locator("td")).to_have_count(3)  # A, B, B − A
     for cell in installs.locator("td").all()[:2]:
         expect(cell).to_have_text(re.compile(r"^\d+(\.\d)? %$"))

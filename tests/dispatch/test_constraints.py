@@ -116,7 +116,8 @@ def test_truck_capacity_limits_deliveries():
     jobs = [job(f"D{k}", 2 + k, kind=JobKind.DELIVERY, volume_l=400) for k in range(3)]
     plan = make_plan(problem(jobs, [truck]), FAST)
     assert len(_route(plan, "T1").stops) == 2
-    assert [u.reason for u in plan.unassigned] == [UnassignedReason.NO_CAPACITY_LEFT]
+    assert [u.reason for u in plan.unassigned] == [UnassignedReason.VEHICLE_FULL]
+    assert "T1" in plan.unassigned[0].detail
 
 
 def test_oversized_delivery_is_explained():
@@ -167,7 +168,7 @@ def test_higher_priority_is_served_when_only_one_fits(priority):
     jobs = [job("NORMAL", 1, minutes=40), job("URGENT", 1.2, minutes=40, priority=priority)]
     plan = make_plan(problem(jobs, [c]), FAST)
     assert [s.job_id for s in _route(plan, "C1").stops] == ["URGENT"]
-    assert _reasons(plan) == {"NORMAL": UnassignedReason.NO_CAPACITY_LEFT}
+    assert _reasons(plan) == {"NORMAL": UnassignedReason.SHIFT_END}  # C1 would end after 09:00
 
 
 def test_overdue_job_goes_first():

@@ -6,10 +6,11 @@ with window 08:00-18:00; a first job at 2 km starts 08:03:20 and ends 08:33:20.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
-from dispatch.metrics.customer_clock import customer_clock_shares
+from dispatch.metrics.customer_clock import customer_clock_shares, promise_shares
 from dispatch.models import JobKind
+from dispatch.promise_clocks import CustomerClock
 from dispatch.promises import default_policies
 from tests.factories import at, crew, job, planned, problem
 
@@ -31,3 +32,23 @@ def test_an_evening_order_counts_from_the_order_not_from_the_next_opening():
     assert (share.within, share.planned, share.jobs) == (1, 2, 3)
     assert share.of_planned == 1 / 2 and share.of_all == 1 / 3
     assert "installation" not in customer_clock_shares(plan)  # no such jobs: no figure
+
+    both = promise_shares(plan)
+    assert both["customer"]["delivery"] == share
+    planning = both["planning"]["delivery"]  # D2 ends well before its 20:00 deadline
+    assert (planning.within, planning.planned, planning.jobs) == (2, 2, 3)
+    assert share.clock == "customer" and planning.clock == "planning"
+    assert share.label.startswith("customer's clock") and planning.label.startswith("planning")
+    assert share.title == planning.title == "deliveries within 12 h (rural: 24 h)"
+
+
+def test_a_published_cut_off_counts_an_evening_order_from_the_morning_and_is_named():
+    # ordered 19:00 the evening before: calendar 12 h end 07:00, before any crew starts;
+    # D4 alone: 08:06:40-08:36:40
+    evening = job("D4", 4, kind=JobKind.DELIVERY, confirmed_at=at(19, 0) - timedelta(days=1))
+    plan = planned(problem([evening], [crew("C1")]), {"C1": ["D4"]})
+    assert promise_shares(plan)["customer"]["delivery"].within == 0
+    published = CustomerClock(cutoff=time(18, 0))  # only if the retailer tells the customer
+    share = promise_shares(plan, published)["customer"]["delivery"]
+    assert share.within == 1  # counts from 08:00: due 20:00
+    assert "published cut-off 18:00" in share.label

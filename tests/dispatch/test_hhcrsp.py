@@ -313,7 +313,7 @@ def _one_route(plan: Plan) -> list[CrewRoute]:
         PlannedStop("p0:s0", at(10), at(10), at(30), jobs["p0:s0"].deadline),
         PlannedStop("p0:s1", at(30), at(30), at(50), jobs["p0:s1"].deadline),
     ]
-    return [CrewRoute("c2", at(0), at(60), stops)]
+    return [CrewRoute("c2", at(0), at(60), stops, drive_s=20 * 60)]  # 10 min out, 10 back
 
 
 # ---- scoring and solving real instances

@@ -145,11 +145,50 @@ def test_figures_are_consistent(busy_season):
     for r in days:
         assert 0 <= r["deliveries_on_time"] <= r["deliveries_due"]
         assert 0 <= r["installs_on_time"] <= r["installs_due"]
+        # the customer's clock (calendar hours) over the same jobs due that day
+        assert 0 <= r["deliveries_within_customer"] <= r["deliveries_due"]
+        assert 0 <= r["installs_within_customer"] <= r["installs_due"]
+        assert (r["share_delivery_12h_customer"] is None) == (r["deliveries_due"] == 0)
         assert r["utilisation"] is None or 0 <= r["utilisation"] <= 1.5
         assert r["cost_cny"] > 0
     zone_done = sum(z["jobs_done"] for z in busy_season.zones)
     assert zone_done == busy_season.ledger["jobs_done"]
     assert len(busy_season.weeks) == 1
+    for key in ("share_delivery_12h_customer", "share_install_24h_customer"):
+        assert key in busy_season.weeks[0] and key in busy_season.summary
+    assert "share_install_24h_peak_customer" in busy_season.summary
+
+
+def test_season_shares_judge_one_job_on_both_clocks():
+    """Ordered 21:00, installed 22:00 the next day: 25 calendar hours (a miss on the
+    customer's 24 h); its deadline on the planning clock is 08:00 + 24 h: kept."""
+    from datetime import datetime
+
+    from dispatch.models import JobKind
+    from dispatch.promises import default_policies
+    from dispatch.season.figures import _customer_kept, _on_time
+    from dispatch.season.state import JobRecord
+    from tests.factories import job
+
+    ordered = datetime(2026, 6, 17, 21, 0)
+    deadline = default_policies()["urban"].deadline(JobKind.INSTALLATION, ordered)
+    assert deadline == datetime(2026, 6, 19, 8, 0)
+    install = job("I1", 2, kind=JobKind.INSTALLATION, confirmed_at=ordered, deadline=deadline)
+    record = JobRecord(install, (9, 11), 0, status="done", done_at=datetime(2026, 6, 18, 22, 0))
+    assert _on_time(record) and not _customer_kept(record)
+    record.done_at = datetime(2026, 6, 18, 21, 0)  # exactly 24 h: kept on both
+    assert _on_time(record) and _customer_kept(record)
+
+
+def test_season_utilisation_is_hours_worked_over_shift_hours_not_a_mean_per_crew():
+    """Day A: 10 crews, 100 shift h, 50 h worked (50 %); day B: 2 crews, 40 h, 36 h (90 %).
+    Worked over shift: 86 / 140 = 61.43 %; a crew-weighted mean of the daily ratios would
+    say (0.5 x 10 + 0.9 x 2) / 12 = 56.67 %."""
+    from dispatch.season.figures import season_utilisation
+
+    days = [{"shift_h": 100.0, "worked_h": 50.0}, {"shift_h": 40.0, "worked_h": 36.0}]
+    assert season_utilisation(days) == round(86 / 140, 4) == 0.6143
+    assert season_utilisation([{"shift_h": 0.0, "worked_h": 0.0}]) is None
 
 
 def test_zero_demand_gives_zero_backlog(small_city):

@@ -43,6 +43,8 @@ def job(
     window_end: datetime | None = None,
     callback_of: str | None = None,
     followed_up: bool = False,
+    region: str | None = None,
+    deadline: datetime | None = None,
 ) -> JobFact:
     """A job; a completed one defaults to completion 4 h after it was received."""
     if status == "completed" and completed is None:
@@ -61,6 +63,8 @@ def job(
         window_end=window_end,
         callback_of=callback_of,
         followed_up=followed_up,
+        region=region,
+        deadline=deadline,
     )
 
 
@@ -132,6 +136,53 @@ def test_promise_boundaries_exactly_12_and_24_hours_keep_the_promise():
         "denominator": 2,
         "value": 0.5,
         "unfinished": 0,
+    }
+
+
+def test_promise_shares_on_both_clocks_with_each_regions_hours():
+    """Deliveries received in the week:
+
+    - D1 urban, ordered 21:00, done 10:00 next day: 13 calendar hours, a miss on the
+      customer's clock; the planning clock starts at 08:00 (after the 18:00 cut-off), due
+      20:00: kept.
+    - D2 rural, ordered 12:00, done 08:00 next day: 20 h, within the rural 24 h on both.
+    - D3 urban with an explicit deadline 09:00, done 10:00: a miss on both.
+    - D4 urban, still en route: a miss on both, unfinished.
+
+    Customer's clock 1 / 4 (D2), planning clock 2 / 4 (D1, D2). I1 (no region: the default
+    region's 24 h) done exactly 24 h after the order: kept on both.
+    """
+    jobs = [
+        job("D1", kind="delivery", region="urban", received=t(1, 21), completed=t(2, 10)),
+        job("D2", kind="delivery", region="rural", received=t(2, 12), completed=t(3, 8)),
+        job(
+            "D3",
+            kind="delivery",
+            region="urban",
+            received=t(1, 21),
+            completed=t(2, 10),
+            deadline=t(2, 9),
+        ),
+        job("D4", kind="delivery", region="urban", received=t(3, 8), status="en_route"),
+        job("I1", kind="installation", received=t(2, 9), completed=t(3, 9)),
+    ]
+    got = metrics(jobs)
+    assert got["deliveries_within_12h"] == {
+        "numerator": 1, "denominator": 4, "value": 0.25, "unfinished": 1,
+    }  # fmt: skip
+    assert got["deliveries_by_planning_deadline"] == {
+        "numerator": 2, "denominator": 4, "value": 0.5, "unfinished": 1,
+    }  # fmt: skip
+    assert got["installations_within_24h"]["value"] == 1.0
+    assert got["installations_by_planning_deadline"]["value"] == 1.0
+    clocks = got["promise_clocks"]
+    assert clocks["customer"].startswith("customer's clock: calendar hours")
+    assert clocks["planning"].startswith("planning clock: the plan's deadlines")
+    assert clocks["shares"] == {
+        "deliveries_within_12h": "customer",
+        "installations_within_24h": "customer",
+        "deliveries_by_planning_deadline": "planning",
+        "installations_by_planning_deadline": "planning",
     }
 
 
@@ -275,6 +326,8 @@ def test_no_data_gives_none_not_zero():
         "same_day_completion",
         "deliveries_within_12h",
         "installations_within_24h",
+        "deliveries_by_planning_deadline",
+        "installations_by_planning_deadline",
         "follow_up_coverage",
         "callback_rate",
         "lateness",

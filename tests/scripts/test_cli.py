@@ -46,7 +46,16 @@ def test_plan_writes_plan_geojson_and_summary(demo_out):
     geo = json.loads((demo_out / "plan.geojson").read_text())
     kinds = {f["geometry"]["type"] for f in geo["features"]}
     assert {"LineString", "Point"} <= kinds
-    assert (demo_out / "summary.txt").read_text().startswith("jobs")
+    summary = (demo_out / "summary.txt").read_text()
+    assert summary.startswith("jobs")
+    # every promise share on both clocks, each clock named (dispatch.promise_clocks)
+    assert "deliveries within 12 h (rural: 24 h)" in summary
+    assert summary.count("on the customer's clock") == summary.count("on the planning clock") >= 1
+    assert "customer's clock: calendar hours from the order's confirmation" in summary
+    assert "planning clock: the plan's deadlines in service hours" in summary
+    kpis = json.loads((demo_out / "kpis.json").read_text())
+    assert set(kpis["promise_shares"]) == {"customer", "planning"}
+    assert kpis["promise_clocks"]["customer"].startswith("customer's clock")
 
 
 def test_validate_accepts_the_saved_plan(demo_out):

@@ -79,8 +79,10 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
     "/service",
     response_model=dict[str, Any],
     summary="Service metrics for a period, region, zone, crew or crew kind",
-    description="Completion rate, same-day completion, deliveries within 12 h, installations "
-    "within 24 h, follow-up coverage, callback rate, lateness and utilisation, each with its "
+    description="Completion rate, same-day completion, deliveries within 12 h and installations "
+    "within 24 h on the customer's clock (calendar hours from the order; rural 24 h and 48 h) "
+    "and by the planning deadline beside them (`promise_clocks` names each clock), follow-up "
+    "coverage, callback rate, lateness and utilisation, each with its "
     "numerator and denominator (`value` null when there is no data), the targets, and the "
     "filters echoed. Exact definitions: docs/service-metrics.md. A callback counts against the "
     "original job's zone, crew and region. The period is at most 366 days. `region` keeps the "

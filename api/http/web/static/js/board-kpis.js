@@ -23,9 +23,11 @@ function tile(id, label, value, sub = "", tone = "") {
   return node;
 }
 
-function promiseTile(id, label, kind, kpis, clock) {
-  const customer = clock && clock[kind];
-  const plan = kpis.on_time_share_by_kind ? kpis.on_time_share_by_kind[kind] : null;
+function promiseTile(id, label, kind, kpis, board) {
+  const customer = board.customer_clock && board.customer_clock[kind];
+  const planning = board.planning_clock && board.planning_clock[kind];
+  // the planning clock's share; a board answer without `planning_clock` has it in the KPIs
+  const plan = planning ? planning.of_planned : kpis.on_time_share_by_kind ? kpis.on_time_share_by_kind[kind] : null;
   const value = customer ? customer.of_planned : plan;
   const node = tile(
     id,
@@ -37,19 +39,21 @@ function promiseTile(id, label, kind, kpis, clock) {
     }),
     value === null || value === undefined ? "" : value >= 0.95 ? "ok" : "bad",
   );
-  node.title = t("t_clock_title");
+  const labels = board.promise_clocks || {};
+  node.title = [t("t_clock_title"), labels.customer, labels.planning].filter(Boolean).join("\n");
   return node;
 }
 
-/** Tiles for a board answer (`kpis`, `customer_clock`) and optional service metrics. */
+/** Tiles for a board answer (`kpis`, `customer_clock`, `planning_clock`, `promise_clocks`) and
+ * optional service metrics. */
 export function renderTiles(container, board, metrics) {
   const k = board && board.kpis;
   const tiles = [];
   if (k) {
     tiles.push(
       tile("planned", t("t_planned"), fmtPercent(k.planned_share), t("t_planned_sub", { planned: k.planned, jobs: k.jobs })),
-      promiseTile("delivery", t("t_delivery"), "delivery", k, board.customer_clock),
-      promiseTile("installation", t("t_install"), "installation", k, board.customer_clock),
+      promiseTile("delivery", t("t_delivery"), "delivery", k, board),
+      promiseTile("installation", t("t_install"), "installation", k, board),
       tile("late", t("t_late"), fmtNumber(k.late_jobs), "", k.late_jobs ? "bad" : "ok"),
       tile("unassigned", t("t_unassigned"), fmtNumber(k.unassigned), "", k.unassigned ? "bad" : "ok"),
       tile("km", t("t_km"), `${fmtNumber(k.km)} km`, t("t_km_sub", { hours: fmtNumber(k.drive_hours, 1) })),

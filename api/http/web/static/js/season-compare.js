@@ -12,8 +12,11 @@ const FIGURES = [
   ["orders", "count"],
   ["jobs_done", "count"],
   ["backlog_end", "count"],
+  ["share_delivery_12h_customer", "share"],
   ["share_delivery_12h", "share"],
+  ["share_install_24h_customer", "share"],
   ["share_install_24h", "share"],
+  ["share_install_24h_peak_customer", "share"],
   ["share_install_24h_peak", "share"],
   ["worst_week_install_24h", "share"],
   ["install_wait_p50_h", "hours"],
@@ -27,6 +30,9 @@ const FIGURES = [
 
 /** Which clock a figure is on, where it is one of the promise shares or the waits. */
 const CLOCK = {
+  share_delivery_12h_customer: "clock_customer",
+  share_install_24h_customer: "clock_customer",
+  share_install_24h_peak_customer: "clock_customer",
   share_delivery_12h: "clock_promise",
   share_install_24h: "clock_promise",
   share_install_24h_peak: "clock_promise",
