@@ -48,7 +48,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from api.travel_config import TravelConfig
+from api.upload_config import UploadConfig
 
 log = logging.getLogger("api")
 
@@ -72,7 +75,7 @@ class SecretKeyError(RuntimeError):
     """The signing secret is missing, too short, refused here or its file is unsafe."""
 
 
-class Settings(BaseSettings):
+class Settings(TravelConfig, UploadConfig):
     """Service configuration. Environment variables are `FIELDROUTE_<NAME>`, plus `DATABASE_URL`."""
 
     model_config = SettingsConfigDict(

@@ -15,7 +15,8 @@
 `dispatch user add` and `dispatch user password` without `--password-stdin` make a random
 password and print it once; with it they read the password from the first line of stdin
 (`printf %s "$PW" | dispatch user add ...`), so it never shows in the process list or the
-shell history. `dispatch seed` also creates the demo users and prints their passwords once.
+shell history. `dispatch seed` also creates the demo users and prints their passwords once,
+and gives the demo driver's crew a PIN for the phone app (printed once too).
 
 The database is `DATABASE_URL` (default: the SQLite file fieldroute.db in the current
 directory); every other setting is a `FIELDROUTE_*` variable (see api/settings.py).
@@ -184,7 +185,7 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from api.services.seed import seed_demo, seed_demo_users
+    from api.services.seed import seed_demo, seed_demo_driver_pin, seed_demo_users
     from api.storage.db import session_factory
     from dispatch.errors import InputError
 
@@ -213,6 +214,13 @@ def cmd_seed(args: argparse.Namespace) -> int:
     rows = [("user", "role", "password")]
     rows += [(name, role, pw or "already exists, password unchanged") for name, role, pw in users]
     print(format_table(rows))
+    crew_pin = seed_demo_driver_pin(session_factory(engine), settings.precise_now())
+    if crew_pin is not None:
+        crew, pin = crew_pin
+        print(
+            f"drivers sign in on the phone at http://127.0.0.1:8000/driver with crew id {crew} "
+            + (f"and PIN {pin} (shown only now)" if pin else "and its PIN (already set, unchanged)")
+        )
     return 0
 
 
@@ -299,6 +307,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     """`dispatch retention [--dry-run] [--before D] [--force]` (docs/operations.md)."""
     from api.services.retention import TABLES, apply_retention, cutoff_for
     from api.storage.db import session_factory
+    from api.storage.upload_store import upload_folder
 
     settings = load_settings()
     today = settings.now().date()
@@ -314,7 +323,11 @@ def cmd_retention(args: argparse.Namespace) -> int:
     engine = ready_engine(settings)
     try:
         report = apply_retention(
-            session_factory(engine), before, settings.now(), dry_run=args.dry_run
+            session_factory(engine),
+            before,
+            settings.now(),
+            dry_run=args.dry_run,
+            upload_dir=upload_folder(settings),
         )
     finally:
         engine.dispose()
@@ -325,6 +338,8 @@ def cmd_retention(args: argparse.Namespace) -> int:
     )
     for table in TABLES:
         print(f"  {table:<18} {report.changed[table]:>8} rows {verb}")
+    for table, rows in report.purged.items():  # live tracking data, kept a day at most
+        print(f"  {table:<18} {rows:>8} rows {'would be ' if args.dry_run else ''}deleted")
     if report.plans_skipped_busy:
         print(f"  {report.plans_skipped_busy} plans queued or running were left for the next run")
     return 0

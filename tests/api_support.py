@@ -46,6 +46,8 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "webhook_poll_s": 0.1,
         # the webhook tests deliver to a receiver on 127.0.0.1, which production refuses
         "webhook_allow_private": True,
+        # photos and signatures: a folder of the test's own (PostgreSQL has none by default)
+        "upload_dir": tmp_path / "uploads",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

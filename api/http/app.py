@@ -35,6 +35,7 @@ from api.http.routers import (
     board,
     callbacks,
     crews,
+    driver_sign_in,
     events,
     explanations,
     followups,
@@ -43,16 +44,21 @@ from api.http.routers import (
     notices,
     overrides,
     plans,
+    positions,
     replans,
     routes,
     simulations,
+    tracking,
+    uploads,
     webhooks,
     zones,
 )
+from api.http.routers.driver_app import router as driver_app_router
 from api.http.routers.web import install_web
 from api.settings import Settings
 from api.storage.db import make_engine, prepare_schema, session_factory
 from api.storage.installation import check_installation
+from dispatch.translate import use_travel_cache
 
 log = logging.getLogger("api")
 
@@ -71,6 +77,9 @@ region (naive ISO 8601); times sent with an offset are converted.
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.check_for_startup()
+    # overrides and explanations time road days in this process too: the same cache
+    use_travel_cache(settings.travel_cache_dir())
+    log.info("travel times per region: %s", settings.region_travel())
     engine = make_engine(settings.database_url)
     ctx = AppContext(settings, engine, session_factory(engine))
 
@@ -129,10 +138,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         metrics,
         simulations,
+        driver_sign_in,
+        uploads,
+        positions,
+        tracking,
     ):
         app.include_router(module.router)
     app.include_router(events.feed_router)
     app.include_router(board.days_router)
+    app.include_router(driver_app_router)  # /driver: the drivers' phone app
     install_web(app)
     install_problem_responses(app)
     # the last added is the outermost (see the module doc for the order)

@@ -221,3 +221,20 @@ def require(*roles: Role) -> Callable[..., Principal]:
         return principal
 
     return dependency
+
+
+# ---- the answers both sign-ins give (users by password, drivers by crew id and PIN)
+
+
+def wrong_credentials(message: str) -> HTTPException:
+    """401 for a failed sign-in: one message whatever was wrong, so names cannot be probed."""
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def locked_out(message: str, seconds_left: int) -> HTTPException:
+    """429 for a sign-in locked after repeated failures, with when to try again."""
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, message, headers={"Retry-After": str(seconds_left)}
+    )

@@ -45,7 +45,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.request_log import REQUEST_ID_HEADER
+from api.http.request_log import REQUEST_ID_HEADER, loggable_path
 from api.logs import current_request_id
 from api.principals import Forbidden
 from api.services.errors import Conflict, Unprocessable
@@ -367,7 +367,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning(
             "database unavailable on %s %s: %s",
             request.method,
-            request.url.path,
+            loggable_path(request.url.path),
             type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
         )
         return problem_response(
@@ -380,7 +380,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Starlette runs this outside every middleware: the request id is still set
         # (api.http.request_log), so the traceback's log line and the answer name it
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path(request.url.path))
         request_id = current_request_id()
         return problem_response(
             PROBLEMS["internal-error"],

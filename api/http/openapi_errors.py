@@ -10,7 +10,7 @@ every operation declares the errors the service can answer it with, each as
   and the reads in `READ_CONFLICTS` that answer it;
 - 413 and 415 (JSON) or 400 (multipart) for operations with a body;
 - 422 for operations with a body or parameters, in place of FastAPI's `HTTPValidationError`;
-- 429 for sign-in.
+- 429 for the sign-ins (users', drivers').
 
 A response a router declares keeps its description; its content becomes the problem's. The
 schemas that only the replaced declarations used (`HTTPValidationError`, `ValidationError`)
@@ -31,8 +31,15 @@ _REF = "#/components/schemas/"
 _MUTATING = frozenset({"post", "put", "patch", "delete"})
 #: writes that cannot conflict with anything stored: tokens, sign-in and sign-out
 NO_CONFLICT = frozenset(
-    {("post", "/auth/tokens"), ("post", "/auth/sign-in"), ("post", "/auth/sign-out")}
+    {
+        ("post", "/auth/tokens"),
+        ("post", "/auth/sign-in"),
+        ("post", "/auth/driver-sign-in"),
+        ("post", "/auth/sign-out"),
+    }
 )
+#: sign-ins without a token: 401 for wrong credentials, 429 once locked
+SIGN_INS = frozenset({("post", "/auth/sign-in"), ("post", "/auth/driver-sign-in")})
 #: reads that answer 409 (a result asked for before it exists)
 READ_CONFLICTS = frozenset(
     {("get", "/simulations/{sim_id}/report"), ("get", "/simulations/{sim_id}/days.csv")}
@@ -235,7 +242,7 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> set[int
         statuses.add(400 if "multipart/form-data" in body else 415)
     if body or params:
         statuses.add(422)
-    if (method, path) == ("post", "/auth/sign-in"):
+    if (method, path) in SIGN_INS:
         statuses |= {401, 429}
     return statuses
 

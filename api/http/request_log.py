@@ -10,7 +10,8 @@ worker thread) names it.
 One access line per request on the `api.access` logger, written when the answer has gone:
 method, path (the URL path only: never the query string, which may hold personal data; path
 parameters are ids), route (the matched template, `/jobs/{job_id}`), status and duration in
-milliseconds. Never headers, bodies or the caller's token.
+milliseconds. Never headers, bodies or the caller's token; a customer's tracking token in a
+path (`/track/<token>`) is written as `<token>`.
 
 A request that raises past the app's handlers (a bug) leaves its id set: the 500 handler,
 which Starlette runs outside every middleware, logs the traceback and answers with the id.
@@ -32,8 +33,16 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 #: longest path written to the access log (a 404 for an absurd path stays one short line)
 _MAX_PATH = 300
+#: a path whose segment after the prefix is a secret (a customer's tracking token): the log
+#: writes `<token>` in its place
+_SECRET_SEGMENT = re.compile(r"^(/track/)[^/]+")
 
 access = logging.getLogger("api.access")
+
+
+def loggable_path(path: str) -> str:
+    """`path` as logs may show it: a tracking token replaced by `<token>`."""
+    return _SECRET_SEGMENT.sub(r"\1<token>", path)
 
 
 def request_id_from(header: str | None) -> str:
@@ -58,6 +67,7 @@ class RequestLog:
         token = REQUEST_ID.set(request_id)
         started = time.perf_counter()
         method, path = str(scope.get("method", "")), str(scope.get("path", ""))[:_MAX_PATH]
+        path = loggable_path(path)
         answered: list[int] = []
 
         async def send_with_id(message: Message) -> None:

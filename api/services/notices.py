@@ -37,6 +37,11 @@ minus the tolerance, which is exactly the promise that a larger move is announce
     late         Sorry, the crew is running late: now arriving about 15:40 (between 15:10
                  and 16:10). We apologise for the delay.
 
+An `eta` notice (the customer's first word about the visit) ends with a tracking link made
+for it (`api.services.tracking`): " Follow your visit: /track/<token>". The link's token is
+stored in the notice's text (how it reaches the customer), nowhere else in clear; `GET
+/notices` shows it only to the roles that see personal data.
+
 No notice is written twice: `dedupe_key` is unique and is `"{plan}:{job}:{kind}:{HH:MM}"`, so
 running the notices of one publication again adds nothing. (The plan id is part of the key on
 purpose: a job moved 14:00 -> 16:00 -> 14:00 -> 16:00 by three re-plans must be told each
@@ -60,6 +65,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api.services.tracking import link_for_notice
 from api.storage.models import CustomerNoticeRow, JobRow
 
 log = logging.getLogger("api.services.notices")
@@ -73,6 +79,8 @@ TOLD = ("pending", "sent")
 ROUND_MINUTES = 5
 DEFAULT_TOLERANCE_MINUTES = 30
 NO_PHONE = "no customer phone on the job"
+#: what an `eta` notice adds: the customer's tracking link (`api.services.tracking`)
+TRACK_TEXT = " Follow your visit: {link}"
 
 
 def round_eta(moment: datetime) -> datetime:
@@ -230,13 +238,16 @@ def queue_publication_notices(
         existing.add(key)
         _supersede_pending(session, a.job.id, now)
         phone = str(a.job.record.get("customer_phone") or "").strip()
+        message = notice_text(kind, eta, tolerance_minutes)
+        if kind == "eta" and phone:  # the first word about the visit: how to follow it
+            message += TRACK_TEXT.format(link=link_for_notice(session, a.job, now))
         session.add(
             CustomerNoticeRow(
                 job_id=a.job.id,
                 plan_id=plan_id,
                 kind=kind,
                 eta=eta,
-                message=notice_text(kind, eta, tolerance_minutes),
+                message=message,
                 phone=phone,
                 status="pending" if phone else "dead",
                 attempts=0,

@@ -11,8 +11,12 @@ the cutoff. For such a job:
   status, faults and the columns beside the record stay, so every figure still computes;
   a free-text cancellation reason is removed;
 - its drivers' reports lose notes, the signature and photo references, and the reporting
-  position is coarsened. The service stores no photo or signature files: the references
-  point at the drivers' app's own storage, which keeps its own retention;
+  position is coarsened;
+- its photos and signatures (`uploads`, `api.services.uploads`) are deleted, files and rows:
+  the files first, then the rows with the batch's commit (a run interrupted in between
+  leaves rows without files, which the next run deletes). A dry run deletes no file. The
+  files are found in the upload folder of the settings the run is given
+  (`api.storage.upload_store.upload_folder`: run it with the service's settings);
 - its customer notices lose the phone and the text (a notice still pending is given up);
 - its follow-up calls lose the free text of the reported problem; audit entries about it
   lose a callback's free-text description;
@@ -26,6 +30,11 @@ so a second run changes nothing (idempotent) and a dry run (everything done, the
 back) counts exactly what a real run would change. Work is committed in batches of
 `batch_size` jobs (or plans), so a large database never holds one huge transaction. A real
 run that changed anything adds an audit entry with the cutoff and the counts only.
+
+Every run also deletes live tracking data, whatever the cutoff (`purged`, apart from the
+counts above): crews' last positions received more than a day ago
+(`api.services.positions.KEEP`) and expired tracking links (`api.services.tracking`), so
+where a crew was is kept for a day at most.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -40,6 +50,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.principals import Principal, Role
 from api.services.audit import record_audit
+from api.services.positions import purge_positions
+from api.services.tracking import purge_links
+from api.services.uploads import delete_job_uploads
 from api.storage.models import (
     AuditRow,
     CustomerNoticeRow,
@@ -61,7 +74,17 @@ GIVEN_UP = "customer data removed by retention"
 #: who the audit entry names
 RETENTION_ACTOR = Principal("retention", Role.ADMIN)
 #: the tables counted, in the order they are reported
-TABLES = ("jobs", "job_events", "customer_notices", "follow_up_calls", "audit_log", "plans")
+TABLES = (
+    "jobs",
+    "job_events",
+    "uploads",
+    "customer_notices",
+    "follow_up_calls",
+    "audit_log",
+    "plans",
+)
+#: live tracking data deleted on every run, whatever the cutoff (reported apart: `purged`)
+LIVE_TABLES = ("crew_positions", "tracking_links")
 
 
 @dataclass
@@ -73,6 +96,8 @@ class RetentionReport:
     jobs_in_scope: int = 0
     changed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     plans_skipped_busy: int = 0
+    #: rows of live tracking data deleted (not counted in `total`, which is customer data)
+    purged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LIVE_TABLES, 0))
 
     @property
     def total(self) -> int:
@@ -114,10 +139,12 @@ def apply_retention(
     *,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
+    upload_dir: Path | None = None,
 ) -> RetentionReport:
     """Anonymise the customer data of the jobs whose last activity is before `before` (the
-    cutoff, a day) and of their copies in plan documents of days before it. `dry_run`: count
-    only, every batch rolled back. Returns the counts per table."""
+    cutoff, a day) and of their copies in plan documents of days before it, and delete their
+    uploads (files in `upload_dir`). `dry_run`: count only, every batch rolled back, no file
+    deleted. Returns the counts per table."""
     report = RetentionReport(before=before, dry_run=dry_run)
     last_id = ""
     while True:
@@ -135,6 +162,9 @@ def apply_retention(
             last_id = ids[-1]
             report.jobs_in_scope += len(ids)
             _jobs_batch(session, ids, report.changed)
+            report.changed["uploads"] += delete_job_uploads(
+                session, upload_dir, ids, files=not dry_run
+            )
             _finish(session, dry_run)
     last_plan = ""
     while True:
@@ -156,6 +186,10 @@ def apply_retention(
                 elif _plan(session, plan, before):
                     report.changed["plans"] += 1
             _finish(session, dry_run)
+    with sessions() as session:  # live tracking data: kept for a day, whatever `before`
+        report.purged["crew_positions"] += purge_positions(session, now)
+        report.purged["tracking_links"] += purge_links(session, now)
+        _finish(session, dry_run)
     if not dry_run and report.total:
         with sessions() as session, session.begin():
             record_audit(

@@ -7,7 +7,9 @@ day's jobs that are not there yet, so running it twice loses and duplicates noth
 `seed_demo_users` adds the demo users (one per role, a region-bound dispatcher and a driver)
 with fresh random passwords, which `dispatch seed` prints once; a user that exists already
 is left as it is, password included. Every installation gets its own passwords: none is
-written in the code or the docs.
+written in the code or the docs. `seed_demo_driver_pin` gives the demo driver's crew a random
+PIN for the phone app (`/driver`: crew id and PIN), printed once the same way; a crew that
+has a PIN keeps it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.principals import Role
+from api.principals import Principal, Role
+from api.services.crew_pins import has_pin, new_pin, set_crew_pin
 from api.services.users import create_user, get_user
 from api.storage.models import CrewRow, JobRow, ZoneRow
 from api.storage.store import new_crew_row, new_depot_row, new_job_row
@@ -125,3 +128,24 @@ def _demo_driver_crew(session: Session) -> str | None:
     return session.scalar(
         select(CrewRow.id).where(CrewRow.kind == "installation_crew").order_by(CrewRow.id)
     )
+
+
+#: who the audit log names for the demo PIN
+SEED_ACTOR = Principal("seed", Role.ADMIN)
+
+
+def seed_demo_driver_pin(
+    sessions: sessionmaker[Session], now: datetime
+) -> tuple[str, str | None] | None:
+    """Give the demo driver's crew (as `seed_demo_users` picks it) a random 6-digit PIN if it
+    has none: `(crew id, PIN)`, the PIN None when the crew had one (left unchanged); None
+    without crews. `now` a precise time (the PIN revokes earlier tokens of the crew)."""
+    with sessions() as session, session.begin():
+        crew_id = _demo_driver_crew(session)
+        if crew_id is None:
+            return None
+        if has_pin(session, crew_id):
+            return crew_id, None
+        pin = new_pin()
+        set_crew_pin(session, session.get_one(CrewRow, crew_id), pin, now, SEED_ACTOR)
+    return crew_id, pin

@@ -328,3 +328,36 @@ def _count_failure(session: Session, username: str, now: datetime) -> datetime |
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
+
+
+# ---- the same lock for other sign-ins (a crew's PIN: `api.services.crew_pins`)
+
+
+def locked_for(session: Session, key: str, now: datetime) -> int | None:
+    """Seconds the sign-in key `key` (a user name, `crew:<id>`) stays locked; None if it is
+    not locked now."""
+    until = session.scalar(select(SignInLockRow.locked_until).where(SignInLockRow.username == key))
+    return _seconds_until(until, now) if until is not None and until > now else None
+
+
+def count_failed_sign_in(session: Session, key: str, now: datetime) -> int | None:
+    """Count a failed sign-in for `key` (not committed: the caller commits, also when the
+    request then fails); the seconds it is locked for if this attempt locked it."""
+    until = _count_failure(session, key, now)
+    return _seconds_until(until, now) if until is not None else None
+
+
+def clear_failed_sign_ins(session: Session, key: str) -> None:
+    """Forget `key`'s failed sign-ins and lift its lock (a success, or a new secret)."""
+    session.execute(delete(SignInLockRow).where(SignInLockRow.username == key))
+
+
+def verify_nothing(secret: str) -> None:
+    """Spend one hash verification on nothing: a sign-in with no hash to check takes as long
+    as one with a hash."""
+    verify_password(_dummy_hash(), secret)
+
+
+def needs_rehash(secret_hash: str) -> bool:
+    """Whether a stored hash was made with weaker parameters than the hasher's current ones."""
+    return _hasher.check_needs_rehash(secret_hash)

@@ -53,6 +53,12 @@ def job_row(client, job_id: str) -> JobRow:
 def test_full_legal_sequence_sets_status_and_times(published, auth):
     job, crew = assigned(published, auth, "delivery")
     driver = auth("driver", crew)
+    signature = published.post(
+        "/uploads",
+        files={"file": ("s.png", b"\x89PNG\r\n\x1a\n" + bytes(50), "image/png")},
+        data={"job_id": job, "kind": "signature"},
+        headers=driver,
+    ).json()["id"]
     steps = [
         ("departed", "09:00", "en_route", {"lon": 121.4, "lat": 31.2}),
         ("arrived", "09:40", "on_site", {}),
@@ -61,7 +67,12 @@ def test_full_legal_sequence_sets_status_and_times(published, auth):
             "completed",
             "10:20",
             "completed",
-            {"receipt": "intact", "items_received": 1, "rating": "good", "signature_ref": "s/1"},
+            {
+                "receipt": "intact",
+                "items_received": 1,
+                "rating": "good",
+                "signature_ref": signature,
+            },
         ),
     ]
     for k, (type_, at, status, extra) in enumerate(steps):
@@ -74,7 +85,7 @@ def test_full_legal_sequence_sets_status_and_times(published, auth):
     assert row.completed_at == datetime.fromisoformat(f"{DAY}T10:20")
     events = published.get(f"/jobs/{job}/events", headers=driver).json()["items"]
     assert [e["type"] for e in events] == ["departed", "arrived", "started", "completed"]
-    assert events[-1]["rating"] == "good" and events[-1]["signature_ref"] == "s/1"
+    assert events[-1]["rating"] == "good" and events[-1]["signature_ref"] == signature
     # figures roles see the history without where it happened or the signature
     seen = published.get(f"/jobs/{job}/events", headers=auth("manager")).json()["items"]
     assert seen[0]["lon"] is None and seen[-1]["signature_ref"] is None

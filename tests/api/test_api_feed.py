@@ -14,7 +14,7 @@ pytestmark = pytest.mark.api
 
 DAY = DEMO_DAY.isoformat()
 FEED = "/events/feed"
-PERSONAL = {"lon": 121.4, "lat": 31.2, "note": "gate code 1234", "photo_refs": ["p/1"]}
+PERSONAL = {"lon": 121.4, "lat": 31.2, "note": "gate code 1234"}
 
 
 @pytest.fixture
@@ -30,11 +30,13 @@ def urban_jobs(client: TestClient, headers: dict[str, str], n: int) -> list[str]
     return [j["id"] for j in items[:n]]
 
 
-def report(client: TestClient, headers: dict[str, str], job_id: str, type_: str, at: str) -> int:
+def report(
+    client: TestClient, headers: dict[str, str], job_id: str, type_: str, at: str, **extra: object
+) -> int:
     """Post an event (the office on the crew's behalf); its id."""
     r = client.post(
         f"/jobs/{job_id}/events",
-        json={"type": type_, "device_time": f"{DAY}T{at}", **PERSONAL},
+        json={"type": type_, "device_time": f"{DAY}T{at}", **PERSONAL, **extra},
         headers={**headers, "Idempotency-Key": f"{job_id}-{type_}-{at}"},
     )
     assert r.status_code == 201, r.text
@@ -108,7 +110,13 @@ def test_events_appear_after_the_cursor_in_order(published, auth):
 def test_roles_without_personal_data_see_none(published, auth):
     office = auth("dispatcher")
     (job,) = urban_jobs(published, office, 1)
-    report(published, office, job, "departed", "09:00")
+    photo = published.post(
+        "/uploads",
+        files={"file": ("p.jpg", b"\xff\xd8\xff" + bytes(50), "image/jpeg")},
+        data={"job_id": job, "kind": "photo"},
+        headers=office,
+    ).json()["id"]
+    report(published, office, job, "departed", "09:00", photo_refs=[photo])
     seen = feed(published, office)
     planner = feed(published, auth("planner"))
     assert planner.status_code == 200
@@ -116,7 +124,7 @@ def test_roles_without_personal_data_see_none(published, auth):
     assert item["lon"] is None and item["lat"] is None and item["note"] is None
     assert item["signature_ref"] is None and item["photo_refs"] == []
     assert item["type"] == "departed" and item["job_status"] == "en_route"
-    assert seen.json()["items"][0]["photo_refs"] == ["p/1"]
+    assert seen.json()["items"][0]["photo_refs"] == [photo]
     # the ETag differs by what the role may see, so one role's copy never serves another
     assert planner.headers["etag"] != seen.headers["etag"]
     r = feed(published, {**auth("manager"), "If-None-Match": seen.headers["etag"]})

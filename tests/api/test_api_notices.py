@@ -135,7 +135,9 @@ def test_first_publication_tells_every_assigned_customer_once(seeded, caplog):
     for n in rows:
         assert n.kind == "eta" and n.status == "pending" and n.plan_id == plan_id
         assert n.eta == round_eta(datetime.fromisoformat(planned[n.job_id]["start"]))
-        assert n.message == notice_text("eta", n.eta, 30)
+        # the arrival text, then the customer's tracking link (tests/api/test_api_tracking.py)
+        text, link = n.message.split(" Follow your visit: ")
+        assert text == notice_text("eta", n.eta, 30) and link.startswith("/track/")
         assert n.phone == assigned[n.job_id].record["customer_phone"] and n.phone
         assert n.dedupe_key == f"{plan_id}:{n.job_id}:eta:{n.eta:%H:%M}"
     with seeded.app.state.ctx.sessions() as session:

@@ -19,11 +19,15 @@ from sqlalchemy import MetaData, create_engine, select, update
 from api.services.retention import apply_retention
 from api.settings import Settings
 from api.storage.models import JobRow, PlanRow
+from api.storage.upload_store import upload_folder
 from dispatch.files.plan_io import plan_from_dict
 from dispatch.privacy import PERSONAL_FIELDS, coarse
 from tests.api_support import DEMO_DAY, TEST_SECRET, publish_demo_plan
 
 AFTER_THE_DAY = DEMO_DAY + timedelta(days=1)
+#: the first bytes of a PNG and a JPEG (uploads are judged by them)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+JPEG = b"\xff\xd8\xff\xe0" + bytes(64)
 JUNE = {"from": "2026-06-01", "to": "2026-06-30"}
 
 
@@ -42,6 +46,18 @@ def _dump(client) -> dict[str, list[str]]:
     return out
 
 
+def _upload(client, headers, job_id: str, kind: str, data: bytes) -> str:
+    """Upload a photo or signature for the job; its id."""
+    r = client.post(
+        "/uploads",
+        files={"file": (f"{kind}.img", data, "application/octet-stream")},
+        data={"job_id": job_id, "kind": kind},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
 def _post_event(client, headers, job_id: str, kind: str, at: datetime, **extra: Any) -> None:
     r = client.post(
         f"/jobs/{job_id}/events",
@@ -53,9 +69,9 @@ def _post_event(client, headers, job_id: str, kind: str, at: datetime, **extra: 
 
 @pytest.fixture
 def worked_day(seeded, settings, auth):
-    """The demo day published and worked: jobs completed with notes, signatures, photos and
-    positions; one cancelled; a follow-up call with a problem; a stored re-plan whose day
-    state carries a finished job; the rest assigned or open."""
+    """The demo day published and worked: jobs completed with notes, signatures, photos
+    (uploaded files) and positions; one cancelled; a follow-up call with a problem; a stored
+    re-plan whose day state carries a finished job; the rest assigned or open."""
     client = seeded
     plan_id = publish_demo_plan(client, settings)
     office = auth("dispatcher")
@@ -71,10 +87,12 @@ def worked_day(seeded, settings, auth):
             client, office, s.job_id, "arrived", s.arrival,
             lon=rec["lon"], lat=rec["lat"], note="at the door",
         )  # fmt: skip
+        signature = _upload(client, office, s.job_id, "signature", PNG)
+        photo = _upload(client, office, s.job_id, "photo", JPEG)
         _post_event(
             client, office, s.job_id, "completed", s.end,
             lon=rec["lon"], lat=rec["lat"], note=f"{rec['customer_name']} asked for a call",
-            signature_ref=f"sig/{s.job_id}.png", photo_refs=[f"photo/{s.job_id}-1.jpg"],
+            signature_ref=signature, photo_refs=[photo],
         )  # fmt: skip
     cancelled = stops[4].job_id
     r = client.post(
@@ -124,14 +142,21 @@ def test_retention_anonymises_everywhere_and_keeps_the_figures(worked_day, setti
     assert apply_retention(sessions, DEMO_DAY, settings.now()).total == 0
 
     before = _dump(client)
-    dry = apply_retention(sessions, AFTER_THE_DAY, settings.now(), dry_run=True)
+    folder = upload_folder(settings)
+    assert folder is not None
+    files = sorted(p.name for p in folder.rglob("*") if p.is_file())
+    uploads = {r.split('"id": "')[1][:32] for r in before["uploads"]}
+    assert len(files) == 8 and set(files) == uploads
+    dry = apply_retention(sessions, AFTER_THE_DAY, settings.now(), dry_run=True, upload_dir=folder)
     assert _dump(client) == before, "a dry run changed the database"
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == files
     assert dry.jobs_in_scope == len(finished)
     assert dry.changed["jobs"] == len(finished)
     assert dry.changed["job_events"] == 8 and dry.changed["follow_up_calls"] == 1
     assert dry.changed["customer_notices"] >= 4 and dry.changed["plans"] == 2
+    assert dry.changed["uploads"] == 8
 
-    real = apply_retention(sessions, AFTER_THE_DAY, settings.now(), batch_size=2)
+    real = apply_retention(sessions, AFTER_THE_DAY, settings.now(), batch_size=2, upload_dir=folder)
     assert real.changed == dry.changed and real.jobs_in_scope == dry.jobs_in_scope
 
     # no personal value of a finished job is left anywhere (values shared with a job that is
@@ -140,11 +165,13 @@ def test_retention_anonymises_everywhere_and_keeps_the_figures(worked_day, setti
     gone = {str(records[j][f]) for j in finished for f in PERSONAL_FIELDS} - kept_values
     gone.discard("")
     assert gone
-    words = ("asked for a call", "moved away", "door scratched", "sig/", "photo/")
+    words = ("asked for a call", "moved away", "door scratched", *uploads)
     was = "\n".join(line for rows in before.values() for line in rows)
     assert all(value in was for value in gone) and all(word in was for word in words)
     text = "\n".join(line for rows in _dump(client).values() for line in rows)
     assert not [value for value in gone if value in text]
+    # the photos and signatures are gone, files and rows
+    assert not [p for p in folder.rglob("*") if p.is_file()] and _dump(client)["uploads"] == []
     for word in words:
         assert word not in text, word
     with sessions() as session:
@@ -164,7 +191,7 @@ def test_retention_anonymises_everywhere_and_keeps_the_figures(worked_day, setti
 
     # idempotent: a second run changes nothing, not even the audit log
     after = _dump(client)
-    again = apply_retention(sessions, AFTER_THE_DAY, settings.now())
+    again = apply_retention(sessions, AFTER_THE_DAY, settings.now(), upload_dir=folder)
     assert again.total == 0 and again.jobs_in_scope == len(finished)
     assert _dump(client) == after
     entries = [r for r in after["audit_log"] if "retention_applied" in r]

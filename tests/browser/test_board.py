@@ -108,7 +108,9 @@ def test_plan_the_day_and_see_every_route_and_crew(page, live: LiveService) -> N
     assert page.locator(".seg.work").count() == stops
     # KPI tiles carry the plan's figures, promise shares labelled with both clocks
     assert page.locator('.tile[data-kpi="planned"] .value').inner_text().endswith("%")
-    assert "customer's clock" in page.locator('.tile[data-kpi="installation"]').inner_text()
+    tile = page.locator('.tile[data-kpi="installation"]')
+    assert "customer's clock" in tile.inner_text() and "planning clock" in tile.inner_text()
+    assert "planning clock: the plan's deadlines" in (tile.get_attribute("title") or "")
     # selecting a stop on the timeline selects it in the details panel and on the map
     first = page.locator(".seg.work").first
     job_id = first.get_attribute("data-job")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import jwt
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.context import AppContext
@@ -23,8 +23,10 @@ from api.http.auth import (
     current_principal,
     current_token,
     issue_token,
+    locked_out,
     require,
     revocation_list,
+    wrong_credentials,
 )
 from api.http.deps import CtxDep, SessionDep
 from api.principals import Principal, Role
@@ -144,17 +146,9 @@ def sign_in(
     try:
         user = authenticate(session, body.username, body.password, now)
     except WrongCredentials:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            WRONG_CREDENTIALS,
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+        raise wrong_credentials(WRONG_CREDENTIALS) from None
     except AccountLocked as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            exc.message,
-            headers={"Retry-After": str(exc.seconds_left)},
-        ) from None
+        raise locked_out(exc.message, exc.seconds_left) from None
     principal = principal_of(user)
     regions = sorted(principal.regions) if principal.regions is not None else None
     token = issue_token(

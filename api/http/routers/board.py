@@ -5,11 +5,18 @@ too: a stop may be dragged onto them), where each job is and its windows, the jo
 status from the drivers' reports, the depots and zone outlines, and the promise figures on
 both clocks. Gathering that from five list endpoints would cost the board seconds on a
 1,500-job day; this reads the plan row once and answers it with an ETag on the plan's version
-and the jobs' latest change, so a reload that finds nothing new costs a 304.
+and the jobs' latest change, so a reload that finds nothing new costs a 304. A plan timed on
+roads ("osm", "osrm" travel) gives each route its `road_line`, which the map draws instead of
+straight lines between the stops.
 
 Customer names, addresses and phones are included only for the roles that see personal data
 (`Principal.sees_personal_data`); a planner's board shows ids and figures, and the jobs'
 locations coarsened to about a kilometre, without floor (`dispatch.privacy`).
+
+Each crew carries `last_position`, where its phone last said it was on the plan's day
+(`api.services.positions`; null when none): exact for the roles that see personal data,
+coarsened like the jobs for the others. The ETag covers it; the board also polls
+`GET /plans/{id}/positions` to move the markers between reloads.
 """
 
 from __future__ import annotations
@@ -24,10 +31,14 @@ from sqlalchemy.orm import Session, defer
 from api.http.auth import require
 from api.http.deps import CtxDep, SessionDep
 from api.principals import ANY_OFFICE, Principal, check_region
+from api.services.positions import latest_stamp, position_out, positions_of_day
 from api.storage.models import JobRow, PlanRow
+from dispatch.files.geojson import route_paths
 from dispatch.files.plan_io import plan_from_dict
-from dispatch.metrics.customer_clock import customer_clock_shares
+from dispatch.metrics.customer_clock import promise_shares
+from dispatch.plan import Plan
 from dispatch.privacy import coarse_job_fields
+from dispatch.promise_clocks import CUSTOMER, PLANNING, clock_labels
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 #: what the board asks before it has a plan: which days have work
@@ -77,8 +88,27 @@ def _problem_of(row: PlanRow) -> dict[str, Any]:
     return (row.result or {}).get("problem") or row.problem or {}
 
 
-def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str, Any]:
-    """The board's view of a plan row (see the module docstring)."""
+def _with_road_lines(
+    routes: list[dict[str, Any]], plan: Plan, personal: bool
+) -> list[dict[str, Any]]:
+    """The routes, each with its `road_line` ([lon, lat] along the roads, between the points
+    the board shows) when the plan was timed on roads; without it the board draws straight
+    lines between the stops (`dispatch.files.geojson.route_paths`)."""
+    paths, source = route_paths(plan, exact_locations=personal)
+    if source["geometry_source"] != "roads":
+        return routes
+    return [{**r, "road_line": paths.get(r["crew_id"])} for r in routes]
+
+
+def board_body(
+    row: PlanRow,
+    states: dict[str, str],
+    personal: bool,
+    positions: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The board's view of a plan row (see the module docstring); `positions`: each crew's
+    last position as `api.services.positions.position_out` shapes it."""
+    positions = positions or {}
     problem = _problem_of(row)
     fields = JOB_FIELDS + (PERSONAL if personal else ())
     shown = (lambda job: job) if personal else coarse_job_fields  # planners: no door
@@ -94,17 +124,29 @@ def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str
         for j in problem.get("jobs", [])
     ]
     crews = [
-        {"id": c["id"], **{k: c.get(k) for k in CREW_FIELDS}} for c in problem.get("crews", [])
+        {
+            "id": c["id"],
+            **{k: c.get(k) for k in CREW_FIELDS},
+            "last_position": positions.get(c["id"]),
+        }
+        for c in problem.get("crews", [])
     ]
     depots = [
         {k: d.get(k) for k in ("id", "kind", "name", "lon", "lat", "zone")}
         for d in problem.get("depots", [])
     ]
     result = row.result or {}
-    clocks: dict[str, Any] = {}
+    routes = result.get("routes", [])
+    shares: dict[str, dict[str, Any]] = {CUSTOMER: {}, PLANNING: {}}
+    labels = clock_labels()
     if row.result is not None:
         plan = plan_from_dict(row.result, source=f"plan {row.id}")
-        clocks = {k: v.as_dict() for k, v in customer_clock_shares(plan).items()}
+        shares = {
+            clock: {k: v.as_dict() for k, v in by_kind.items()}
+            for clock, by_kind in promise_shares(plan).items()
+        }
+        labels = clock_labels(plan.problem.promises.policies)
+        routes = _with_road_lines(routes, plan, personal)
     return {
         "plan": {
             "id": row.id,
@@ -119,8 +161,10 @@ def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str
             "published_at": row.published_at.isoformat() if row.published_at else None,
         },
         "kpis": row.kpis,
-        "customer_clock": clocks,
-        "routes": result.get("routes", []),
+        "customer_clock": shares[CUSTOMER],
+        "planning_clock": shares[PLANNING],
+        "promise_clocks": labels,
+        "routes": routes,
         "unassigned": result.get("unassigned", []),
         "crews": crews,
         "jobs": jobs,
@@ -133,9 +177,13 @@ def board_body(row: PlanRow, states: dict[str, str], personal: bool) -> dict[str
     "/{plan_id}/board",
     summary="Everything the dispatcher board draws for a plan, in one answer (with ETag)",
     description="The plan's routes, unassigned jobs, every crew of the plan, every job with "
-    "its position, windows and live status, depots, zones, the plan KPIs (promise shares "
-    "on the plan's deadlines) and `customer_clock`: the same shares in calendar hours from "
-    "the order. `If-None-Match` with the last ETag answers 304 when nothing changed.",
+    "its position, windows and live status, depots, zones, the plan KPIs, and the promise "
+    "shares on both clocks, each labelled in `promise_clocks`: `customer_clock` (calendar "
+    "hours from the order, what the customer counts) and `planning_clock` (the plan's "
+    "deadlines). Each crew's `last_position` (`lon`, `lat`, `accuracy_m`, `at`, `age_s`; "
+    "null when none that day) is exact for dispatchers and admins, about a kilometre for "
+    "planners and managers. `If-None-Match` with the last ETag answers 304 when nothing "
+    "changed.",
 )
 def plan_board(
     plan_id: str,
@@ -143,17 +191,22 @@ def plan_board(
     *,
     if_none_match: str | None = Header(None),
     principal: Principal = Depends(require(*ANY_OFFICE)),
+    ctx: CtxDep,
     session: SessionDep,
 ) -> Any:
     row = _load(session, plan_id, principal)
     ids = [j["id"] for j in _problem_of(row).get("jobs", [])]
     states, latest = _job_states(session, ids)
-    etag = _etag(row, latest, principal.sees_personal_data)
+    seen = positions_of_day(session, row.day, region=row.region)
+    personal = principal.sees_personal_data
+    etag = _etag(row, f"{latest}|{latest_stamp(seen.values())}", personal)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
-    return board_body(row, states, principal.sees_personal_data)
+    now = ctx.settings.now()
+    positions = {crew: position_out(p, now, personal) for crew, p in seen.items()}
+    return board_body(row, states, personal, positions)
 
 
 @days_router.get(

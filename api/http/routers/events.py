@@ -46,7 +46,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +63,7 @@ from api.principals import ANY_OFFICE, Principal, Role, check_region
 from api.services.errors import Conflict, Unprocessable
 from api.services.job_rows import get_job
 from api.services.outbox import set_job_status
+from api.services.uploads import check_event_refs, check_job_reporter
 from api.storage.models import JobEventRow, JobRow
 from api.storage.types import Day, DeviceMoment, Lat, Lon, LongText, Text
 from dispatch.errors import InputError
@@ -107,8 +108,10 @@ class EventIn(BaseModel):
     lat: Lat | None = None
     reason: FailureReason | None = Field(None, description="failed visits only (required)")
     note: LongText | None = None
-    signature_ref: Text | None = Field(None, description="reference of the stored signature")
-    photo_refs: list[Text] = Field(default_factory=list, max_length=50)
+    signature_ref: Text | None = Field(None, description="the id of its signature upload")
+    photo_refs: list[Text] = Field(
+        default_factory=list, max_length=50, description="the ids of its photo uploads"
+    )
     receipt: ReceiptNote | None = Field(None, description="completed visits only")
     items_received: int | None = Field(None, ge=0, le=10_000, description="completed only")
     rating: Rating | None = Field(None, description="the customer's rating (completed only)")
@@ -179,16 +182,6 @@ def payload_hash(job_id: str, body: EventIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_reporter(principal: Principal, job: JobRow) -> None:
-    """A driver reports only on his own crew's jobs; a region-bound dispatcher only on his
-    regions' jobs."""
-    check_region(principal, job.region)
-    if principal.role is Role.DRIVER and (job.crew_id is None or job.crew_id != principal.crew_id):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "a driver may only report on his own crew's jobs"
-        )
-
-
 def _replay(session: Session, key: str, digest: str) -> JobEventRow | None:
     """The event stored under `key` if this request is its retry; 422 if the key was used
     for a different request; None if the key is new."""
@@ -247,7 +240,7 @@ def _record(
     Returns the event row, whether it is new, and the job's planned day.
     """
     job = get_job(session, job_id)
-    _check_reporter(principal, job)
+    check_job_reporter(principal, job)
     replay = _replay(session, key, digest)  # a retry of a committed post: no lock, no write
     if replay is not None:
         return replay, False, job.due_date
@@ -256,8 +249,9 @@ def _record(
         raise InputError(
             "event", "items_received", f"only a 'completed' event has it, not '{body.type}'"
         )
+    check_event_refs(session, job.id, body.signature_ref, body.photo_refs)
     _lock_job(session, job)
-    _check_reporter(principal, job)  # the job may have moved to another crew meanwhile
+    check_job_reporter(principal, job)  # the job may have moved to another crew meanwhile
     replay = _replay(session, key, digest)  # its original may have committed meanwhile
     if replay is not None:
         day = job.due_date
@@ -323,7 +317,9 @@ def _record(
     summary="Report a visit event from the road (idempotent with Idempotency-Key)",
     description="201 with the new event; 200 with the original event and "
     "`Idempotent-Replay: true` for a retry (same key, same request), also while the original "
-    "is still being stored; 422 for a key reused with a different request; 409 when the job "
+    "is still being stored; 422 for a key reused with a different request, or for a "
+    "`signature_ref` or `photo_refs` entry that is not the id of a signature or photo uploaded "
+    "for this job (`POST /uploads`: upload first, then report); 409 when the job "
     "is not on a published route, cancelled, or the event cannot join the visit's history "
     "(the reason says why); 403 for a driver of another crew. A device time is never refused "
     "for being old or wrong: one outside the believable window (the day before the job's "
@@ -385,7 +381,7 @@ def list_events(
     place by its stage; a stage appears at most once per visit (completed and failed exclude
     each other), so the id only makes the order total."""
     job = get_job(session, job_id)
-    _check_reporter(principal, job)
+    check_job_reporter(principal, job)
     query = (
         select(JobEventRow)
         .where(JobEventRow.job_id == job_id)

@@ -21,6 +21,7 @@ from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.services.errors import Conflict
 from api.services.plan_rows import audit
+from api.services.tracking import hide_links
 from api.storage.models import CustomerNoticeRow, JobRow
 from api.storage.types import Ident, RowId
 
@@ -44,7 +45,10 @@ class NoticeOut(BaseModel):
     plan_id: str
     kind: str
     eta: datetime
-    message: str
+    message: str = Field(
+        description="the text sent; an `eta` notice's tracking link only for dispatchers "
+        "and admins (`/track/...` for the others)"
+    )
     status: str
     attempts: int
     next_attempt_at: datetime
@@ -61,7 +65,7 @@ def notice_out(row: CustomerNoticeRow, personal: bool) -> NoticeOut:
         "plan_id": row.plan_id,
         "kind": row.kind,
         "eta": row.eta,
-        "message": row.message,
+        "message": row.message if personal else hide_links(row.message),
         "status": row.status,
         "attempts": row.attempts,
         "next_attempt_at": row.next_attempt_at,

@@ -11,6 +11,7 @@ import { ReplanDialog } from "./board-replan.js";
 import { Timeline } from "./board-timeline.js";
 import { BoardDetails } from "./board-details.js";
 import { EventFeed } from "./board-feed.js";
+import { CrewPositions } from "./board-positions.js";
 import { applyI18n, fmtClock, t } from "./i18n.js";
 import { say, startPage } from "./shell.js";
 
@@ -43,6 +44,7 @@ class Board {
     this.board = null; // its board answer
     this.etag = null;
     this.map = new BoardMap($("map"), config, (sel) => this.select(sel));
+    this.positions = new CrewPositions(this.map);
     this.timeline = new Timeline($("timeline"), (sel) => this.select(sel), (...a) => this.move(...a));
     this.details = new BoardDetails($("details"), this);
     this.feed = new EventFeed((event) => this.onEvent(event));
@@ -149,6 +151,8 @@ class Board {
     this.plan = null;
     this.board = null;
     this.feed.stop();
+    this.positions.stop();
+    this.positions.show([]);
     renderTiles($("tiles"), null, null);
     $("timeline").replaceChildren();
     this.details.clear();
@@ -171,6 +175,7 @@ class Board {
     this.plan = board.plan;
     const colours = crewColours(board.crews);
     this.map.draw(board, colours);
+    this.positions.draw(board, colours);
     this.timeline.draw(board, colours);
     this.fillZones(board);
     this.details.showUnassigned();

@@ -8,10 +8,20 @@
 
 const strings = { en: {}, zh: {} };
 
-/** "zh" for any Chinese browser language that comes first, else "en". `?lang=` overrides. */
+const SAVED = "fieldroute.lang";
+
+/** "zh" for any Chinese browser language that comes first, else "en". `?lang=` overrides,
+ * then a language chosen in a page (`chooseLanguage`, kept in this browser). */
 export function pickLanguage(languages = navigator.languages || [navigator.language]) {
   const forced = new URLSearchParams(location.search).get("lang");
   if (forced === "zh" || forced === "en") return forced;
+  let saved = null;
+  try {
+    saved = localStorage.getItem(SAVED);
+  } catch {
+    // storage refused (a locked-down browser): the browser's language decides
+  }
+  if (saved === "zh" || saved === "en") return saved;
   for (const lang of languages) {
     const l = (lang || "").toLowerCase();
     if (l.startsWith("zh")) return "zh";
@@ -21,6 +31,16 @@ export function pickLanguage(languages = navigator.languages || [navigator.langu
 }
 
 export const lang = pickLanguage();
+
+/** Keep `code` ("zh", "en") as this browser's language for the pages; they read it as they
+ * load (the caller reloads). */
+export function chooseLanguage(code) {
+  try {
+    localStorage.setItem(SAVED, code);
+  } catch {
+    // not kept: this page still switches on reload with ?lang=
+  }
+}
 
 export function registerStrings(table) {
   for (const code of Object.keys(strings)) Object.assign(strings[code], table[code] || {});
