@@ -52,6 +52,7 @@ from pydantic_settings import SettingsConfigDict
 
 from api.travel_config import TravelConfig
 from api.upload_config import UploadConfig
+from api.web_config import WebConfig
 
 log = logging.getLogger("api")
 
@@ -75,7 +76,7 @@ class SecretKeyError(RuntimeError):
     """The signing secret is missing, too short, refused here or its file is unsafe."""
 
 
-class Settings(TravelConfig, UploadConfig):
+class Settings(TravelConfig, UploadConfig, WebConfig):
     """Service configuration. Environment variables are `FIELDROUTE_<NAME>`, plus `DATABASE_URL`."""
 
     model_config = SettingsConfigDict(
@@ -220,18 +221,6 @@ class Settings(TravelConfig, UploadConfig):
 
     # the board's map (api/http/routers/web.py): no tile URL draws routes on a plain background,
     # so air-gapped sites and the tests work offline
-    map_tile_url: str = Field(
-        default="",
-        max_length=500,
-        description="tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png (empty: none)",
-    )
-    map_tile_attribution: str = Field(default="", max_length=500)
-    map_tile_coords: Literal["wgs84", "gcj02"] = Field(
-        default="wgs84",
-        description="the tiles' coordinate system: gcj02 for AMap or Tencent tiles; the page "
-        "shifts what it draws, the API stays in WGS-84",
-    )
-
     #: start the plan runner and webhook sender threads with the app (tests may turn off)
     background_workers: bool = True
 

@@ -101,7 +101,13 @@ def publish_demo_plan(client, settings: Settings, day: date = DEMO_DAY, jobs: in
         )
         session.add(row)
         session.flush()
-        publish_plan(session, row, now, Principal("test", Role.DISPATCHER))
+        publish_plan(
+            session,
+            row,
+            now,
+            Principal("test", Role.DISPATCHER),
+            public_url=client.app.state.ctx.settings.public_url,  # as the publish endpoint
+        )
     return plan_id
 
 

@@ -204,11 +204,13 @@ def queue_publication_notices(
     replaces: str | None,
     replaced: Iterable[Assignment] = (),
     tolerance_minutes: int = DEFAULT_TOLERANCE_MINUTES,
+    public_url: str = "",
 ) -> dict[str, int]:
     """Write the notices of publishing `plan_id`, the plan of `day` (in the caller's
     transaction), for the jobs it assigns (`assigned`); `replaced` are the stops of the plan
     it replaces (`replaces`). Returns the count written per kind. Idempotent: notices this
-    publication already wrote are not written again."""
+    publication already wrote are not written again. Tracking links go under `public_url`
+    (the service's address from outside) when given, else as paths."""
     todo = list(assigned)
     told: dict[str, Told] = {}
     if replaces is not None and todo:
@@ -240,7 +242,8 @@ def queue_publication_notices(
         phone = str(a.job.record.get("customer_phone") or "").strip()
         message = notice_text(kind, eta, tolerance_minutes)
         if kind == "eta" and phone:  # the first word about the visit: how to follow it
-            message += TRACK_TEXT.format(link=link_for_notice(session, a.job, now))
+            link = link_for_notice(session, a.job, now, public_url)
+            message += TRACK_TEXT.format(link=link)
         session.add(
             CustomerNoticeRow(
                 job_id=a.job.id,

@@ -101,9 +101,10 @@ def new_link(session: Session, job: JobRow, now: datetime) -> tuple[str, datetim
     return PATH + token, expires
 
 
-def link_for_notice(session: Session, job: JobRow, now: datetime) -> str:
-    """A new link's path for a customer's arrival notice (the caller's transaction)."""
-    return new_link(session, job, now)[0]
+def link_for_notice(session: Session, job: JobRow, now: datetime, public_url: str = "") -> str:
+    """A new link for a customer's arrival notice (the caller's transaction): the whole
+    address under `public_url` (`FIELDROUTE_PUBLIC_URL`), else its path."""
+    return public_url + new_link(session, job, now)[0]
 
 
 def hide_links(text: str) -> str:

@@ -228,6 +228,37 @@ def test_arrival_notices_carry_a_working_link_shown_only_to_the_office(published
     assert planner["items"][0]["message"].endswith("Follow your visit: /track/...")
 
 
+def test_links_are_whole_addresses_under_the_public_url(seeded, settings, auth, clock):
+    """With FIELDROUTE_PUBLIC_URL set, the SMS carries an address a phone can open, and the
+    office's link answer too; the token still works and is still hidden from planners."""
+    seeded.app.state.ctx.settings.public_url = "https://dispatch.example.com"
+    publish_demo_plan(seeded, settings)
+    with seeded.app.state.ctx.sessions() as session:
+        notice = session.scalars(
+            select(CustomerNoticeRow).where(CustomerNoticeRow.kind == "eta").limit(1)
+        ).one()
+        job = session.get(JobRow, notice.job_id)
+    pattern = r"Follow your visit: https://dispatch\.example\.com/track/([A-Za-z0-9_-]+)$"
+    found = re.search(pattern, notice.message)
+    assert found is not None, notice.message
+    assert status(seeded, found.group(1)).status_code == 200
+    r = seeded.post(f"/jobs/{job.id}/tracking-link", headers=auth("dispatcher"))
+    assert r.status_code == 201 and r.json()["url"].startswith(
+        "https://dispatch.example.com/track/"
+    )
+    planner = seeded.get("/notices", params={"job_id": job.id}, headers=auth("planner")).json()
+    assert found.group(1) not in planner["items"][0]["message"]
+
+
+def test_a_public_url_must_be_a_whole_http_address() -> None:
+    for bad in ("dispatch.example.com", "ftp://x.example.com", "https://x.example.com/?a=1"):
+        with pytest.raises(ValueError, match="public_url"):
+            Settings(public_url=bad, secret_key="s" * 40)
+    assert Settings(public_url="https://x.example.com/", secret_key="s" * 40).public_url == (
+        "https://x.example.com"
+    )
+
+
 def test_the_page_is_served_with_its_privacy_headers_and_the_log_hides_the_token(
     published, auth, caplog
 ):

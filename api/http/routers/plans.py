@@ -339,6 +339,7 @@ def publish(
             replaces=body.replaces,
             eta_tolerance_minutes=(row.options or {}).get("eta_tolerance_minutes")
             or ctx.settings.eta_tolerance_minutes,
+            public_url=ctx.settings.public_url,
         )
         session.commit()
     except IntegrityError:  # another plan of the day was published meanwhile

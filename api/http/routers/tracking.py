@@ -59,7 +59,10 @@ PRIVATE = {
 
 
 class TrackingLinkOut(BaseModel):
-    url: str = Field(description="the link's path, `/track/<token>`: shown only this once")
+    url: str = Field(
+        description="the link: `/track/<token>` under `FIELDROUTE_PUBLIC_URL` when set, else "
+        "the path; shown only this once"
+    )
     expires_at: datetime = Field(description="local time: the end of the day after the job's")
 
 
@@ -102,9 +105,9 @@ def create_tracking_link(
     principal: Principal = Depends(require(*OFFICE)),
 ) -> TrackingLinkOut:
     job = get_job(session, job_id, principal)
-    url, expires = new_link(session, job, ctx.settings.now())
+    path, expires = new_link(session, job, ctx.settings.now())
     session.commit()
-    return TrackingLinkOut(url=url, expires_at=expires)
+    return TrackingLinkOut(url=ctx.settings.public_link(path), expires_at=expires)
 
 
 @router.get("/track/{token}", include_in_schema=False)
