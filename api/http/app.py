@@ -120,7 +120,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    # The drivers' hot paths first: Starlette tries the routes in order, and matching
+    # `/me/route` against every office route first took about an eighth of the event loop's
+    # busy time under load (docs/benchmarks.md, "Route fetches against ...").
     for module in (
+        routes,
+        events,
         auth,
         jobs,
         crews,
@@ -131,8 +136,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         replans,
         explanations,
         notices,
-        routes,
-        events,
         followups,
         callbacks,
         webhooks,
