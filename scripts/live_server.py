@@ -119,7 +119,11 @@ def planned_demo(
     }
     if solution_limit:
         env["FIELDROUTE_PLAN_SOLUTION_LIMIT"] = str(solution_limit)
-    day = time.strftime("%Y-%m-%d")
+    # the service's today (its region's clock, as the pages and the driver app ask for it),
+    # not this machine's: they differ for hours each day when the machine runs on UTC
+    from api.settings import Settings
+
+    day = Settings().now().date().isoformat()
     dispatch(["seed", "--fixture", "shanghai", "--jobs", str(jobs), "--date", day], env)
     password = secrets.token_urlsafe(12)
     dispatch(["user", "password", "dispatcher", "--password-stdin"], env, password + "\n")
