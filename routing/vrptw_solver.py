@@ -12,7 +12,8 @@ is only the search set-up, chosen here:
 * A *portfolio*: several differently configured searches, one per process (so both cores
   work), each given the whole time limit; the plan with fewest unserved visits and then
   least distance is kept. OR-Tools' search is deterministic (fixed internal seed), so the
-  diversity comes from different constructions and search settings, not seeds.
+  diversity comes from different constructions and search settings, or from PyVRP starts
+  with different seeds (`pyvrp-x2`, the default: `routing.pyvrp_start`).
 
 The strategies compared are named in `PORTFOLIOS`; docs/benchmarks.md has the measurements
 behind the default.
@@ -25,8 +26,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
-from routing.ortools_model import SolveParams, solve
+from routing.ortools_model import Progress, SolveParams, solve
 from routing.problem import RoutingProblem, RoutingSolution
+from routing.pyvrp_start import pyvrp_start
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class SearchConfig:
     first_solution: str = "parallel_cheapest_insertion"
     metaheuristic: str = "ruin_and_recreate"
     ruin_size: int = 10
+    #: "pyvrp": PyVRP's search first (`routing.pyvrp_start`), its routes OR-Tools' start
+    start: str = ""
+    #: share of the time the start gets; OR-Tools searches from it for the rest
+    start_share: float = 0.0
+    seed: int = 1
 
     @property
     def label(self) -> str:
@@ -46,9 +53,10 @@ class SearchConfig:
             "local_cheapest_insertion": "lci",
         }
         meta = {"guided_local_search": "gls", "ruin_and_recreate": f"ils{self.ruin_size}"}
-        return f"{short.get(self.first_solution, self.first_solution)}+" + meta.get(
-            self.metaheuristic, self.metaheuristic
-        )
+        search = meta.get(self.metaheuristic, self.metaheuristic)
+        if self.start:
+            return f"{self.start}{self.seed}@{self.start_share:g}+{search}"
+        return f"{short.get(self.first_solution, self.first_solution)}+{search}"
 
 
 #: named portfolios: each entry runs in its own process for the whole time limit
@@ -68,8 +76,18 @@ PORTFOLIOS: dict[str, tuple[SearchConfig, ...]] = {
         SearchConfig("parallel_cheapest_insertion", "ruin_and_recreate"),
         SearchConfig("parallel_cheapest_insertion", "guided_local_search"),
     ),
+    # PyVRP's search (`routing.pyvrp_start`) for 90 % of the time, then OR-Tools' guided
+    # local search from its routes under the engine's own model; two seeds, one per core
+    "pyvrp-x2": (
+        SearchConfig(metaheuristic="guided_local_search", start="pyvrp", start_share=0.9, seed=1),
+        SearchConfig(metaheuristic="guided_local_search", start="pyvrp", start_share=0.9, seed=2),
+    ),
+    # the start alone (its share 1.0: OR-Tools only restores and times its routes)
+    "pyvrp-only": (
+        SearchConfig(metaheuristic="greedy_descent", start="pyvrp", start_share=1.0, seed=1),
+    ),
 }
-DEFAULT_PORTFOLIO = "ils+gls"
+DEFAULT_PORTFOLIO = "pyvrp-x2"
 
 
 def with_drop_penalties(problem: RoutingProblem) -> RoutingProblem:
@@ -85,13 +103,36 @@ def with_drop_penalties(problem: RoutingProblem) -> RoutingProblem:
 
 def _run(problem: RoutingProblem, config: SearchConfig, time_limit_s: float) -> RoutingSolution:
     started = time.monotonic()
+    initial = None
+    start_s = 0.0
+    restored: list[int] = []
+
+    def first(p: Progress) -> None:
+        # the first solution of a warm-started search is the restored start
+        if not restored:
+            restored.append(p.objective)
+
+    if config.start == "pyvrp":
+        start = pyvrp_start(
+            problem, time_limit_s * config.start_share, seed=config.seed, all_required=True
+        )
+        initial = start.routes if start is not None else None
+        start_s = time.monotonic() - started
     params = SolveParams(
-        time_limit_s=time_limit_s,
+        time_limit_s=max(0.1, time_limit_s - start_s),
         first_solution=config.first_solution,
         metaheuristic=config.metaheuristic,
         ruin_size=config.ruin_size,
+        initial_routes=initial,
+        limit_includes_model=True,
+        progress=first if initial is not None else None,
+        # the start alone: OR-Tools only restores its routes (the first solution it sees)
+        solution_limit=1 if config.start_share >= 1.0 else None,
     )
     sol = solve(problem, params)
+    sol.stats["start_s"] = round(start_s, 3)
+    if restored:
+        sol.stats["start_objective"] = restored[0]
     sol.stats["config"] = config.label  # type: ignore[assignment]
     sol.stats["wall_s"] = round(time.monotonic() - started, 3)
     return sol
@@ -138,6 +179,8 @@ def solve_vrptw(
     assert best is not None
     best.stats["portfolio"] = portfolio  # type: ignore[assignment]
     best.stats["searches"] = ";".join(  # type: ignore[assignment]
-        f"{s.stats.get('config')}={s.objective}/{len(s.unassigned)}" for s in results
+        f"{s.stats.get('config')}={s.objective}/{len(s.unassigned)}"
+        + (f" (start {s.stats['start_objective']})" if "start_objective" in s.stats else "")
+        for s in results
     )
     return best

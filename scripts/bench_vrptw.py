@@ -52,8 +52,8 @@ def add_bench_command(sub: argparse._SubParsersAction) -> argparse._SubParsersAc
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument(
         "--portfolio",
-        default="ils+gls",
-        help="engine search set-up, see routing.vrptw_solver.PORTFOLIOS (default ils+gls)",
+        default="pyvrp-x2",
+        help="engine search set-up, see routing.vrptw_solver.PORTFOLIOS (default pyvrp-x2)",
     )
     p.add_argument("--workers", type=int, help="processes for the engine (default: 1 per search)")
     p.add_argument(

@@ -121,12 +121,12 @@ def test_one_zone_is_partitioned_too_and_small_days_stay_whole(day, eligible):
 def _no_solution_for(monkeypatch, name_part: str = "") -> None:
     """Make every group solve whose jobs include a job of a group named `name_part` (all
     groups when empty) return no solution at all, as a solve cut by its clock does."""
-    real = planner._solve_one
+    real = planner.solve_group
     failed = {"ids": set()}
 
-    def solve(translation, params, constructions=()):
+    def solve(translation, params, search):
         if failed["ids"] and not set(translation.job_ids) & failed["ids"]:
-            return real(translation, params, constructions)
+            return real(translation, params, search)
         return RoutingSolution([], list(range(len(translation.routing.visits))), 0, {})
 
     real_make_groups = planner.make_groups
@@ -138,7 +138,7 @@ def _no_solution_for(monkeypatch, name_part: str = "") -> None:
         failed["ids"] = {problem.jobs[i].id for i in target.job_indices}
         return made
 
-    monkeypatch.setattr(planner, "_solve_one", solve)
+    monkeypatch.setattr(planner, "solve_group", solve)
     if name_part:
         monkeypatch.setattr(planner, "make_groups", groups)
 
