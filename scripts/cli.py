@@ -4,6 +4,8 @@
         [--scheduler tcp://host:port]   (zone groups solved on an existing Dask cluster)
     dispatch plan --jobs-file F --crews-file G --depots-file H [--zones-file Z] --date D --out DIR
         [--settings FILE]   (speeds, promise hours, ...: docs/data-formats.md "Plan settings")
+        [--no-baseline]     (no comparison with nearest-crew dispatch: the summary's last
+                             line, "compared with nearest-crew dispatch: ...", and baseline.json)
     dispatch validate PLAN.json [--kpis KPIS.json]   (every rule and stated figure, else exit 1)
     dispatch replan PLAN.json --at HH:MM [--sick CREW@HH:MM ...] --out DIR   (scripts/replan_cli.py)
     dispatch db upgrade | seed | token | serve     (the service: see scripts/service_cli.py)
@@ -30,6 +32,7 @@ from typing import TypeVar
 
 from dispatch.errors import InputError, InputErrors
 from dispatch.metrics.kpis import format_kpis, plan_kpis
+from dispatch.plan import Plan
 from dispatch.plan_validator import PlanInvalid, validate_plan
 from scripts.cli_support import SettingsInvalid
 
@@ -49,9 +52,11 @@ PLAN_EXIT_CODES = (
 class ProgressBar:
     """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        # sys.stderr looked up now, not when the module was imported: a caller (or a test's
+        # output capture) may have replaced it since
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self.started = time.monotonic()
         self.last_line = ""
 
@@ -127,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", type=Path, required=True, help="output directory")
     plan.add_argument(
         "--no-personal-data", action="store_true", help="blank names/phones/addresses"
+    )
+    plan.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the comparison with nearest-crew dispatch (the summary's last line and "
+        "baseline.json)",
     )
     plan.add_argument(
         "--allow-unsolved",
@@ -242,13 +253,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
     (args.out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
     print(f"plan for {problem.date} ({problem.name or 'custom'}), {plan.stats.get('wall_s')} s")
     print(summary)
-    print(f"written: {args.out / 'plan.json'}, plan.geojson, kpis.json, summary.txt")
+    written = "plan.geojson, kpis.json, summary.txt"
+    if not args.no_baseline:
+        print(_baseline_line(plan, args.out))
+        written += ", baseline.json"
+    print(f"written: {args.out / 'plan.json'}, {written}")
     if plan.stats.get("unsolved_groups") and not args.allow_unsolved:
         for warning in plan.warnings:
             print(f"WARNING: {warning}", file=sys.stderr)
         print("exit 3: a group found no first solution (--allow-unsolved: exit 0)", file=sys.stderr)
         return EXIT_UNSOLVED
     return 0
+
+
+def _baseline_line(plan: Plan, out: Path) -> str:
+    """Plan the day again by greedy nearest-crew dispatch, write both plans' figures to
+    `out/baseline.json` (beside kpis.json, which `dispatch validate --kpis` checks), and
+    return the comparison's line (`dispatch.planning.greedy_compare`)."""
+    from dispatch.planning.greedy_baseline import greedy_plan
+    from dispatch.planning.greedy_compare import compare
+
+    comparison = compare(plan, greedy_plan(plan.problem))
+    text = json.dumps(comparison.as_dict(), indent=2, ensure_ascii=False)
+    (out / "baseline.json").write_text(text, encoding="utf-8")
+    return comparison.line()
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ class Settled:
 
 
 @dataclass
-class _Day(TimedDay):
+class LeftoverDay(TimedDay):
     """The routes as the pass changes them, with the planned times it reads."""
 
     busy: dict[int, int] = field(default_factory=dict)  # vehicle -> its route's busy seconds
@@ -123,12 +123,12 @@ def settle_leftovers(
     return Settled(timed, sorted({*drops, *more} - set(placed)), placed, reasons, evaluations)
 
 
-def _day(routed: RoutedDay, routes: list[RouteSchedule]) -> _Day:
-    return _Day.of(routed, routes)
+def _day(routed: RoutedDay, routes: list[RouteSchedule]) -> LeftoverDay:
+    return LeftoverDay.of(routed, routes)
 
 
 def _try_job(
-    day: _Day, v: int, crews: list[int], budget: int
+    day: LeftoverDay, v: int, crews: list[int], budget: int
 ) -> tuple[tuple[int, list[int], RouteSchedule] | None, Miss | None, int]:
     """Visit v on the cheapest crew and position where it fits (crew, sequence, timed
     route), else None; the closest miss; and the timed trials spent."""
@@ -151,8 +151,8 @@ def _try_job(
         seq = day.seqs.get(k, [])
         new_seq = [*seq[:pos], v, *seq[pos:]]
         hints = {k: gap} if gap is not None else {}
-        route = day.routed.time({k: new_seq}, hints, _fixed(day, new_seq))[0]
-        miss = _judge(day, v, route, day.routed.check(route))
+        route = day.routed.time({k: new_seq}, hints, fixed_elsewhere(day, new_seq))[0]
+        miss = judge_route(day, v, route, day.routed.check(route))
         if miss is None:
             return (k, new_seq, route), None, evaluations
         missed(miss)
@@ -160,7 +160,7 @@ def _try_job(
 
 
 def _trials(
-    day: _Day, v: int, k: int, missed: Callable[[Miss], None]
+    day: LeftoverDay, v: int, k: int, missed: Callable[[Miss], None]
 ) -> list[tuple[int, int, int, int, int | None]]:
     """(metres added, vehicle, position, n, lunch gap) for each trial of v on vehicle k that
     the bounds leave; what the bounds rule out is reported to `missed`."""
@@ -169,16 +169,16 @@ def _trials(
     seq = day.seqs.get(k, [])
     if any(day.ends[o][1] == k for o, *_ in day.links.partners.get(v, ())):
         return []  # the two halves of a two-person visit need two crews
-    full = _full(day, v, k)
+    full = full_for(day, v, k)
     if full is not None:
         missed(full)
         return []
-    not_before, after_pos = _link_floor(day, v, k)
+    not_before, after_pos = link_floor(day, v, k)
     if not_before > visit.windows[-1][1]:
         d = day.links.delivery_of[v][0]
         missed(Miss(k, "link", not_before - visit.windows[-1][1], 0, at=not_before, other=d))
         return []
-    free = veh.shift_end - veh.shift_start - _busy(day, k)
+    free = veh.shift_end - veh.shift_start - busy_until(day, k)
     if visit.service_s - MARGIN_S > free:
         missed(Miss(k, "shift", visit.service_s - free, 0, bound=True))
         return []
@@ -226,7 +226,7 @@ def _trials(
     return out
 
 
-def _full(day: _Day, v: int, k: int) -> Miss | None:
+def full_for(day: LeftoverDay, v: int, k: int) -> Miss | None:
     """Vehicle k's job limit or load already rules v out."""
     p = day.routed.full.routing
     veh, seq = p.vehicles[k], day.seqs.get(k, [])
@@ -238,7 +238,7 @@ def _full(day: _Day, v: int, k: int) -> Miss | None:
     return None
 
 
-def _link_floor(day: _Day, v: int, k: int) -> tuple[int, int]:
+def link_floor(day: LeftoverDay, v: int, k: int) -> tuple[int, int]:
     """For vehicle k: the earliest start its delivery allows installation v (the delivery's
     end, + the gap on another crew), and the delivery's position on k's route (-1: none)."""
     veh = day.routed.full.routing.vehicles[k]
@@ -262,7 +262,7 @@ def lunch_gaps(veh: Vehicle, brk: int | None, pos: int, n: int) -> list[int | No
     return gaps
 
 
-def _busy(day: _Day, k: int) -> int:
+def busy_until(day: LeftoverDay, k: int) -> int:
     """Seconds of vehicle k's shift its route fills at least: service, lunch and free-flow
     driving (every congestion factor is >= 1)."""
     if k not in day.busy:
@@ -278,7 +278,7 @@ def _busy(day: _Day, k: int) -> int:
     return day.busy[k]
 
 
-def _fixed(day: _Day, seq: list[int]) -> dict[int, tuple[int, int]]:
+def fixed_elsewhere(day: LeftoverDay, seq: list[int]) -> dict[int, tuple[int, int]]:
     """Other routes' stops that the visits of `seq` are linked to, at their (end, vehicle)."""
     on_route = set(seq)
     fixed = {}
@@ -292,7 +292,9 @@ def _fixed(day: _Day, seq: list[int]) -> dict[int, tuple[int, int]]:
     return fixed
 
 
-def _judge(day: _Day, v: int, route: RouteSchedule, violations: list[Violation]) -> Miss | None:
+def judge_route(
+    day: LeftoverDay, v: int, route: RouteSchedule, violations: list[Violation]
+) -> Miss | None:
     """None if the trial route breaks no rule; else what it breaks worst and by how much."""
     p = day.routed.full.routing
     k = route.vehicle
@@ -329,7 +331,7 @@ def _past_window(windows: tuple[tuple[int, int], ...], start: int) -> int:
     return start - max((b for _, b in windows if b < start), default=start)
 
 
-def _link_broken(day: _Day, route: RouteSchedule) -> int | None:
+def _link_broken(day: LeftoverDay, route: RouteSchedule) -> int | None:
     """The delivery (or two-person partner) whose rule with another route the trial breaks:
     an installation before its delivery (+ gap), a delivery that would end too late for its
     installer, a two-person visit out of step. None when all hold."""
