@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import create_engine, text
 
 from api.http.auth import issue_token
 from api.principals import Role
@@ -24,10 +24,11 @@ def database_url(tmp_path: Path) -> str:
     if not url:
         return f"sqlite:///{tmp_path / 'service.db'}"
     engine = create_engine(url)
-    meta = MetaData()
-    meta.reflect(engine)
+    # one statement instead of reflecting and dropping table by table (about 0.1 s a test
+    # less over some 350 tests); it also drops types and sequences a migration made
     with engine.begin() as conn:
-        meta.drop_all(conn)
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
 
