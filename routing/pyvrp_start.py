@@ -62,11 +62,10 @@ RELAXED = (
 PRIZE_SCALE = 20
 
 #: PyVRP profiles (one distance and one duration matrix each) at most: crews that may serve
-#: different visits are merged into one profile beyond it, each then barred from the visits
-#: any of them is barred from (a restriction, so the routes stay restorable in OR-Tools).
-#: Merging costs served visits (a demo zone group of 56 crews in 39 classes: 248 of 291
-#: served at 16 profiles, 261 unmerged); each profile is two n x n int64 matrices (4 MB at
-#: 500 visits), so 32 keeps a group's start under about 130 MB of matrices
+#: different visits are merged into one profile beyond it (`_merged_classes`). Merging cost
+#: served visits in the restricted model (a demo zone group of 56 crews in 39 classes: 248
+#: of 291 served at 16 profiles, 261 unmerged, 3 s each); each profile is two n x n int64
+#: matrices (4 MB at 500 visits), so 32 keeps a group's start under about 130 MB of them
 MAX_PROFILES = 32
 
 
@@ -78,7 +77,7 @@ class StartResult:
     seconds: float
     iterations: int
     #: visits taken off PyVRP's routes because they broke a rule it did not see
-    removed_for_links: int = 0
+    taken_off: int = 0
     stats: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -98,9 +97,9 @@ def pyvrp_start(
 ) -> StartResult | None:
     """Routes for `problem` from PyVRP within `time_limit_s` (or `max_iterations`), or None.
 
-    None when there is nothing PyVRP can help with (no vehicles or visits, too many crew
-    classes). `all_required` makes every visit mandatory (benchmarks, where the drop
-    penalty only stands for "must serve"): PyVRP's search is tuned for that case.
+    None when there is nothing to route (no vehicles or no visits). `all_required` makes
+    every visit mandatory (benchmarks, where the drop penalty only stands for "must
+    serve"): PyVRP's search is tuned for that case.
     `initial_routes` (per vehicle, visit indices in order) is PyVRP's warm start: PyVRP
     then improves a plan OR-Tools found instead of building its own. `relax` (default)
     gives PyVRP a relaxation of the problem (every plan OR-Tools may find is one PyVRP may
@@ -114,8 +113,6 @@ def pyvrp_start(
         return None
     started = time.monotonic()
     built = _PyvrpData(problem, all_required, relax)
-    if built.data is None:
-        return None
     criteria: list[StoppingCriterion] = [MaxRuntime(max(0.05, time_limit_s))]
     if max_iterations is not None:
         criteria = [MaxIterations(max_iterations), *criteria]
@@ -134,7 +131,7 @@ def pyvrp_start(
         routes=routes,
         seconds=round(time.monotonic() - started, 3),
         iterations=int(result.num_iterations),
-        removed_for_links=removed,
+        taken_off=removed,
         stats={"pyvrp_cost": float(result.cost()), "pyvrp_feasible": float(result.is_feasible())},
     )
 

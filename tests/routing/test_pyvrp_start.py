@@ -81,7 +81,7 @@ def test_linked_visit_that_would_start_too_early_is_taken_off():
     start = pyvrp_start(problem, 5.0, max_iterations=200)
     assert start is not None
     # one crew does all four in line; v2 lands before v1's end + 5 h on PyVRP's schedule
-    assert start.removed_for_links == 1
+    assert start.taken_off == 1
     assert all(1 not in r for r in start.routes)
     sol = solve(problem, SolveParams(time_limit_s=1.0, initial_routes=start.routes))
     assert validate_solution(problem, sol) == [] and not sol.unassigned
