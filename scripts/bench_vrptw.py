@@ -42,7 +42,7 @@ DEFAULT_BKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "v
 def add_bench_command(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Register `dispatch bench vrptw ...`; returns the `bench` kinds for other benchmarks."""
     bench = sub.add_parser(
-        "bench", help="benchmarks: `dispatch bench vrptw|hhcrsp FILE... --out DIR`"
+        "bench", help="benchmarks: `dispatch bench vrptw|hhcrsp FILE... --out DIR`, `bench city`"
     )
     kinds = bench.add_subparsers(dest="bench_kind", required=True)
     p = kinds.add_parser("vrptw", help="solve VRPLIB VRPTW instances and score them against BKS")

@@ -11,6 +11,7 @@
     dispatch db upgrade | seed | token | serve     (the service: see scripts/service_cli.py)
     dispatch bench vrptw FILE.vrp... --time-limit SEC --out DIR    (scripts/bench_vrptw.py)
     dispatch bench hhcrsp FILE.json... --time-limit SEC --out DIR  (scripts/bench_hhcrsp.py)
+    dispatch bench city [--cases normal-1500 peak-4000] --out DIR   (scripts/bench_city.py)
 
 Exit codes: 0 success; 1 the plan fails validation; 2 invalid input (the message names the
 record and field); 3 (`dispatch plan`) a group of jobs found no first solution in its time:
@@ -154,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         help="also compare a kpis.json (as `dispatch plan` writes) with the KPIs of the "
         "validated plan, naming each figure that differs",
     )
+    from scripts.bench_city import add_city_command
     from scripts.bench_hhcrsp import add_hhcrsp_command
     from scripts.bench_vrptw import add_bench_command
     from scripts.replan_cli import add_replan_command
@@ -162,7 +164,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_replan_command(sub)
     add_service_commands(sub)
-    add_hhcrsp_command(add_bench_command(sub))
+    bench_kinds = add_bench_command(sub)
+    add_hhcrsp_command(bench_kinds)
+    add_city_command(bench_kinds)
     add_simulate_command(sub)
     return p
 
