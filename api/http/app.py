@@ -45,6 +45,7 @@ from api.http.routers import (
     overrides,
     plans,
     positions,
+    quotes,
     replans,
     routes,
     simulations,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads,
         positions,
         tracking,
+        quotes,
     ):
         app.include_router(module.router)
     app.include_router(events.feed_router)
