@@ -91,7 +91,7 @@ def book(
         .where(QuoteRow.id == quote_id, QuoteRow.status == "open")
         .values(status="booked", booked_at=now, booked_option=option_id)
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if taken.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
         raise Conflict(
             "this quote has been booked already", field="quote_id", current_status="booked"
         )
