@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -31,6 +31,39 @@ def database_url(tmp_path: Path) -> str:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
+
+
+class Clock:
+    """The service's clock, moved by a test (a fixture patches `Settings.now` to read it)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def move(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def migration_round_trip(tmp_path: Path, previous: str, tables: set[str], kept: str) -> None:
+    """Upgrade to head, downgrade to `previous` (the migration's `tables` go, `kept`, a table
+    of `previous`, stays), and upgrade again: a migration that cannot be undone fails."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from api.storage.db import alembic_config, make_engine, migrate
+
+    engine = make_engine(database_url(tmp_path))
+    try:
+        migrate(engine)
+        assert tables <= set(inspect(engine).get_table_names())
+        command.downgrade(alembic_config(engine), previous)
+        names = set(inspect(engine).get_table_names())
+        assert not tables & names
+        assert kept in names
+        migrate(engine)
+        assert tables <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:

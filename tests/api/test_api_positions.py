@@ -17,22 +17,11 @@ from api.settings import Settings
 from api.storage.models import CrewRow, JobRow
 from api.storage.tracking_models import CrewPositionRow
 from dispatch.privacy import coarse
-from tests.api_support import publish_demo_plan
+from tests.api_support import Clock, publish_demo_plan
 
 pytestmark = pytest.mark.api
 
 MORNING = datetime(2026, 6, 18, 10, 0)
-
-
-class Clock:
-    """The service's clock, moved by the test (`Settings.now` patched)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def move(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from api.storage.booking_models import BookingDayRow, QuoteRow
 from api.storage.models import JobRow
 from api.storage.store import new_crew_row, new_depot_row
 from dispatch.models import Crew, CrewKind, Depot, DepotKind, GeoPoint
-from tests.api_support import DEMO_DAY
+from tests.api_support import DEMO_DAY, Clock, migration_round_trip
 
 pytestmark = pytest.mark.api
 
@@ -41,17 +41,6 @@ CUSTOMER = {
     "customer_name": "Zhang Booker",
     "customer_phone": "13900001111",
 }
-
-
-class Clock:
-    """The service's clock, moved by the test (`Settings.now` patched)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def move(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture
@@ -284,21 +273,4 @@ def test_who_may_quote_and_book(one_place, auth, clock):
 
 
 def test_migration_0011_downgrades_and_upgrades(tmp_path) -> None:
-    from alembic import command
-    from sqlalchemy import inspect
-
-    from api.storage.db import alembic_config, make_engine, migrate
-    from tests.api_support import database_url
-
-    engine = make_engine(database_url(tmp_path))
-    tables = {"quotes", "booking_days"}
-    try:
-        migrate(engine)
-        assert tables <= set(inspect(engine).get_table_names())
-        command.downgrade(alembic_config(engine), "0010")
-        assert not tables & set(inspect(engine).get_table_names())
-        assert "tracking_links" in inspect(engine).get_table_names()  # 0010's tables stay
-        migrate(engine)
-        assert tables <= set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+    migration_round_trip(tmp_path, "0010", {"quotes", "booking_days"}, kept="tracking_links")

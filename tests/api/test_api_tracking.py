@@ -19,17 +19,12 @@ from api.services.retention import apply_retention
 from api.settings import Settings
 from api.storage.models import CustomerNoticeRow, JobRow
 from api.storage.tracking_models import TrackingLinkRow
-from tests.api_support import publish_demo_plan
+from tests.api_support import Clock, migration_round_trip, publish_demo_plan
 
 pytestmark = pytest.mark.api
 
 MORNING = datetime(2026, 6, 18, 10, 30)
 KEYS = {"kind", "window", "eta", "status", "distance_km", "stops_before", "updated_at"}
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
 
 
 @pytest.fixture
@@ -285,21 +280,4 @@ def test_the_page_is_served_with_its_privacy_headers_and_the_log_hides_the_token
 
 
 def test_migration_0010_downgrades_and_upgrades(tmp_path) -> None:
-    from alembic import command
-    from sqlalchemy import inspect
-
-    from api.storage.db import alembic_config, make_engine, migrate
-    from tests.api_support import database_url
-
-    engine = make_engine(database_url(tmp_path))
-    tables = {"crew_positions", "tracking_links"}
-    try:
-        migrate(engine)
-        assert tables <= set(inspect(engine).get_table_names())
-        command.downgrade(alembic_config(engine), "0009")
-        assert not tables & set(inspect(engine).get_table_names())
-        assert "uploads" in inspect(engine).get_table_names()  # 0009's tables stay
-        migrate(engine)
-        assert tables <= set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
+    migration_round_trip(tmp_path, "0009", {"crew_positions", "tracking_links"}, kept="uploads")
