@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from fastapi import HTTPException, status
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from api.principals import Principal, check_region
@@ -86,12 +87,16 @@ def book(
     ]
     for day in sorted({s.day for s in slots}):
         _count_booking(session, quote.region, day, now)  # the day's lock, held until commit
-    taken = session.execute(
-        update(QuoteRow)
-        .where(QuoteRow.id == quote_id, QuoteRow.status == "open")
-        .values(status="booked", booked_at=now, booked_option=option_id)
+    # an UPDATE's result is a CursorResult, which carries the matched row count
+    taken = cast(
+        CursorResult,
+        session.execute(
+            update(QuoteRow)
+            .where(QuoteRow.id == quote_id, QuoteRow.status == "open")
+            .values(status="booked", booked_at=now, booked_option=option_id)
+        ),
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+    if taken.rowcount != 1:
         raise Conflict(
             "this quote has been booked already", field="quote_id", current_status="booked"
         )
