@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 
 from dispatch.errors import InputError
@@ -128,6 +128,9 @@ class Job:
     region: str = "urban"
     zone: str | None = None
     deadline: datetime | None = None  # explicit promise deadline; derived when None
+    #: the day the job was first due when it has been carried over to a later day (roll-over,
+    #: `dispatch.roll_over`); None on its first day. Its age raises its priority.
+    first_due: date | None = None
     address: str = field(default="", repr=False)
     customer_name: str = field(default="", repr=False)
     customer_phone: str = field(default="", repr=False)
@@ -177,6 +180,13 @@ class Job:
                 rec,
                 "people",
                 f"must be {people.low:.0f} to {people.high:.0f}, got {self.people}",
+            )
+        if self.first_due is not None and self.first_due > self.windows[0].start.date():
+            raise InputError(
+                rec,
+                "first_due",
+                f"{self.first_due} is after the job's first window "
+                f"({self.windows[0].start.date()}): a job is carried forward, never back",
             )
         if self.deadline is not None and self.deadline < self.confirmed_at:
             raise InputError(

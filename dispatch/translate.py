@@ -21,6 +21,7 @@ from dispatch.day_problem import DispatchProblem
 from dispatch.errors import InputError
 from dispatch.models import Crew, CrewKind, Job, JobKind
 from dispatch.record_rules import EARLIEST, LATEST, format_number
+from dispatch.roll_over import carried_urgency
 from dispatch.service_time import estimate_minutes
 from routing.problem import Break, Precedence, RoutingProblem, Sync, Vehicle, Visit
 from routing.travel import Congestion, TravelModel, haversine_model
@@ -349,7 +350,11 @@ def translate(
                 allowed_vehicles=None if len(allowed) == len(crews) else allowed,
                 deadline_s=_capped(problem.to_seconds(deadline)),
                 lateness_cost_per_s=LATENESS_CENTS_PER_S * job.priority.weight,
-                drop_penalty=DROP_BASE * (job.priority.weight + urgency(problem, deadline)),
+                drop_penalty=DROP_BASE
+                * (
+                    job.priority.weight
+                    + max(urgency(problem, deadline), carried_urgency(job, problem.date))
+                ),
             )
         )
     precedences = []

@@ -130,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
         help="solve the zone groups on this Dask scheduler (tcp://host:port); "
         "default: local processes",
     )
+    plan.add_argument(
+        "--days",
+        type=int,
+        default=1,
+        help="plan a horizon of N days (1-7): each day's leftovers roll over into the next; "
+        "day 1 is written as the plan, later days under day-K/, the table in horizon.json",
+    )
     plan.add_argument("--out", type=Path, required=True, help="output directory")
     plan.add_argument(
         "--no-personal-data", action="store_true", help="blank names/phones/addresses"
@@ -245,7 +252,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if args.scheduler
         else None,
     )
-    plan = make_plan(problem, options)
+    from dispatch.planning.horizon import MAX_HORIZON_DAYS
+
+    if not 1 <= args.days <= MAX_HORIZON_DAYS:
+        raise InputError("arguments", "--days", f"must be 1 to {MAX_HORIZON_DAYS}, got {args.days}")
+    horizon = None
+    if args.days > 1:
+        from scripts.horizon_cli import run_horizon
+
+        rules = service_rules(settings)
+        horizon = run_horizon(args, problem, options, lambda p: effective_settings(p, rules))
+        plan = horizon.first
+    else:
+        plan = make_plan(problem, options)
     # what the plan was made with, defaults included, recorded in plan.json
     plan.settings = effective_settings(plan.problem, service_rules(settings))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -261,6 +280,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not args.no_baseline:
         print(_baseline_line(plan, args.out))
         written += ", baseline.json"
+    if horizon is not None:
+        from scripts.horizon_cli import horizon_lines
+
+        print("\n".join(horizon_lines(horizon)))
+        written += ", horizon.json, day-2/ .. " + f"day-{args.days}/"
     print(f"written: {args.out / 'plan.json'}, {written}")
     if plan.stats.get("unsolved_groups") and not args.allow_unsolved:
         for warning in plan.warnings:

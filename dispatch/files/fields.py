@@ -13,7 +13,7 @@ import contextlib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -119,6 +119,19 @@ def parse_datetime(value: object) -> datetime:
     if moment.tzinfo is not None:
         raise ValueError(f"{value!r} has a UTC offset; write the region's local time without one")
     return check_moment(moment)
+
+
+def parse_day(value: object) -> date:
+    """An ISO date (YYYY-MM-DD), from 2000 to 2100."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not an ISO date")
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date like 2026-06-18") from None
+    if not 2000 <= day.year <= 2100:
+        raise ValueError(f"{value!r} is not between the years 2000 and 2100")
+    return day
 
 
 def parse_clock(value: object) -> time:

@@ -308,5 +308,5 @@ def _write_csv(path: Path, fields: tuple[str, ...], records: list[dict[str, Any]
     writer = csv.writer(buffer)  # "\r\n" line ends (RFC 4180): cells with a lone "\r" get quoted
     writer.writerow(fields)
     for record in records:
-        writer.writerow([_csv_cell(record[f]) for f in fields])
+        writer.writerow([_csv_cell(record.get(f)) for f in fields])
     path.write_text(buffer.getvalue(), encoding="utf-8", newline="")

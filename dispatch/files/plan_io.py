@@ -16,6 +16,9 @@ Non-finite stats (NaN, infinity) are written as null and read back as NaN: JSON 
 (`dispatch.files.plan_settings`); on load it is checked against its schema and against the
 plan's own problem (travel, promises, link gap, radius), each disagreement named.
 `warnings` (a list of sentences, `Plan.warnings`) is written only when the plan has any.
+`horizon` is the figures of a horizon plan's later days (`dispatch.planning.horizon`,
+`Horizon.as_dict`), added by the service beside the first day's plan: accepted and left out of
+the `Plan` read (they describe days this plan is not; a change to the plan drops them).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ _TOP_KEYS = (
     "stats",
     "settings",
     "warnings",
+    "horizon",
 )
 _ROUTE_KEYS = ("crew_id", "depart", "return_at", "distance_m", "drive_s", "lunch", "stops")
 _STOP_KEYS = ("job_id", "arrival", "start", "end", "deadline", "slack_minutes")

@@ -28,6 +28,7 @@ from dispatch.files.fields import (
     parse_bool,
     parse_clock,
     parse_datetime,
+    parse_day,
     parse_float,
     parse_id,
     parse_int,
@@ -67,6 +68,7 @@ JOB_FIELDS: tuple[str, ...] = (
     "id", "kind", "order_id", "confirmed_at", "lon", "lat", "windows", "category", "quantity",
     "volume_l", "weight_kg", "floor", "has_lift", "service_minutes", "skills", "people",
     "priority", "region", "zone", "deadline", "address", "customer_name", "customer_phone",
+    "first_due",
 )  # fmt: skip
 JOB_REQUIRED = frozenset({"id", "kind", "confirmed_at", "lon", "lat", "windows"})
 #: the job columns that hold personal data (blanked when a plan is shared without it)
@@ -155,6 +157,7 @@ def job_from_dict(raw: Mapping[str, object], where: str = "", *, quiet: Iterable
         "region": r.get("region", parse_id, d["region"]),
         "zone": r.get("zone", parse_id, None),
         "deadline": r.get("deadline", parse_datetime, None),
+        "first_due": r.get("first_due", parse_day, None),
         "address": r.text("address"),
         "customer_name": r.text("customer_name"),
         "customer_phone": r.text("customer_phone"),
@@ -253,6 +256,8 @@ def job_to_dict(job: Job, *, include_personal_data: bool = True) -> dict[str, An
         "customer_name": job.customer_name,
         "customer_phone": job.customer_phone,
     }
+    if job.first_due is not None:  # only a carried-over job has it (`dispatch.roll_over`)
+        record["first_due"] = job.first_due.isoformat()
     if not include_personal_data:
         record.update(dict.fromkeys(PERSONAL_FIELDS, ""))
     return record

@@ -130,6 +130,26 @@ def test_zero_jobs_argument_is_a_clear_error(tmp_path):
     assert "--jobs" in run.stderr
 
 
+def test_a_horizon_writes_each_day_and_its_table(tmp_path):
+    """`--days 2`: day 1 is the plan as ever, day 2 (the demo's next day of orders plus day
+    1's leftovers) under day-2/, valid, and horizon.json adds up; --days 8 is refused."""
+    run = _dispatch(
+        "plan", "--fixture", "shanghai", "--jobs", "60", "--days", "2", "--time-limit", "3",
+        "--solution-limit", "20", "--no-baseline", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "horizon of 2 days" in run.stdout and "customer's clock" in run.stdout
+    table = json.loads((tmp_path / "horizon.json").read_text())
+    first, second = table["days"]
+    day1 = json.loads((tmp_path / "plan.json").read_text())
+    assert first["carried_out"] == len(day1["unassigned"]) == second["carried_in"]
+    assert second["new_jobs"] == 60 and table["open_at_end"] == second["carried_out"]
+    valid = _dispatch("validate", str(tmp_path / "day-2" / "plan.json"))
+    assert valid.returncode == 0, valid.stdout
+    refused = _dispatch("plan", "--fixture", "shanghai", "--days", "8", "--out", str(tmp_path))
+    assert refused.returncode == 2 and "--days" in refused.stderr
+
+
 def test_gcj02_files_are_planned_in_wgs84(tmp_path):
     """Files geocoded with a Chinese map (--coords gcj02): the saved problem holds the WGS84
     points, about 500 m from the raw numbers in Shanghai."""
