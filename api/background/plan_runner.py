@@ -24,6 +24,7 @@ INTERRUPTED = "interrupted by a service restart; trigger the plan again"
 
 def deadline(options: dict[str, Any], settings: Settings) -> Deadline:
     limit = float(options.get("time_limit_s") or settings.plan_time_limit_s)
+    limit *= int(options.get("horizon_days") or 1)  # each day of a horizon gets the limit
     return Deadline(
         2 * limit + OVERRUN_S,
         f"the plan worker was still running long after its {limit:g} s time limit and was "

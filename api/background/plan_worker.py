@@ -15,6 +15,10 @@ cancelled, `failed` with the error on any exception, throttled progress, the exi
   the KPIs are stored, status `succeeded` (a `PlanInvalid` that ends it
   `failed` lists every violation); the planner's warnings (a group of jobs that found no first
   solution in its time) are kept in the result and start the row's message ("done, WARNING; ...");
+- a plan with `options["horizon_days"]` N > 1 plans the N-1 days after its own too
+  (`dispatch.planning.horizon`, the later days read from the tables when the worker runs), each
+  day's leftovers carried into the next; the row's plan is its own day's, and the later days'
+  figures go to `result.horizon` (no personal data);
 - a re-plan row (`kind` `replan`) is solved with `dispatch.running.replan.replan` instead: from its
   parent's stored plan (which must still be the published version the re-plan was asked
   against) and the day-state snapshot on the row (`api.services.day_state`); it stores the new plan,
@@ -27,6 +31,8 @@ Logs name the plan id, never customers.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,8 +40,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.background.worker_main import Task, WorkerSpec, main, run
 from api.settings import Settings
 from api.storage.models import PlanRow
+from dispatch.day_problem import DispatchProblem
 from dispatch.files.plan_io import plan_from_dict, plan_to_dict
 from dispatch.files.plan_settings import (
+    PlanSettings,
     apply_settings,
     effective_settings,
     parse_settings,
@@ -43,11 +51,14 @@ from dispatch.files.plan_settings import (
 )
 from dispatch.files.problem_io import problem_from_dict
 from dispatch.metrics.kpis import plan_kpis
+from dispatch.planning.horizon import Horizon, HorizonDay, plan_horizon
 from dispatch.planning.planner import PlanOptions, make_plan
 
 
 def _read(row: PlanRow) -> dict[str, Any]:
     return {
+        "region": row.region,
+        "zones": list(row.zones or []),
         "kind": row.kind,
         "snapshot": row.problem,
         "options": dict(row.options or {}),
@@ -59,13 +70,17 @@ def _read(row: PlanRow) -> dict[str, Any]:
 def _work(task: Task, data: dict[str, Any]) -> dict[str, Any]:
     if data["kind"] == "replan":
         return _solve_replan(task, data["parent_id"], data["day_state"], data["options"])
-    return _solve_plan(task, data["snapshot"], data["options"])
+    return _solve_plan(task, data["snapshot"], data["options"], data)
 
 
 def _solve_plan(
-    task: Task, snapshot: dict[str, Any] | None, options: dict[str, Any]
+    task: Task,
+    snapshot: dict[str, Any] | None,
+    options: dict[str, Any],
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Solve the plan from its problem snapshot; the row values of its outcome."""
+    """Solve the plan from its problem snapshot (a horizon: then the later days, read from the
+    tables as they are now); the row values of its outcome."""
     if snapshot is None:
         raise ValueError("the plan has no problem snapshot; trigger the plan again")
     settings = task.settings
@@ -74,25 +89,63 @@ def _solve_plan(
     # leave out, the travel provider the service chose included, stays as built
     asked = parse_settings(options.get("settings") or {}, f"plan {task.id}", prefix="settings")
     problem = apply_settings(problem, asked, record=f"plan {task.id}", prefix="settings")
-    plan = make_plan(
-        problem,
-        PlanOptions(
-            time_limit_s=float(options.get("time_limit_s") or settings.plan_time_limit_s),
-            solution_limit=options.get("solution_limit") or settings.plan_solution_limit,
-            workers=settings.plan_workers,
-            progress=lambda message, fraction: task.progress(fraction, message),
-        ),
+    days = int(options.get("horizon_days") or 1)
+    plan_options = PlanOptions(
+        time_limit_s=float(options.get("time_limit_s") or settings.plan_time_limit_s),
+        solution_limit=options.get("solution_limit") or settings.plan_solution_limit,
+        workers=settings.plan_workers,
+        progress=lambda message, fraction: task.progress(fraction, message),
     )
+    horizon = None
+    if days > 1:
+        horizon = solve_horizon(task, problem, days, plan_options, data or {}, asked)
+        plan = horizon.first
+    else:
+        plan = make_plan(problem, plan_options)
     plan.settings = effective_settings(plan.problem, service_rules(asked))
+    result = plan_to_dict(plan)
+    if horizon is not None:
+        result["horizon"] = horizon.as_dict()  # figures and dates only: no personal data
     return {
         "status": "succeeded",
-        "result": plan_to_dict(plan),
+        "result": result,
         "kpis": plan_kpis(plan).as_dict(),
         "progress": 1.0,
         # the planner's warnings (a group with no first solution) stay visible on the row
         "message": "; ".join(["done, WARNING", *plan.warnings]) if plan.warnings else "done",
         "error": None,
     }
+
+
+def solve_horizon(
+    task: Task,
+    first: DispatchProblem,
+    days: int,
+    plan_options: PlanOptions,
+    data: dict[str, Any],
+    asked: PlanSettings,
+) -> Horizon:
+    """The plan's day and the `days - 1` after it (`dispatch.planning.horizon`): each later
+    day's crews and jobs as the tables hold them now, under the same plan settings; progress
+    runs over the whole horizon."""
+    from api.services.problem_builder import build_problem
+
+    region, zones = data.get("region") or first.jobs[0].region, data.get("zones") or None
+    travel = task.settings.travel_for(region)
+    days_done = [0]
+
+    def later(day: date) -> DispatchProblem:
+        with task.sessions() as session:
+            problem = build_problem(session, region, day, zones, travel)
+        return apply_settings(problem, asked, record=f"plan {task.id}", prefix="settings")
+
+    def progress(message: str, fraction: float) -> None:
+        task.progress((days_done[0] + fraction) / days, f"day {days_done[0] + 1}: {message}")
+
+    def day_done(k: int, _day: HorizonDay) -> None:
+        days_done[0] = k + 1
+
+    return plan_horizon(first, days, later, replace(plan_options, progress=progress), day_done)
 
 
 class ReplanFailed(Exception):

@@ -60,6 +60,7 @@ def plan_out(row: PlanRow) -> PlanOut:
             unassigned=row.result.get("unassigned", []),
             stats=row.result.get("stats", {}),
             settings=row.result.get("settings"),
+            horizon=row.result.get("horizon"),
         )
     return PlanOut(**summary_fields(row), result=result, diff=row.diff)
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.storage.types import Day, Ident
+from dispatch.planning.horizon import MAX_HORIZON_DAYS
 
 
 class PlanIn(BaseModel):
@@ -35,12 +36,24 @@ class PlanIn(BaseModel):
         "`travel.provider` is refused. Each problem is a 422 naming `settings.<key path>`.",
         examples=[{"travel": {"speeds_kmh": {"delivery_truck": 20}}, "link_gap_minutes": 45}],
     )
+    horizon_days: int = Field(
+        1,
+        ge=1,
+        le=MAX_HORIZON_DAYS,
+        description="plan this many days (1-7) one after the other, each day's leftovers "
+        "rolled over into the next (`dispatch.planning.horizon`): the plan is the first day's, "
+        "`result.horizon` says per day what the later days would take and what stays open, "
+        "and how many promises are kept on the customer's clock. Each day gets "
+        "`time_limit_s`.",
+    )
 
 
 class PlanAccepted(BaseModel):
     id: str
     status: str
     links: dict[str, str]
+    #: open jobs of earlier days carried into this day by the trigger (`api.services.roll_over`)
+    rolled_over: int = 0
 
 
 class PublishIn(BaseModel):
@@ -98,6 +111,12 @@ class PlanResult(BaseModel):
     stats: dict[str, float | None]
     settings: dict[str, Any] | None = Field(
         None, description="every setting the plan was made with, defaults included"
+    )
+    horizon: dict[str, Any] | None = Field(
+        None,
+        description="a horizon plan's days (`horizon_days` > 1): per day its jobs (new and "
+        "carried in), planned, carried out, km, crews used; the jobs open at the end; and "
+        "per promised kind the promises kept on the customer's clock over the horizon",
     )
 
 

@@ -130,3 +130,22 @@ def test_a_plan_without_settings_records_the_defaults(seeded, runner, auth):
     assert recorded["promises"]["urban"]["delivery_hours"] == 12
     problem = stored(seeded, body["id"]).problem
     assert any(j.service_minutes is None for j in problem.jobs)  # left to the estimate
+
+
+def test_a_horizon_plans_the_day_and_reports_the_days_after(seeded, runner, auth):
+    """`horizon_days` 2: the plan is the first day's, `result.horizon` has both days, and the
+    second day took the first day's leftovers (the seeded day is the only one with jobs)."""
+    office = auth("dispatcher")
+    body = solved(seeded, office, horizon_days=2)
+    horizon = body["result"]["horizon"]
+    first, second = horizon["days"]
+    assert first["date"] == DEMO_DAY.isoformat()
+    assert second["date"] == (DEMO_DAY + timedelta(days=1)).isoformat()
+    assert second["carried_in"] == first["carried_out"] == len(body["result"]["unassigned"])
+    assert second["new_jobs"] == 0 and horizon["open_at_end"] == second["carried_out"]
+    assert stored(seeded, body["id"]).problem.date == DEMO_DAY  # the plan is day 1's
+    for kind, tally in horizon["promise_kept_customer_clock"].items():
+        assert kind in ("delivery", "installation")
+        assert 0 <= tally["kept"] <= tally["planned"] <= tally["jobs"]
+    r = seeded.post("/plans", json={**QUICK, "horizon_days": 8}, headers=office)
+    assert r.status_code == 422 and "horizon_days" in r.text

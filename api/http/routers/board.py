@@ -47,7 +47,9 @@ days_router = APIRouter(prefix="/board", tags=["plans"])
 MAX_DAYS = 400
 
 #: the job fields the board shows; personal ones only to the roles that see personal data
-JOB_FIELDS = ("kind", "lon", "lat", "zone", "priority", "order_id", "category", "confirmed_at")
+JOB_FIELDS = (
+    "kind", "lon", "lat", "zone", "priority", "order_id", "category", "confirmed_at", "first_due",
+)  # fmt: skip
 PERSONAL = ("customer_name", "customer_phone", "address")
 CREW_FIELDS = ("kind", "people", "skills", "shift_start", "shift_end", "home_zone", "start_depot")
 

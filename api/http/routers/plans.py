@@ -55,6 +55,7 @@ from api.services.plan_schemas import (
 )
 from api.services.problem_builder import build_problem
 from api.services.publication import publish_plan, published_plan
+from api.services.roll_over import roll_over
 from api.storage.models import AuditRow, PlanRow, ZoneRow
 from api.storage.types import Day
 from dispatch.errors import InputError
@@ -120,7 +121,9 @@ def _already_active(plan: PlanRow) -> Conflict:
     "queued or running is 409 and names it (`running_plan_id`). Optional `settings` (speeds, "
     'promise hours, link gap, service-time estimate: docs/data-formats.md, "Plan settings") '
     "are checked now and applied by the worker; the result records every setting it was made "
-    "with (`result.settings`).",
+    "with (`result.settings`). Open jobs left over from earlier days are carried into the day "
+    "first (roll-over: same clock times on this day, their age raising their priority; "
+    "`rolled_over` says how many), when the day is today or tomorrow.",
 )
 def trigger_plan(
     body: PlanIn,
@@ -137,6 +140,10 @@ def trigger_plan(
     if active is not None:
         raise _already_active(active)
     travel = ctx.settings.travel_for(body.region)  # the region's provider (FIELDROUTE_TRAVEL*)
+    settings = ctx.settings
+    now = settings.now()
+    # earlier days' open leftovers join the day first (committed with the plan row, or not at all)
+    rolled = roll_over(session, body.region, body.date, now.date(), now, principal)
     problem = build_problem(session, body.region, body.date, zones, travel)
     if not problem.jobs:
         where = f" in zones {', '.join(zones)}" if zones else ""
@@ -144,8 +151,6 @@ def trigger_plan(
             f"nothing to plan: no open or assigned jobs in {body.region}{where} on {body.date}",
             ["no open or assigned jobs"],
         )
-    settings = ctx.settings
-    now = settings.now()
     row = PlanRow(
         id=str(uuid.uuid4()),
         region=body.region,
@@ -158,6 +163,7 @@ def trigger_plan(
             "time_limit_s": body.time_limit_s or settings.plan_time_limit_s,
             "solution_limit": body.solution_limit or settings.plan_solution_limit,
             **({"settings": plan_settings} if plan_settings is not None else {}),
+            **({"horizon_days": body.horizon_days} if body.horizon_days > 1 else {}),
         },
         problem=problem_to_dict(problem),
         cancel_requested=False,
@@ -171,7 +177,12 @@ def trigger_plan(
         now,
         "plan_triggered",
         row.id,
-        details={"zones": zones, "jobs": len(problem.jobs), "crews": len(problem.crews)},
+        details={
+            "zones": zones,
+            "jobs": len(problem.jobs),
+            "crews": len(problem.crews),
+            "rolled_over": len(rolled),
+        },
     )
     try:
         session.commit()
@@ -183,7 +194,7 @@ def trigger_plan(
         raise _already_active(active) from None
     ctx.wake("plans")
     response.headers["Location"] = f"/plans/{row.id}"
-    return PlanAccepted(id=row.id, status=row.status, links=links(row.id))
+    return PlanAccepted(id=row.id, status=row.status, links=links(row.id), rolled_over=len(rolled))
 
 
 @router.get("", response_model=Page[PlanSummary], summary="List plans (newest first)")

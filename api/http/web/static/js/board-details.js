@@ -92,6 +92,7 @@ export class BoardDetails {
         [t("f_customer"), job.customer_name],
         [t("f_address"), job.address],
         [t("f_reason"), unassigned ? `${label("reason_", unassigned.reason)}: ${unassigned.detail}` : ""],
+        [t("f_carried"), job.first_due ? t("carried_value", { date: job.first_due, days: this.daysCarried(job) }) : ""],
       ]),
     );
     if (unassigned) box.append(this.fixesFor(job.id));
@@ -141,9 +142,18 @@ export class BoardDetails {
     this.message.replaceChildren(el("div", "accepted", t("move_done", { job: jobId, crew: crewId || "–", version: this.data.plan.version })));
   }
 
-  /** The unassigned jobs, each draggable onto a crew's row, reasons on click. */
+  /** Days a carried-over job has waited by the plan's day (roll-over: `first_due`). */
+  daysCarried(job) {
+    const day = Date.parse(`${this.data.plan.date}T00:00:00Z`);
+    const first = Date.parse(`${job.first_due}T00:00:00Z`);
+    return Math.max(0, Math.round((day - first) / 86_400_000));
+  }
+
+  /** The unassigned jobs, each draggable onto a crew's row, reasons on click; a job carried
+   * over from an earlier day says for how long it has waited. */
   showUnassigned() {
     const items = this.data.unassigned;
+    const jobs = new Map(this.data.jobs.map((j) => [j.id, j]));
     this.unassigned.replaceChildren();
     if (!items.length) return;
     this.unassigned.append(el("h3", "", t("unassigned_title", { n: items.length })));
@@ -154,7 +164,10 @@ export class BoardDetails {
       li.draggable = true;
       li.dataset.job = item.job_id;
       li.tabIndex = 0;
-      li.append(el("strong", "", item.job_id), " ", el("span", "badge bad", label("reason_", item.reason)), " ", el("span", "muted", item.detail));
+      li.append(el("strong", "", item.job_id), " ", el("span", "badge bad", label("reason_", item.reason)), " ");
+      const job = jobs.get(item.job_id);
+      if (job && job.first_due) li.append(el("span", "badge warn", t("carried_badge", { days: this.daysCarried(job) })), " ");
+      li.append(el("span", "muted", item.detail));
       li.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", item.job_id));
       li.addEventListener("click", () => this.board.select({ job: item.job_id }));
       list.append(li);
