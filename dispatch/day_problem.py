@@ -7,12 +7,13 @@ standalone, with the same travel-time settings, without the database it came fro
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
 from dispatch.errors import InputError
-from dispatch.models import Crew, Depot, Job
+from dispatch.models import Crew, Depot, Job, JobKind
 from dispatch.promises import PromiseBook
 from dispatch.zones import Zone
 
@@ -145,8 +146,24 @@ class DispatchProblem:
     #: two-person visits (see `JobSync`); the planner's zone split and repair passes do not
     #: know them yet, so they are for problems solved whole (`dispatch.benchmarks.hhcrsp`)
     syncs: list[JobSync] = field(default_factory=list)
+    #: the least certification score per job kind (`Crew.certifications`), the plan settings'
+    #: `certification`: written into the jobs of that kind that state none
+    #: (`Job.min_certification`, which is what eligibility and the validator read)
+    certification: Mapping[JobKind, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for kind, score in self.certification.items():
+            if not 0 <= score <= 100:
+                raise InputError(
+                    "problem", f"certification.{kind}", f"must be 0 to 100, got {score}"
+                )
+        if self.certification:
+            self.jobs = [
+                dataclasses.replace(j, min_certification=self.certification[j.kind])
+                if j.min_certification is None and j.kind in self.certification
+                else j
+                for j in self.jobs
+            ]
         check_unique("job", [j.id for j in self.jobs])
         check_unique("crew", [c.id for c in self.crews])
         check_unique("depot", [d.id for d in self.depots])

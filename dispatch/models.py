@@ -131,6 +131,10 @@ class Job:
     #: the day the job was first due when it has been carried over to a later day (roll-over,
     #: `dispatch.roll_over`); None on its first day. Its age raises its priority.
     first_due: date | None = None
+    #: the least certification score (0-100, `Certification`) for its kind a crew must hold,
+    #: valid on the job's day; None: none needed. Usually a rule per job kind (plan settings
+    #: `certification`), written into the job when the day is planned
+    min_certification: int | None = None
     address: str = field(default="", repr=False)
     customer_name: str = field(default="", repr=False)
     customer_phone: str = field(default="", repr=False)
@@ -181,6 +185,14 @@ class Job:
                 "people",
                 f"must be {people.low:.0f} to {people.high:.0f}, got {self.people}",
             )
+        if self.deadline is not None and self.deadline < self.confirmed_at:
+            raise InputError(
+                rec, "deadline", f"{self.deadline} is before the order time {self.confirmed_at}"
+            )
+        self._check_planning_fields(rec)
+
+    def _check_planning_fields(self, rec: str) -> None:
+        """The fields the planning rules write in: roll-over's and certification's."""
         if self.first_due is not None and self.first_due > self.windows[0].start.date():
             raise InputError(
                 rec,
@@ -188,10 +200,43 @@ class Job:
                 f"{self.first_due} is after the job's first window "
                 f"({self.windows[0].start.date()}): a job is carried forward, never back",
             )
-        if self.deadline is not None and self.deadline < self.confirmed_at:
+        if self.min_certification is not None and not 0 <= self.min_certification <= 100:
             raise InputError(
-                rec, "deadline", f"{self.deadline} is before the order time {self.confirmed_at}"
+                rec, "min_certification", f"must be 0 to 100, got {self.min_certification}"
             )
+
+    @property
+    def day(self) -> date:
+        """The day of the work: its first window's day."""
+        return self.windows[0].start.date()
+
+
+#: the certification scale's bands (`../shared/docs/domain.md`: 70+ compliant, 80+ three-star,
+#: 90+ four-star, 95+ five-star), lowest first
+CERTIFICATION_BANDS: tuple[tuple[int, str], ...] = (
+    (70, "compliant"),
+    (80, "three-star"),
+    (90, "four-star"),
+    (95, "five-star"),
+)
+
+
+@dataclass(frozen=True)
+class Certification:
+    """A crew's certified score (0-100) for one kind of job, valid up to and including
+    `expires` (None: no end)."""
+
+    kind: JobKind
+    score: int
+    expires: date | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", _enum("certification", "kind", JobKind, self.kind))
+        if not 0 <= self.score <= 100:
+            raise InputError("certification", "score", f"must be 0 to 100, got {self.score}")
+
+    def valid_on(self, day: date) -> bool:
+        return self.expires is None or day <= self.expires
 
 
 @dataclass(frozen=True)
@@ -222,9 +267,14 @@ class Crew:
     cost_per_hour: float = 60.0
     cost_per_km: float = 2.0
     home_zone: str | None = None
+    #: scores per job kind (at most one per kind); a job with `min_certification` needs one
+    certifications: tuple[Certification, ...] = ()
 
     def __post_init__(self) -> None:
         rec = f"crew {self.id!r}"
+        kinds = [c.kind for c in self.certifications]
+        if len(set(kinds)) < len(kinds):
+            raise InputError(rec, "certifications", "at most one certification per job kind")
         if not isinstance(self.id, str) or not self.id.strip():
             raise InputError("crew", "id", "must be a non-empty string")
         object.__setattr__(self, "kind", _enum(rec, "kind", CrewKind, self.kind))
@@ -255,12 +305,23 @@ class Crew:
         return self.kind in GOODS_CREW_KINDS
 
     def can_do(self, job: Job) -> bool:
-        """Kind, skills and people: may this crew do this job at all?"""
+        """Kind, skills, people and certification: may this crew do this job at all?"""
         return (
             job.kind in CREW_CAN_DO[self.kind]
             and job.skills <= self.skills
             and self.people >= job.people
+            and self.certified_for(job)
         )
+
+    def certification_for(self, kind: JobKind) -> Certification | None:
+        return next((c for c in self.certifications if c.kind == kind), None)
+
+    def certified_for(self, job: Job) -> bool:
+        """Does the crew hold the certification the job needs, valid on the job's day?"""
+        if job.min_certification is None:
+            return True
+        held = self.certification_for(job.kind)
+        return held is not None and held.score >= job.min_certification and held.valid_on(job.day)
 
 
 class DepotKind(StrEnum):

@@ -136,6 +136,18 @@ def _domain_rules(
             if not job.skills <= crew.skills:
                 lacking = ", ".join(sorted(job.skills - crew.skills))
                 out.append(PlanViolation("skills", f"crew lacks {lacking}", job.id, crew.id))
+            if not crew.certified_for(job):
+                held = crew.certification_for(job.kind)
+                has = f"{held.score}, valid to {held.expires}" if held else "none"
+                out.append(
+                    PlanViolation(
+                        "certification",
+                        f"needs certification of {job.min_certification} or more for "
+                        f"{job.kind.value} jobs, valid on {job.day}; crew has {has}",
+                        job.id,
+                        crew.id,
+                    )
+                )
             if crew.people < job.people:
                 out.append(
                     PlanViolation(

@@ -74,6 +74,7 @@ JOB_BOUNDS: dict[str, Bounds] = {
     "floor": Bounds(-5, 200, whole=True),
     "service_minutes": Bounds(1, 720, whole=True),  # at most 12 hours on site
     "people": Bounds(1, 3, whole=True),
+    "min_certification": Bounds(0, 100, whole=True),
 }
 #: number fields of a crew record (CSV/JSON columns and `CrewIn` fields)
 CREW_BOUNDS: dict[str, Bounds] = {

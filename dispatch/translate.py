@@ -320,16 +320,17 @@ def translate(
                 first_extra + extra.index(continuations[k].location),
             )
     local_crew = {g: k for k, g in enumerate(crew_indices)}
-    # `can_do` reads only the job's kind, skills and people: a day has a handful of such
-    # needs, so each is matched against the crews once (a 1,500-job, 275-crew day took 0.3 s
-    # a translation matching every pair; an override translates the whole day)
-    allowed_for_need: dict[tuple[object, frozenset[str], int], tuple[int, ...]] = {}
+    # `can_do` reads only the job's kind, skills, people and certification (its level and
+    # day): a day has a handful of such needs, so each is matched against the crews once (a
+    # 1,500-job, 275-crew day took 0.3 s a translation matching every pair; an override
+    # translates the whole day)
+    allowed_for_need: dict[tuple[object, ...], tuple[int, ...]] = {}
     visits = []
     for k, job in enumerate(jobs):
         if eligible is not None:
             allowed = tuple(local_crew[c] for c in eligible[job.id] if c in local_crew)
         else:
-            need = (job.kind, job.skills, job.people)
+            need = (job.kind, job.skills, job.people, job.min_certification, job.day)
             found = allowed_for_need.get(need)
             if found is None:
                 found = tuple(i for i, c in enumerate(crews) if c.can_do(job))

@@ -136,7 +136,9 @@ def solve_horizon(
 
     def later(day: date) -> DispatchProblem:
         with task.sessions() as session:
-            problem = build_problem(session, region, day, zones, travel)
+            problem = build_problem(
+                session, region, day, zones, travel, task.settings.certification_rule
+            )
         return apply_settings(problem, asked, record=f"plan {task.id}", prefix="settings")
 
     def progress(message: str, fraction: float) -> None:

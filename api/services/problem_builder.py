@@ -16,7 +16,7 @@ naming each record and field, all of them at once, instead of failing later insi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import TypeVar
 
@@ -28,7 +28,7 @@ from api.storage.store import crew_of, depot_of, job_of, load_zones
 from dispatch.day_problem import DispatchProblem, TravelSettings
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.records import crew_from_dict
-from dispatch.models import Crew
+from dispatch.models import Crew, JobKind
 
 #: job statuses a plan (re)plans: not yet on the road
 PLANNABLE = ("open", "assigned")
@@ -43,11 +43,13 @@ def build_problem(
     day: date,
     zones: Sequence[str] | None = None,
     travel: TravelSettings | None = None,
+    certification: Mapping[JobKind, int] | None = None,
 ) -> DispatchProblem:
     """The dispatch problem of `region` on `day` (only `zones` when given) from the tables,
     timed with `travel` (the service's choice for the region, `Settings.travel_for`; the
-    defaults, haversine, when None). The plan's snapshot keeps it, so its worker, re-plans,
-    overrides and explanations all time the day the same way.
+    defaults, haversine, when None), under the service's `certification` rule
+    (`Settings.certification_rule`; None: none). The plan's snapshot keeps both, so its
+    worker, re-plans, overrides and explanations all time and judge the day the same way.
 
     Raises `InputErrors` listing every stored record that no longer validates.
     """
@@ -100,6 +102,7 @@ def build_problem(
         zones=region_zones,
         travel=travel or TravelSettings(),
         name=name,
+        certification=dict(certification or {}),
     )
 
 

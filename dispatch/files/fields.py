@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from dispatch.errors import InputError
-from dispatch.models import TimeWindow
+from dispatch.models import Certification, JobKind, TimeWindow
 from dispatch.record_rules import MAX_WINDOWS, Bounds, check_id, check_moment, check_text
 
 T = TypeVar("T")
@@ -220,6 +220,41 @@ def skills_parser(max_count: int) -> Callable[[object], frozenset[str]]:
         return skills
 
     return parse
+
+
+def parse_certifications(value: object) -> tuple[Certification, ...]:
+    """A crew's certifications: a list of `{"kind", "score", "expires"}` objects (JSON), or
+    the text `installation:85:2027-03-31|repair:90` (CSV: kind, score 0-100 and an optional
+    last valid day, separated by `|` or spaces)."""
+    if isinstance(value, str):
+        items: list[object] = [
+            dict(zip(("kind", "score", "expires"), part.split(":"), strict=False))
+            for part in value.replace("|", " ").split()
+        ]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ValueError(f"{value!r} is not a list of certifications")
+    out = []
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - {"kind", "score", "expires"}:
+            raise ValueError(f"certification {k + 1} must have kind, score and expires only")
+        try:
+            kind = JobKind(str(item.get("kind", "")).strip().lower())
+        except ValueError:
+            named = item.get("kind")
+            raise ValueError(f"certification {k + 1}: {named!r} is no job kind") from None
+        try:
+            score = parse_int(item.get("score"))
+        except ValueError as exc:
+            raise ValueError(f"certification {k + 1}: score {exc}") from None
+        expires = item.get("expires")
+        day = None if expires in (None, "") else parse_day(expires)
+        try:
+            out.append(Certification(kind, score, day))
+        except InputError as exc:
+            raise ValueError(f"certification {k + 1}: {exc.field} {exc.message}") from None
+    return tuple(out)
 
 
 def enum_parser(enum: type[StrEnum]) -> Callable[[object], Any]:

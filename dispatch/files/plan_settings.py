@@ -157,6 +157,7 @@ def apply_settings(
         max_km_from_depot=problem.max_km_from_depot
         if s.max_km_from_depot is None
         else s.max_km_from_depot,
+        certification={**problem.certification, **s.certification},
     )
 
 
@@ -187,6 +188,7 @@ def settings_of(problem: DispatchProblem, rules: ServiceTimeRules = DEFAULT_RULE
         stairs_minutes_per_floor={k: rules.stairs_minutes_per_floor.get(k, 0) for k in JobKind},
         height_floor=rules.height_floor,
         height_minutes=rules.height_minutes,
+        certification=dict(problem.certification),
     )
 
 

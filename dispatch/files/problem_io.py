@@ -36,6 +36,7 @@ from dispatch.files.records import (
     job_from_dict,
     job_to_dict,
 )
+from dispatch.models import JobKind
 from dispatch.promises import PromiseBook, PromiseClock, RegionPolicy
 from dispatch.record_rules import check_id
 from dispatch.zones import Zone
@@ -44,7 +45,7 @@ T = TypeVar("T")
 
 _PROBLEM_KEYS = (
     "name", "date", "link_gap_minutes", "max_km_from_depot", "travel", "promises",
-    "depots", "crews", "jobs", "zones", "syncs",
+    "depots", "crews", "jobs", "zones", "syncs", "certification",
 )  # fmt: skip
 _TRAVEL_KEYS = (
     "provider", "detour_factor", "speeds_kmh", "rush_hours", "osm_file", "osrm_url", "matrix_s",
@@ -80,6 +81,12 @@ def problem_to_dict(
         "jobs": [job_to_dict(j, include_personal_data=include_personal_data) for j in p.jobs],
         "zones": [json.loads(json.dumps(z.to_geojson())) for z in p.zones],  # tuples -> lists
         **({"syncs": [dataclasses.asdict(s) for s in p.syncs]} if p.syncs else {}),
+        # written only when set (`DispatchProblem.certification`), like the syncs
+        **(
+            {"certification": {str(k): v for k, v in p.certification.items()}}
+            if p.certification
+            else {}
+        ),
     }
 
 
@@ -156,6 +163,28 @@ def _records(
     return out
 
 
+def _certification(raw: object, base: str, errors: list[InputError]) -> dict[JobKind, int]:
+    """The problem's certification rule: `{job kind: least score 0-100}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append(InputError(base, "certification", "must be an object of job kind: score"))
+        return {}
+    out: dict[JobKind, int] = {}
+    for key, value in raw.items():
+        try:
+            kind = JobKind(str(key))
+            score = parse_int(value)
+        except ValueError as exc:
+            errors.append(InputError(base, f"certification.{key}", str(exc)))
+            continue
+        if not 0 <= score <= 100:
+            errors.append(InputError(base, f"certification.{key}", "must be 0 to 100"))
+            continue
+        out[kind] = score
+    return out
+
+
 def _problem(
     raw: Mapping[str, Any], source: str, errors: list[InputError]
 ) -> DispatchProblem | None:
@@ -170,6 +199,7 @@ def _problem(
         "travel": _travel(object_at(raw, "travel", base, errors), base, errors),
         "promises": _promises(object_at(raw, "promises", base, errors), base, errors),
         "syncs": _syncs(raw, base, errors),
+        "certification": _certification(raw.get("certification"), base, errors),
     }
     found: dict[str, list[tuple[str, Any]]] = {
         "depots": _records(raw, "depots", depot_from_dict, base, errors),

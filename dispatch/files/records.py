@@ -26,6 +26,7 @@ from dispatch.files.fields import (
     format_datetime,
     is_blank,
     parse_bool,
+    parse_certifications,
     parse_clock,
     parse_datetime,
     parse_day,
@@ -68,7 +69,7 @@ JOB_FIELDS: tuple[str, ...] = (
     "id", "kind", "order_id", "confirmed_at", "lon", "lat", "windows", "category", "quantity",
     "volume_l", "weight_kg", "floor", "has_lift", "service_minutes", "skills", "people",
     "priority", "region", "zone", "deadline", "address", "customer_name", "customer_phone",
-    "first_due",
+    "first_due", "min_certification",
 )  # fmt: skip
 JOB_REQUIRED = frozenset({"id", "kind", "confirmed_at", "lon", "lat", "windows"})
 #: the job columns that hold personal data (blanked when a plan is shared without it)
@@ -76,7 +77,7 @@ JOB_REQUIRED = frozenset({"id", "kind", "confirmed_at", "lon", "lat", "windows"}
 CREW_FIELDS: tuple[str, ...] = (
     "id", "kind", "people", "skills", "start_depot", "end_depot", "shift_start", "shift_end",
     "capacity_volume_l", "capacity_weight_kg", "lunch_start", "lunch_end", "lunch_minutes",
-    "max_jobs", "cost_per_hour", "cost_per_km", "home_zone",
+    "max_jobs", "cost_per_hour", "cost_per_km", "home_zone", "certifications",
 )  # fmt: skip
 CREW_REQUIRED = frozenset({"id", "kind", "start_depot"})
 
@@ -158,6 +159,7 @@ def job_from_dict(raw: Mapping[str, object], where: str = "", *, quiet: Iterable
         "zone": r.get("zone", parse_id, None),
         "deadline": r.get("deadline", parse_datetime, None),
         "first_due": r.get("first_due", parse_day, None),
+        "min_certification": _number(r, b, "min_certification", None),
         "address": r.text("address"),
         "customer_name": r.text("customer_name"),
         "customer_phone": r.text("customer_phone"),
@@ -189,6 +191,7 @@ def crew_from_dict(
         "cost_per_hour": _number(r, b, "cost_per_hour", d["cost_per_hour"]),
         "cost_per_km": _number(r, b, "cost_per_km", d["cost_per_km"]),
         "home_zone": r.get("home_zone", parse_id, None),
+        "certifications": r.get("certifications", parse_certifications, ()),
     }
     minutes = _number(r, b, "lunch_minutes", None)
     lunch_start = r.get("lunch_start", parse_clock, DEFAULT_LUNCH_WINDOW[0])
@@ -258,6 +261,8 @@ def job_to_dict(job: Job, *, include_personal_data: bool = True) -> dict[str, An
     }
     if job.first_due is not None:  # only a carried-over job has it (`dispatch.roll_over`)
         record["first_due"] = job.first_due.isoformat()
+    if job.min_certification is not None:  # only where a rule or the job asks for one
+        record["min_certification"] = job.min_certification
     if not include_personal_data:
         record.update(dict.fromkeys(PERSONAL_FIELDS, ""))
     return record
@@ -284,7 +289,19 @@ def crew_to_dict(crew: Crew) -> dict[str, Any]:
         "cost_per_hour": crew.cost_per_hour,
         "cost_per_km": crew.cost_per_km,
         "home_zone": crew.home_zone,
+        **({"certifications": certifications_to_list(crew)} if crew.certifications else {}),
     }
+
+
+def certifications_to_list(crew: Crew) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": c.kind.value,
+            "score": c.score,
+            "expires": c.expires.isoformat() if c.expires else None,
+        }
+        for c in crew.certifications
+    ]
 
 
 def depot_to_dict(depot: Depot) -> dict[str, Any]:

@@ -42,13 +42,17 @@ SETTINGS_BOUNDS: dict[str, Bounds] = {
     "stairs_minutes_per_floor": Bounds(0, 60, whole=True),
     "height_floor": Bounds(1, JOB_BOUNDS["floor"].high, whole=True),
     "height_minutes": Bounds(0, 240, whole=True),
+    "certification": Bounds(0, 100, whole=True),  # the least score, on the 100-point scale
 }
 MAX_RUSH_HOURS = 12
 MAX_REGIONS = 100
 #: the hours value meaning "same day, by closing time" (JSON may write null; TOML has none)
 SAME_DAY = "same_day"
 
-_TOP_KEYS = ("travel", "promises", "link_gap_minutes", "max_km_from_depot", "service_time")
+_TOP_KEYS = (
+    "travel", "promises", "link_gap_minutes", "max_km_from_depot", "service_time",
+    "certification",
+)  # fmt: skip
 _TRAVEL_KEYS = ("provider", "detour_factor", "speeds_kmh", "rush_hours")
 HOURS_KEYS = ("delivery_hours", "installation_hours", "repair_hours", "pickup_hours")
 _POLICY_KEYS = (*HOURS_KEYS, "clock", "opening", "cutoff", "closing")
@@ -76,6 +80,8 @@ class PlanSettings:
     stairs_minutes_per_floor: Mapping[JobKind, int] = field(default_factory=dict)
     height_floor: int | None = None
     height_minutes: int | None = None
+    #: the least certification score per job kind (`DispatchProblem.certification`)
+    certification: Mapping[JobKind, int] = field(default_factory=dict)
 
 
 def parse_settings(raw: object, record: str, prefix: str = "") -> PlanSettings:
@@ -112,6 +118,10 @@ def parse_settings(raw: object, record: str, prefix: str = "") -> PlanSettings:
         )  # fmt: skip
         for name in ("height_floor", "height_minutes"):
             values[name] = r.number(service, f"service_time.{name}", name)
+    values["certification"] = r.table(
+        top.get("certification", {}), "certification", JobKind,
+        lambda v, path: r.bounded(v, path, "certification"),
+    )  # fmt: skip
     if r.errors:
         raise InputErrors(r.errors)
     given = {k: v for k, v in values.items() if v is not _UNSET}
@@ -334,5 +344,6 @@ def settings_to_dict(settings: PlanSettings) -> dict[str, Any]:
         "link_gap_minutes": s.link_gap_minutes,
         "max_km_from_depot": s.max_km_from_depot,
         "service_time": {k: v for k, v in service.items() if v is not None} or None,
+        "certification": {str(k): v for k, v in s.certification.items()} or None,
     }
     return {k: v for k, v in out.items() if v is not None}

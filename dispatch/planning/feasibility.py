@@ -42,8 +42,15 @@ def _missing(job: Job, crews: list[Crew]) -> str:
         have = set().union(*(c.skills for c in kinds))
         lacking = sorted(job.skills - have) or sorted(job.skills)
         return f"no {job.kind.value} crew has skill(s) {', '.join(lacking)} together"
+    staffed = [c for c in skilled if c.people >= job.people]
+    if not staffed:
+        most = max(c.people for c in skilled)
+        return f"needs {job.people} people; the largest eligible crew has {most}"
+    held = [c.certification_for(job.kind) for c in staffed]
+    valid = [h.score for h in held if h is not None and h.valid_on(job.day)]
+    best = f"the best valid one on {job.day} is {max(valid)}" if valid else "none holds a valid one"
     return (
-        f"needs {job.people} people; the largest eligible crew has {max(c.people for c in skilled)}"
+        f"needs certification of {job.min_certification} or more for {job.kind.value} jobs; {best}"
     )
 
 
@@ -76,8 +83,18 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
     reach = _reachability(problem, travel, job_locs, windows)  # (timing class, job)
     timing_class = reach.crew_class
     # ability classes: crews alike in what they may do and carry
+    # (certifications only matter when a job needs one: else they would split the classes)
+    certified = any(j.min_certification is not None for j in problem.jobs)
     ability_key = [
-        (c.kind, c.skills, c.people, c.capacity_volume_l, c.capacity_weight_kg) for c in crews
+        (
+            c.kind,
+            c.skills,
+            c.people,
+            c.capacity_volume_l,
+            c.capacity_weight_kg,
+            c.certifications if certified else (),
+        )
+        for c in crews
     ]
     ability_classes = sorted(set(ability_key), key=repr)
     ability_of = np.array([ability_classes.index(k) for k in ability_key], dtype=np.int64)

@@ -25,13 +25,23 @@ from api.storage.store import new_crew_row
 from api.storage.types import Day, Ident, LongText, within
 from dispatch.errors import InputError
 from dispatch.files.records import crew_from_dict, crew_to_dict
-from dispatch.models import CrewKind
+from dispatch.models import CrewKind, JobKind
 from dispatch.record_rules import CREW_BOUNDS, CREW_DEFAULTS, MAX_CREW_SKILLS
 
 router = APIRouter(prefix="/crews", tags=["crews"])
 
 CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
 GOODS = "required for delivery_truck and combined crews (they carry goods); 0 for the others"
+
+
+class CertificationIn(BaseModel):
+    """A score on the 100-point certification scale for one kind of job, valid up to and
+    including `expires` (none: no end)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: JobKind
+    score: int = Field(ge=0, le=100)
+    expires: Day | None = None
 
 
 class CrewIn(BaseModel):
@@ -59,6 +69,11 @@ class CrewIn(BaseModel):
     cost_per_hour: float = within(CREW_BOUNDS["cost_per_hour"], CREW_DEFAULTS["cost_per_hour"])
     cost_per_km: float = within(CREW_BOUNDS["cost_per_km"], CREW_DEFAULTS["cost_per_km"])
     home_zone: Ident | None = None
+    certifications: list[CertificationIn] = Field(
+        default_factory=list,
+        max_length=len(JobKind),
+        description="one score per job kind at most; a plan's `certification` rule reads them",
+    )
     region: Ident = "urban"
     temporary: bool = Field(False, description="works only on days it is booked (available)")
 
@@ -117,6 +132,14 @@ def crew_out(row: CrewRow) -> CrewOut:
 def _checked_record(body: CrewIn, session: Session) -> dict[str, Any]:
     raw = body.model_dump(exclude={"region", "temporary", "version"})
     raw["kind"] = body.kind.value
+    raw["certifications"] = [
+        {
+            "kind": c.kind.value,
+            "score": c.score,
+            "expires": c.expires.isoformat() if c.expires else None,
+        }
+        for c in body.certifications
+    ]
     crew = crew_from_dict(raw, "request body")
     for name in ("start_depot", "end_depot"):
         depot = getattr(crew, name)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dispatch.models import CREW_CAN_DO, Job, JobKind
+from dispatch.models import CREW_CAN_DO, Crew, Job, JobKind
 from dispatch.plan import Unassigned, UnassignedReason
 from dispatch.running.explain.alone import Alone, able, alone
 from dispatch.running.explain.day import Day
@@ -188,13 +188,30 @@ def _no_skilled_crew(day: Day, job: Job) -> tuple[Binding, str, list[Fix]]:
                     f"no crew that does {job.kind.value} jobs has "
                     f"{' + '.join(sorted(job.skills))} together"
                 )
-        else:
+        elif not any(c.people >= job.people for c in skilled):
             most = max(skilled, key=lambda c: (c.people, c.id))
             message = (
                 f"it needs {job.people} people; the largest crew with its skills "
                 f"({most.id}) has {most.people}"
             )
+        else:  # kind, skills and people are there: the certification is not
+            message = uncertified(job, [c for c in skilled if c.people >= job.people])
     return Binding.NO_SKILLED_CREW, message, [add_crew(day, job)]
+
+
+def uncertified(job: Job, crews: list[Crew]) -> str:
+    """Why the crews able in all else may not do `job`: the certification it needs."""
+    held = [(c.certification_for(job.kind), c.id) for c in crews]
+    valid = [(h.score, cid) for h, cid in held if h is not None and h.valid_on(job.day)]
+    best = (
+        f"the best valid on {job.day} is {max(valid)[0]} ({max(valid)[1]})"
+        if valid
+        else f"none holds one valid on {job.day}"
+    )
+    return (
+        f"no crew holds the certification of {job.min_certification} or more for "
+        f"{job.kind.value} jobs it needs; {best}"
+    )
 
 
 def _capacity(day: Day, job: Job) -> tuple[Binding, str, list[Fix]]:
