@@ -9,6 +9,11 @@ the settings module stays readable.
   expired, is not eligible for that kind of job and the unassigned reason says so. A plan's own
   `settings.certification` (`POST /plans`) overrides it kind by kind. Empty (the default): no
   certification is needed.
+* `callback_policy`: who serves a region's callbacks (repeat visits for the same fault), e.g.
+  `FIELDROUTE_CALLBACK_POLICY="urban=prefer_original,rural=different_crew"`:
+  `prefer_original` (the default for every region) makes the original crew preferred at a
+  soft cost; `different_crew` requires another crew, certified above the original one for
+  the job's kind when that is known. A plan's `settings.callbacks` overrides it per region.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
-from dispatch.models import JobKind
+from dispatch.models import CallbackPolicy, JobKind
+from dispatch.record_rules import check_id
 
 
 def parse_certification_rule(text: str) -> dict[JobKind, int]:
@@ -40,6 +46,28 @@ def parse_certification_rule(text: str) -> dict[JobKind, int]:
     return rule
 
 
+def parse_callback_policy(text: str) -> dict[str, CallbackPolicy]:
+    """`urban=prefer_original,rural=different_crew` as `{region: CallbackPolicy}`; a
+    `ValueError` naming the bad part otherwise."""
+    rule: dict[str, CallbackPolicy] = {}
+    for part in text.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        region, sep, policy = (x.strip() for x in part.partition("="))
+        check_id(region)
+        try:
+            chosen = CallbackPolicy(policy.lower())
+        except ValueError:
+            known = ", ".join(p.value for p in CallbackPolicy)
+            raise ValueError(
+                f"{part.strip()!r}: write region=policy, the policy one of {known}"
+            ) from None
+        if not sep or region in rule:
+            raise ValueError(f"{part.strip()!r}: write each region once, as region=policy")
+        rule[region] = chosen
+    return rule
+
+
 class RulesConfig(BaseSettings):
     """The business-rule fields of `api.settings.Settings` (see the module docstring)."""
 
@@ -50,11 +78,28 @@ class RulesConfig(BaseSettings):
         "(empty: none needed)",
     )
 
+    callback_policy: str = Field(
+        default="",
+        max_length=500,
+        description="who serves each region's callbacks, e.g. urban=prefer_original,"
+        "rural=different_crew (empty: the original crew preferred everywhere)",
+    )
+
     @field_validator("certification")
     @classmethod
     def _rule(cls, value: str) -> str:
         parse_certification_rule(value)
         return value.strip()
+
+    @field_validator("callback_policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        parse_callback_policy(value)
+        return value.strip()
+
+    @property
+    def callback_rule(self) -> dict[str, CallbackPolicy]:
+        return parse_callback_policy(self.callback_policy)
 
     @property
     def certification_rule(self) -> dict[JobKind, int]:

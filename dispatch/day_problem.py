@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from dispatch.errors import InputError
-from dispatch.models import Crew, Depot, Job, JobKind
+from dispatch.models import CallbackPolicy, Crew, Depot, Job, JobKind
 from dispatch.promises import PromiseBook
 from dispatch.zones import Zone
 
@@ -151,19 +151,17 @@ class DispatchProblem:
     #: (`Job.min_certification`, which is what eligibility and the validator read)
     certification: Mapping[JobKind, int] = field(default_factory=dict)
 
+    #: who serves a callback, per region (`CallbackPolicy`; a region left out: the original
+    #: crew preferred): written into each callback that names its `original_crew`
+    callback_policy: Mapping[str, CallbackPolicy] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         for kind, score in self.certification.items():
             if not 0 <= score <= 100:
                 raise InputError(
                     "problem", f"certification.{kind}", f"must be 0 to 100, got {score}"
                 )
-        if self.certification:
-            self.jobs = [
-                dataclasses.replace(j, min_certification=self.certification[j.kind])
-                if j.min_certification is None and j.kind in self.certification
-                else j
-                for j in self.jobs
-            ]
+        self.jobs = [self._ruled(j) for j in self.jobs]
         check_unique("job", [j.id for j in self.jobs])
         check_unique("crew", [c.id for c in self.crews])
         check_unique("depot", [d.id for d in self.depots])
@@ -191,6 +189,24 @@ class DispatchProblem:
 
     def jobs_by_id(self) -> dict[str, Job]:
         return {j.id: j for j in self.jobs}
+
+    def _ruled(self, job: Job) -> Job:
+        """The job with the day's rules written in where it states none of its own: the
+        certification for its kind, and for a callback the region's callback policy (a
+        different crew required: certified above the original one, when it is on duty and
+        holds a valid score for the kind)."""
+        changes: dict[str, object] = {}
+        level = job.min_certification
+        if level is None and job.kind in self.certification:
+            level = changes["min_certification"] = self.certification[job.kind]
+        if job.original_crew is not None and job.callback_policy is None:
+            policy = self.callback_policy.get(job.region, CallbackPolicy.PREFER_ORIGINAL)
+            changes["callback_policy"] = policy
+            original = next((c for c in self.crews if c.id == job.original_crew), None)
+            held = original.certification_for(job.kind) if original else None
+            if policy is CallbackPolicy.DIFFERENT_CREW and held and held.valid_on(job.day):
+                changes["min_certification"] = max(level or 0, min(100, held.score + 1))
+        return dataclasses.replace(job, **changes) if changes else job  # type: ignore[arg-type]
 
     def at(self, t: time) -> datetime:
         return datetime.combine(self.date, t)

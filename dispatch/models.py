@@ -38,6 +38,16 @@ class Priority(StrEnum):
         return {"normal": 1, "vip": 3, "complaint": 4, "callback": 3}[self.value]
 
 
+class CallbackPolicy(StrEnum):
+    """Who serves a callback (a repeat visit for the same fault), a rule per region: the
+    original crew preferred (a soft cost: it knows the site and owns its work), or a different
+    crew required, certified higher than the original one for the job's kind where that is
+    known (`DispatchProblem.callback_policy`)."""
+
+    PREFER_ORIGINAL = "prefer_original"
+    DIFFERENT_CREW = "different_crew"
+
+
 class CrewKind(StrEnum):
     DELIVERY_TRUCK = "delivery_truck"
     INSTALLATION_CREW = "installation_crew"
@@ -135,6 +145,10 @@ class Job:
     #: valid on the job's day; None: none needed. Usually a rule per job kind (plan settings
     #: `certification`), written into the job when the day is planned
     min_certification: int | None = None
+    #: a callback's original crew (who did the job this one repeats), and the region's rule
+    #: for it, written in by the problem (`DispatchProblem.callback_policy`)
+    original_crew: str | None = None
+    callback_policy: CallbackPolicy | None = None
     address: str = field(default="", repr=False)
     customer_name: str = field(default="", repr=False)
     customer_phone: str = field(default="", repr=False)
@@ -146,6 +160,9 @@ class Job:
         object.__setattr__(self, "kind", _enum(rec, "kind", JobKind, self.kind))
         object.__setattr__(self, "category", _enum(rec, "category", ProductCategory, self.category))
         object.__setattr__(self, "priority", _enum(rec, "priority", Priority, self.priority))
+        if self.callback_policy is not None:
+            policy = _enum(rec, "callback_policy", CallbackPolicy, self.callback_policy)
+            object.__setattr__(self, "callback_policy", policy)
         object.__setattr__(self, "skills", frozenset(self.skills))
         object.__setattr__(self, "has_lift", bool(self.has_lift))
         if not str(self.order_id).strip():
@@ -305,13 +322,19 @@ class Crew:
         return self.kind in GOODS_CREW_KINDS
 
     def can_do(self, job: Job) -> bool:
-        """Kind, skills, people and certification: may this crew do this job at all?"""
+        """Kind, skills, people, certification and the callback rule: may this crew do this
+        job at all?"""
         return (
             job.kind in CREW_CAN_DO[self.kind]
             and job.skills <= self.skills
             and self.people >= job.people
             and self.certified_for(job)
+            and not self.barred_from(job)
         )
+
+    def barred_from(self, job: Job) -> bool:
+        """Is this the original crew of a callback that must go to a different one?"""
+        return job.callback_policy is CallbackPolicy.DIFFERENT_CREW and job.original_crew == self.id
 
     def certification_for(self, kind: JobKind) -> Certification | None:
         return next((c for c in self.certifications if c.kind == kind), None)

@@ -136,6 +136,16 @@ def _domain_rules(
             if not job.skills <= crew.skills:
                 lacking = ", ".join(sorted(job.skills - crew.skills))
                 out.append(PlanViolation("skills", f"crew lacks {lacking}", job.id, crew.id))
+            if crew.barred_from(job):
+                out.append(
+                    PlanViolation(
+                        "callback_policy",
+                        "a callback must go to a crew other than its original one (the "
+                        "region's callback policy)",
+                        job.id,
+                        crew.id,
+                    )
+                )
             if not crew.certified_for(job):
                 held = crew.certification_for(job.kind)
                 has = f"{held.score}, valid to {held.expires}" if held else "none"

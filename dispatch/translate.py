@@ -19,7 +19,7 @@ import numpy as np
 
 from dispatch.day_problem import DispatchProblem
 from dispatch.errors import InputError
-from dispatch.models import Crew, CrewKind, Job, JobKind
+from dispatch.models import CallbackPolicy, Crew, CrewKind, Job, JobKind
 from dispatch.record_rules import EARLIEST, LATEST, format_number
 from dispatch.roll_over import carried_urgency
 from dispatch.service_time import estimate_minutes
@@ -30,6 +30,10 @@ from routing.travel import Congestion, TravelModel, haversine_model
 LATENESS_CENTS_PER_S = 3
 #: dropping a job costs more than any driving or lateness it could save
 DROP_BASE = 10_000_000
+#: what a callback served by another crew than its original one costs when its region
+#: prefers the original crew (`CallbackPolicy.PREFER_ORIGINAL`): 30 CNY, half an hour of a
+#: 60 CNY/h crew or 15 km at 2 CNY/km; an assumption, not a measured figure
+PREFER_ORIGINAL_CENTS = 3_000
 #: the largest number of seconds, litres, kilograms or cents the solver is handed for one
 #: visit or vehicle: far beyond any real day, load or price (31 years, a million tonnes), far
 #: below where OR-Tools' int64 sums could overflow. A problem built in code (bypassing the
@@ -276,6 +280,17 @@ def job_demand(job: Job) -> tuple[int, int]:
     return (0, 0)
 
 
+def _preference(job: Job, local_of_id: dict[str, int]) -> dict[str, int]:
+    """A callback's wish for its original crew, when its region prefers it and the crew is
+    in this solve (`routing.preferences`)."""
+    if job.callback_policy is not CallbackPolicy.PREFER_ORIGINAL or job.original_crew is None:
+        return {}
+    k = local_of_id.get(job.original_crew)
+    if k is None:
+        return {}
+    return {"preferred_vehicle": k, "preference_cost": PREFER_ORIGINAL_CENTS}
+
+
 def translate(
     problem: DispatchProblem,
     travel: TravelModel,
@@ -320,17 +335,20 @@ def translate(
                 first_extra + extra.index(continuations[k].location),
             )
     local_crew = {g: k for k, g in enumerate(crew_indices)}
-    # `can_do` reads only the job's kind, skills, people and certification (its level and
-    # day): a day has a handful of such needs, so each is matched against the crews once (a
-    # 1,500-job, 275-crew day took 0.3 s a translation matching every pair; an override
-    # translates the whole day)
+    local_of_id = {c.id: k for k, c in enumerate(crews)}
+    # `can_do` reads only the job's kind, skills, people, certification (its level and day)
+    # and a barred original crew: a day has a handful of such needs, so each is matched
+    # against the crews once (a 1,500-job, 275-crew day took 0.3 s a translation matching
+    # every pair; an override translates the whole day)
     allowed_for_need: dict[tuple[object, ...], tuple[int, ...]] = {}
     visits = []
     for k, job in enumerate(jobs):
         if eligible is not None:
             allowed = tuple(local_crew[c] for c in eligible[job.id] if c in local_crew)
         else:
-            need = (job.kind, job.skills, job.people, job.min_certification, job.day)
+            different = job.callback_policy is CallbackPolicy.DIFFERENT_CREW
+            barred = job.original_crew if different else ""
+            need = (job.kind, job.skills, job.people, job.min_certification, job.day, barred)
             found = allowed_for_need.get(need)
             if found is None:
                 found = tuple(i for i, c in enumerate(crews) if c.can_do(job))
@@ -356,6 +374,7 @@ def translate(
                     job.priority.weight
                     + max(urgency(problem, deadline), carried_urgency(job, problem.date))
                 ),
+                **_preference(job, local_of_id),
             )
         )
     precedences = []

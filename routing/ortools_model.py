@@ -24,6 +24,7 @@ from ortools.constraint_solver import (
     routing_parameters_pb2,
 )
 
+from routing.preferences import add_preferences
 from routing.problem import RoutingProblem, RoutingSolution
 from routing.schedule import build_schedules
 
@@ -145,6 +146,7 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
     _add_precedences(problem, routing, time_dim, index_of, nodes.horizon)
     _add_syncs(problem, routing, time_dim, index_of)
     _add_disjunctions(problem, routing, index_of)
+    add_preferences(problem, nodes.size, routing)
 
     search = search_parameters(params, nodes.n_visits)
     _fit_to_wall(params, search, started)

@@ -24,7 +24,9 @@ class Visit:
     `windows` are hard, inclusive ranges for the *service start*. `deadline_s` is a soft upper
     bound on the *service end* (the promise); each second past it costs `lateness_cost_per_s`.
     `drop_penalty` is what leaving the visit unassigned costs; it must exceed any saving.
-    `allowed_vehicles` is None for "any vehicle".
+    `allowed_vehicles` is None for "any vehicle". `preferred_vehicle`, when set, is the vehicle
+    the visit should go to: any other costs `preference_cost` (a soft wish, e.g. a callback's
+    original crew: `routing.preferences`).
     """
 
     id: str
@@ -36,6 +38,8 @@ class Visit:
     deadline_s: int | None = None
     lateness_cost_per_s: int = 0
     drop_penalty: int = 0
+    preferred_vehicle: int | None = None
+    preference_cost: int = 0
 
     def __post_init__(self) -> None:
         if self.service_s < 0:
@@ -53,7 +57,7 @@ class Visit:
             last_end = end
         if any(d < 0 for d in self.demand):
             raise ProblemError(f"visit {self.id}: demand must be >= 0, got {self.demand}")
-        if self.lateness_cost_per_s < 0 or self.drop_penalty < 0:
+        if self.lateness_cost_per_s < 0 or self.drop_penalty < 0 or self.preference_cost < 0:
             raise ProblemError(f"visit {self.id}: costs must be >= 0")
 
     @property

@@ -136,8 +136,9 @@ def solve_horizon(
 
     def later(day: date) -> DispatchProblem:
         with task.sessions() as session:
+            rules = task.settings
             problem = build_problem(
-                session, region, day, zones, travel, task.settings.certification_rule
+                session, region, day, zones, travel, rules.certification_rule, rules.callback_rule
             )
         return apply_settings(problem, asked, record=f"plan {task.id}", prefix="settings")
 

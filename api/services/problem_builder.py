@@ -17,6 +17,7 @@ naming each record and field, all of them at once, instead of failing later insi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import TypeVar
 
@@ -28,7 +29,7 @@ from api.storage.store import crew_of, depot_of, job_of, load_zones
 from dispatch.day_problem import DispatchProblem, TravelSettings
 from dispatch.errors import InputError, InputErrors
 from dispatch.files.records import crew_from_dict
-from dispatch.models import Crew, JobKind
+from dispatch.models import CallbackPolicy, Crew, Job, JobKind
 
 #: job statuses a plan (re)plans: not yet on the road
 PLANNABLE = ("open", "assigned")
@@ -44,12 +45,15 @@ def build_problem(
     zones: Sequence[str] | None = None,
     travel: TravelSettings | None = None,
     certification: Mapping[JobKind, int] | None = None,
+    callback_policy: Mapping[str, CallbackPolicy] | None = None,
 ) -> DispatchProblem:
     """The dispatch problem of `region` on `day` (only `zones` when given) from the tables,
     timed with `travel` (the service's choice for the region, `Settings.travel_for`; the
     defaults, haversine, when None), under the service's `certification` rule
-    (`Settings.certification_rule`; None: none). The plan's snapshot keeps both, so its
-    worker, re-plans, overrides and explanations all time and judge the day the same way.
+    (`Settings.certification_rule`; None: none) and `callback_policy` per region
+    (`Settings.callback_rule`). A callback names its original crew (the crew of the job it
+    repeats). The plan's snapshot keeps all of it, so its worker, re-plans, overrides and
+    explanations all time and judge the day the same way.
 
     Raises `InputErrors` listing every stored record that no longer validates.
     """
@@ -61,7 +65,8 @@ def build_problem(
     )
     if zones:
         job_query = job_query.where(JobRow.zone.in_(list(zones)))
-    jobs = _rebuild(session.scalars(job_query), job_of, errors)
+    job_rows = list(session.scalars(job_query))
+    jobs = _with_original_crews(session, job_rows, _rebuild(job_rows, job_of, errors))
 
     crew_query = (
         select(CrewRow)
@@ -103,7 +108,27 @@ def build_problem(
         travel=travel or TravelSettings(),
         name=name,
         certification=dict(certification or {}),
+        callback_policy=dict(callback_policy or {}),
     )
+
+
+def _with_original_crews(session: Session, rows: list[JobRow], jobs: list[Job]) -> list[Job]:
+    """Each callback job with the crew of the job it repeats (`Job.original_crew`), read in
+    one query; jobs that are no callback, or whose original had no crew, as they are."""
+    originals = {r.id: r.callback_of for r in rows if r.callback_of}
+    if not originals:
+        return jobs
+    crews = dict(
+        session.execute(
+            select(JobRow.id, JobRow.crew_id).where(JobRow.id.in_(set(originals.values())))
+        ).all()
+    )
+    return [
+        replace(j, original_crew=crews.get(originals[j.id]))
+        if j.id in originals and crews.get(originals[j.id]) and j.original_crew is None
+        else j
+        for j in jobs
+    ]
 
 
 def _works(crew: CrewRow, entry: CrewDayRow | None) -> bool:

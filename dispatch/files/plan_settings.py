@@ -158,6 +158,7 @@ def apply_settings(
         if s.max_km_from_depot is None
         else s.max_km_from_depot,
         certification={**problem.certification, **s.certification},
+        callback_policy={**problem.callback_policy, **s.callbacks},
     )
 
 
@@ -189,6 +190,7 @@ def settings_of(problem: DispatchProblem, rules: ServiceTimeRules = DEFAULT_RULE
         height_floor=rules.height_floor,
         height_minutes=rules.height_minutes,
         certification=dict(problem.certification),
+        callbacks=dict(problem.callback_policy),
     )
 
 

@@ -36,7 +36,7 @@ from dispatch.files.records import (
     job_from_dict,
     job_to_dict,
 )
-from dispatch.models import JobKind
+from dispatch.models import CallbackPolicy, JobKind
 from dispatch.promises import PromiseBook, PromiseClock, RegionPolicy
 from dispatch.record_rules import check_id
 from dispatch.zones import Zone
@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 _PROBLEM_KEYS = (
     "name", "date", "link_gap_minutes", "max_km_from_depot", "travel", "promises",
-    "depots", "crews", "jobs", "zones", "syncs", "certification",
+    "depots", "crews", "jobs", "zones", "syncs", "certification", "callback_policy",
 )  # fmt: skip
 _TRAVEL_KEYS = (
     "provider", "detour_factor", "speeds_kmh", "rush_hours", "osm_file", "osrm_url", "matrix_s",
@@ -85,6 +85,11 @@ def problem_to_dict(
         **(
             {"certification": {str(k): v for k, v in p.certification.items()}}
             if p.certification
+            else {}
+        ),
+        **(
+            {"callback_policy": {r: v.value for r, v in p.callback_policy.items()}}
+            if p.callback_policy
             else {}
         ),
     }
@@ -185,6 +190,23 @@ def _certification(raw: object, base: str, errors: list[InputError]) -> dict[Job
     return out
 
 
+def _callback_policy(raw: object, base: str, errors: list[InputError]) -> dict[str, CallbackPolicy]:
+    """The problem's callback policy per region: `{region: "prefer_original" | ...}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append(InputError(base, "callback_policy", "must be an object of region: policy"))
+        return {}
+    out: dict[str, CallbackPolicy] = {}
+    for region, value in raw.items():
+        try:
+            out[str(region)] = CallbackPolicy(str(value))
+        except ValueError:
+            known = ", ".join(p.value for p in CallbackPolicy)
+            errors.append(InputError(base, f"callback_policy.{region}", f"not one of: {known}"))
+    return out
+
+
 def _problem(
     raw: Mapping[str, Any], source: str, errors: list[InputError]
 ) -> DispatchProblem | None:
@@ -200,6 +222,7 @@ def _problem(
         "promises": _promises(object_at(raw, "promises", base, errors), base, errors),
         "syncs": _syncs(raw, base, errors),
         "certification": _certification(raw.get("certification"), base, errors),
+        "callback_policy": _callback_policy(raw.get("callback_policy"), base, errors),
     }
     found: dict[str, list[tuple[str, Any]]] = {
         "depots": _records(raw, "depots", depot_from_dict, base, errors),

@@ -38,6 +38,7 @@ from dispatch.files.fields import (
 )
 from dispatch.models import (
     GOODS_CREW_KINDS,
+    CallbackPolicy,
     Crew,
     CrewKind,
     Depot,
@@ -69,7 +70,7 @@ JOB_FIELDS: tuple[str, ...] = (
     "id", "kind", "order_id", "confirmed_at", "lon", "lat", "windows", "category", "quantity",
     "volume_l", "weight_kg", "floor", "has_lift", "service_minutes", "skills", "people",
     "priority", "region", "zone", "deadline", "address", "customer_name", "customer_phone",
-    "first_due", "min_certification",
+    "first_due", "min_certification", "original_crew", "callback_policy",
 )  # fmt: skip
 JOB_REQUIRED = frozenset({"id", "kind", "confirmed_at", "lon", "lat", "windows"})
 #: the job columns that hold personal data (blanked when a plan is shared without it)
@@ -160,6 +161,8 @@ def job_from_dict(raw: Mapping[str, object], where: str = "", *, quiet: Iterable
         "deadline": r.get("deadline", parse_datetime, None),
         "first_due": r.get("first_due", parse_day, None),
         "min_certification": _number(r, b, "min_certification", None),
+        "original_crew": r.get("original_crew", parse_id, None),
+        "callback_policy": r.get("callback_policy", enum_parser(CallbackPolicy), None),
         "address": r.text("address"),
         "customer_name": r.text("customer_name"),
         "customer_phone": r.text("customer_phone"),
@@ -263,6 +266,10 @@ def job_to_dict(job: Job, *, include_personal_data: bool = True) -> dict[str, An
         record["first_due"] = job.first_due.isoformat()
     if job.min_certification is not None:  # only where a rule or the job asks for one
         record["min_certification"] = job.min_certification
+    if job.original_crew is not None:  # a callback's
+        record["original_crew"] = job.original_crew
+    if job.callback_policy is not None:
+        record["callback_policy"] = job.callback_policy.value
     if not include_personal_data:
         record.update(dict.fromkeys(PERSONAL_FIELDS, ""))
     return record

@@ -26,7 +26,7 @@ from dispatch.files.fields import (
     parse_int,
     parse_text,
 )
-from dispatch.models import CrewKind, JobKind, ProductCategory
+from dispatch.models import CallbackPolicy, CrewKind, JobKind, ProductCategory
 from dispatch.promises import PromiseClock, RegionPolicy, default_policies
 from dispatch.record_rules import JOB_BOUNDS, Bounds, check_id
 
@@ -51,7 +51,7 @@ SAME_DAY = "same_day"
 
 _TOP_KEYS = (
     "travel", "promises", "link_gap_minutes", "max_km_from_depot", "service_time",
-    "certification",
+    "certification", "callbacks",
 )  # fmt: skip
 _TRAVEL_KEYS = ("provider", "detour_factor", "speeds_kmh", "rush_hours")
 HOURS_KEYS = ("delivery_hours", "installation_hours", "repair_hours", "pickup_hours")
@@ -82,6 +82,8 @@ class PlanSettings:
     height_minutes: int | None = None
     #: the least certification score per job kind (`DispatchProblem.certification`)
     certification: Mapping[JobKind, int] = field(default_factory=dict)
+    #: who serves a region's callbacks (`DispatchProblem.callback_policy`)
+    callbacks: Mapping[str, CallbackPolicy] = field(default_factory=dict)
 
 
 def parse_settings(raw: object, record: str, prefix: str = "") -> PlanSettings:
@@ -122,10 +124,25 @@ def parse_settings(raw: object, record: str, prefix: str = "") -> PlanSettings:
         top.get("certification", {}), "certification", JobKind,
         lambda v, path: r.bounded(v, path, "certification"),
     )  # fmt: skip
+    values["callbacks"] = _callbacks(r, top.get("callbacks", {}))
     if r.errors:
         raise InputErrors(r.errors)
     given = {k: v for k, v in values.items() if v is not _UNSET}
     return PlanSettings(**given)
+
+
+def _callbacks(r: _Reader, raw: object) -> dict[str, CallbackPolicy]:
+    """`callbacks`: a region (an id) to its `CallbackPolicy`."""
+    regions = r.obj(raw, "callbacks", None)
+    out: dict[str, CallbackPolicy] = {}
+    for region, value in (regions or {}).items():
+        path = f"callbacks.{region}"
+        try:
+            check_id(str(region))
+            out[str(region)] = enum_parser(CallbackPolicy)(value)
+        except ValueError as exc:
+            r.fail(path, str(exc))
+    return out
 
 
 class _Reader:
@@ -345,5 +362,6 @@ def settings_to_dict(settings: PlanSettings) -> dict[str, Any]:
         "max_km_from_depot": s.max_km_from_depot,
         "service_time": {k: v for k, v in service.items() if v is not None} or None,
         "certification": {str(k): v for k, v in s.certification.items()} or None,
+        "callbacks": {r: p.value for r, p in s.callbacks.items()} or None,
     }
     return {k: v for k, v in out.items() if v is not None}

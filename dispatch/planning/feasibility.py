@@ -7,12 +7,13 @@ work_at_height"), not just "dropped".
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from dispatch.day_problem import DispatchProblem
-from dispatch.models import CREW_CAN_DO, Crew, Job, JobKind
+from dispatch.models import CREW_CAN_DO, CallbackPolicy, Crew, Job, JobKind
 from dispatch.plan import Unassigned, UnassignedReason
 from dispatch.record_rules import format_number
 from dispatch.translate import (
@@ -43,6 +44,12 @@ def _missing(job: Job, crews: list[Crew]) -> str:
         lacking = sorted(job.skills - have) or sorted(job.skills)
         return f"no {job.kind.value} crew has skill(s) {', '.join(lacking)} together"
     staffed = [c for c in skilled if c.people >= job.people]
+    if staffed and all(c.barred_from(job) for c in staffed):
+        return (
+            f"a callback to be served by a crew other than its original one ({job.original_crew}, "
+            "the region's callback policy); no other crew can do it"
+        )
+    staffed = [c for c in staffed if not c.barred_from(job)]
     if not staffed:
         most = max(c.people for c in skilled)
         return f"needs {job.people} people; the largest eligible crew has {most}"
@@ -100,6 +107,7 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
     ability_of = np.array([ability_classes.index(k) for k in ability_key], dtype=np.int64)
     class_crew = [crews[int(np.argmax(ability_of == a))] for a in range(len(ability_classes))]
     crew_index = np.arange(len(crews))
+    crew_pos = {c.id: k for k, c in enumerate(crews)}
     for i, job in enumerate(problem.jobs):
         beyond = beyond_range[i]
         if beyond is not None:
@@ -121,8 +129,14 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
                 )
             )
             continue
-        can = np.array([c.can_do(job) for c in class_crew], dtype=bool)
+        # a class shares everything `can_do` reads but the crew's id: a callback barred from
+        # its original crew is judged without the bar, which is then applied to that crew
+        barred = job.original_crew if job.callback_policy is CallbackPolicy.DIFFERENT_CREW else None
+        ruled = dataclasses.replace(job, callback_policy=None) if barred else job
+        can = np.array([c.can_do(ruled) for c in class_crew], dtype=bool)
         able = can[ability_of]
+        if barred in crew_pos:
+            able[crew_pos[barred]] = False
         if not able.any():
             unassigned.append(
                 Unassigned(job.id, UnassignedReason.NO_ELIGIBLE_CREW, _missing(job, crews))

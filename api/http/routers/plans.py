@@ -144,8 +144,15 @@ def trigger_plan(
     now = settings.now()
     # earlier days' open leftovers join the day first (committed with the plan row, or not at all)
     rolled = roll_over(session, body.region, body.date, now.date(), now, principal)
-    rule = settings.certification_rule  # FIELDROUTE_CERTIFICATION
-    problem = build_problem(session, body.region, body.date, zones, travel, rule)
+    problem = build_problem(
+        session,
+        body.region,
+        body.date,
+        zones,
+        travel,
+        settings.certification_rule,  # FIELDROUTE_CERTIFICATION
+        settings.callback_rule,  # FIELDROUTE_CALLBACK_POLICY
+    )
     if not problem.jobs:
         where = f" in zones {', '.join(zones)}" if zones else ""
         raise Unprocessable(
