@@ -34,6 +34,7 @@ from api.http.routers import (
     auth,
     board,
     callbacks,
+    complaints,
     crews,
     driver_sign_in,
     events,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prepare_schema(engine, upgrade=settings.migrates_on_start(), settings=settings)
         check_installation(engine, settings)
         if settings.background_workers:
+            from api.background.complaint_watch import ComplaintWatch
             from api.background.notice_sender import NoticeWorker
             from api.background.plan_runner import PlanRunner
             from api.background.simulation_runner import SimulationRunner
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ("simulations", SimulationRunner(ctx)),
                 ("webhooks", WebhookSender(ctx)),
                 ("notices", NoticeWorker(ctx)),
+                ("complaints", ComplaintWatch(ctx)),
             ):
                 ctx.workers[name] = worker
                 ctx.wakeups[name] = worker.wake
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         explanations,
         notices,
         followups,
+        complaints,
         callbacks,
         webhooks,
         metrics,

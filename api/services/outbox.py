@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 from api.storage.models import JobRow, OutboxRow, WebhookRow
 
 #: the event types a subscriber can ask for ("*" means all)
-EVENT_TYPES = ("job.status_changed", "plan.published", "callback.opened")
+EVENT_TYPES = (
+    "job.status_changed",
+    "plan.published",
+    "callback.opened",
+    "complaint.opened",
+    "complaint.escalated",
+)
 
 
 def enqueue(session: Session, event_type: str, payload: dict[str, Any], now: datetime) -> int:
