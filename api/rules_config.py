@@ -14,9 +14,12 @@ the settings module stays readable.
   `prefer_original` (the default for every region) makes the original crew preferred at a
   soft cost; `different_crew` requires another crew, certified above the original one for
   the job's kind when that is known. A plan's `settings.callbacks` overrides it per region.
+* `notice_language`: `zh` (default) or `en`, the language of the customers' notices.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
@@ -78,6 +81,10 @@ class RulesConfig(BaseSettings):
         "(empty: none needed)",
     )
 
+    notice_language: Literal["zh", "en"] = Field(
+        default="zh",
+        description="the language of the texts customers get (api.services.notice_texts)",
+    )
     callback_policy: str = Field(
         default="",
         max_length=500,

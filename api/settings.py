@@ -215,8 +215,10 @@ class Settings(RulesConfig, TravelConfig, UploadConfig, WebConfig):
     )
     notice_webhook_url: str | None = Field(
         default=None,
-        description="where customer notices are POSTed (an SMS gateway's adapter); none: "
-        "notices stay pending, visible in the API",
+        description="where customer notices are POSTed (an SMS gateway's adapter); "
+        "`loopback:` (or `loopback:fail=N`) for the in-process test gateway; none: notices stay "
+        "pending, visible in the API",
+        pattern=r"^(https?://.+|loopback:(fail=\d+)?)$",
     )
     notice_webhook_secret: SecretStr = SecretStr("")
 

@@ -13,6 +13,10 @@ A **sender** is anything with `send(notice) -> None` that raises on failure
 * `NullNoticeSender`, used when no URL is configured: it sends nothing and the delivery pass
   leaves every notice `pending`, visible in `GET /notices` (a deployment without a gateway
   phones customers by hand from that list).
+* `LoopbackNoticeSender`, with the URL `loopback:` (tests, demos, a site trying the service
+  out): it takes every notice as a gateway would and keeps the last ones it took in memory
+  (`delivered`), so the whole path (written, claimed, sent, `sent` with its time) runs with no
+  provider; `loopback:fail=N` refuses the first N sends, to watch the retries.
 
 An SMS gateway of its own is a deployment choice: implement `send` and hand the sender to
 `NoticeWorker` / `deliver_due_notices`.
@@ -37,6 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -52,6 +57,8 @@ from api.storage.models import CustomerNoticeRow
 
 log = logging.getLogger("api.services.notices")
 
+#: the notice URL of the in-process gateway (`LoopbackNoticeSender`)
+LOOPBACK = "loopback:"
 #: notices looked at per query; a pass goes on batch after batch until none is due
 BATCH_SIZE = 50
 #: how long a claim outlives the send timeout (a process that dies while sending leaves the
@@ -111,6 +118,35 @@ class NullNoticeSender:
         raise NoticeFailed("no notice gateway is configured")
 
 
+class LoopbackNoticeSender:
+    """A gateway in the process (see the module docstring): takes each notice, keeps the last
+    `KEEP` it took; refuses the first `fail` sends."""
+
+    enabled = True
+    KEEP = 1000
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.delivered: deque[Notice] = deque(maxlen=self.KEEP)
+
+    def send(self, notice: Notice) -> None:
+        if self.fail > 0:
+            self.fail -= 1
+            raise NoticeFailed("loopback refused (loopback:fail)")
+        self.delivered.append(notice)
+
+
+def loopback_sender(url: str) -> LoopbackNoticeSender:
+    """The sender of a `loopback:` URL (`loopback:fail=N` refuses the first N sends)."""
+    option = url.removeprefix(LOOPBACK)
+    if not option:
+        return LoopbackNoticeSender()
+    name, _, value = option.partition("=")
+    if name != "fail" or not value.isdigit():
+        raise ValueError(f"{url!r}: write loopback: or loopback:fail=N")
+    return LoopbackNoticeSender(int(value))
+
+
 class WebhookNoticeSender:
     """POSTs each notice as signed JSON to a URL (see the module docstring for the format)."""
 
@@ -145,7 +181,11 @@ class WebhookNoticeSender:
 
 
 def make_sender(settings: Settings) -> NoticeSender:
-    """The configured sender: the webhook one with a URL, else the null one."""
+    """The configured sender: the loopback one for `loopback:`, the webhook one with a URL,
+    else the null one."""
+    url = settings.notice_webhook_url or ""
+    if url.startswith(LOOPBACK):
+        return loopback_sender(url)
     if settings.notice_webhook_url:
         return WebhookNoticeSender(
             settings.notice_webhook_url,

@@ -29,13 +29,17 @@ reached the customer, and a notice about another day (a visit rescheduled) does 
 Jobs already on their way (en route, arrived, done) are not re-announced.
 
 Texts (arrival rounded to the nearest 5 minutes; the band is the rounded arrival plus and
-minus the tolerance, which is exactly the promise that a larger move is announced again)::
+minus the tolerance, which is exactly the promise that a larger move is announced again), in
+Chinese by default or English (`FIELDROUTE_NOTICE_LANGUAGE`; `api.services.notice_texts`)::
 
     eta          Arriving about 14:00 (between 13:30 and 14:30), please have someone at home.
     eta_changed  New arrival time: about 15:00 (between 14:30 and 15:30), please have someone
                  at home.
     late         Sorry, the crew is running late: now arriving about 15:40 (between 15:10
                  and 16:10). We apologise for the delay.
+
+The notices the day's reports cause (`departed`, `running_late`, `done`) are
+`api.services.event_notices`.
 
 An `eta` notice (the customer's first word about the visit) ends with a tracking link made
 for it (`api.services.tracking`): " Follow your visit: /track/<token>". The link's token is
@@ -65,12 +69,20 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api.services.notice_texts import TEXTS, notice_text, track_text
 from api.services.tracking import link_for_notice
 from api.storage.models import CustomerNoticeRow, JobRow
 
 log = logging.getLogger("api.services.notices")
 
-KINDS = ("eta", "eta_changed", "late")
+#: what a publication writes (`queue_publication_notices`)
+PUBLICATION_KINDS = ("eta", "eta_changed", "late")
+#: every kind: the publication's and the day's reports' (`api.services.event_notices`)
+KINDS = (*PUBLICATION_KINDS, "departed", "running_late", "done")
+#: the kinds that announce an arrival time (a `done` notice's time is the completion)
+ARRIVAL_KINDS = tuple(k for k in KINDS if k != "done")
+#: the kinds that apologise for lateness
+LATE_KINDS = ("late", "running_late")
 #: notice statuses: `pending` until sent (or given up), `superseded` by a newer one
 STATUSES = ("pending", "sent", "dead", "superseded")
 #: statuses of notices that reached, or are about to reach, the customer
@@ -79,8 +91,8 @@ TOLD = ("pending", "sent")
 ROUND_MINUTES = 5
 DEFAULT_TOLERANCE_MINUTES = 30
 NO_PHONE = "no customer phone on the job"
-#: what an `eta` notice adds: the customer's tracking link (`api.services.tracking`)
-TRACK_TEXT = " Follow your visit: {link}"
+#: what an `eta` notice adds in English: the customer's tracking link (`api.services.tracking`)
+TRACK_TEXT = TEXTS["en"]["track"]
 
 
 def round_eta(moment: datetime) -> datetime:
@@ -90,25 +102,6 @@ def round_eta(moment: datetime) -> datetime:
     step = ROUND_MINUTES
     rounded = (minutes + step // 2) // step * step
     return base.replace(minute=0) + timedelta(minutes=rounded)
-
-
-def notice_text(kind: str, eta: datetime, tolerance_minutes: int) -> str:
-    """The message for a notice of `kind` about an arrival at `eta` (already rounded)."""
-    band = timedelta(minutes=tolerance_minutes)
-    about, low, high = (f"{t:%H:%M}" for t in (eta, eta - band, eta + band))
-    if kind == "eta":
-        return f"Arriving about {about} (between {low} and {high}), please have someone at home."
-    if kind == "eta_changed":
-        return (
-            f"New arrival time: about {about} (between {low} and {high}), "
-            "please have someone at home."
-        )
-    if kind == "late":
-        return (
-            f"Sorry, the crew is running late: now arriving about {about} (between {low} and "
-            f"{high}). We apologise for the delay."
-        )
-    raise ValueError(f"unknown notice kind {kind!r}")
 
 
 def dedupe_key(plan_id: str, job_id: str, kind: str, eta: datetime) -> str:
@@ -125,8 +118,9 @@ class Told:
 
 
 def last_told(session: Session, job_ids: Iterable[str], day: date) -> dict[str, Told]:
-    """Per job, the ETA of its newest `pending`/`sent` notice about `day` and whether an
-    apology for lateness went out; jobs never told anything about that day are absent."""
+    """Per job, the ETA of its newest `pending`/`sent` notice about `day` that announced an
+    arrival, and whether an apology for lateness went out; jobs never told anything about that
+    day are absent."""
     ids = sorted(set(job_ids))
     out: dict[str, Told] = {}
     if not ids:
@@ -137,6 +131,7 @@ def last_told(session: Session, job_ids: Iterable[str], day: date) -> dict[str, 
         .where(
             CustomerNoticeRow.job_id.in_(ids),
             CustomerNoticeRow.status.in_(TOLD),
+            CustomerNoticeRow.kind.in_(ARRIVAL_KINDS),
             CustomerNoticeRow.eta >= start,
             CustomerNoticeRow.eta < start + timedelta(days=1),
         )
@@ -144,7 +139,7 @@ def last_told(session: Session, job_ids: Iterable[str], day: date) -> dict[str, 
     ).all()
     for job_id, kind, eta in rows:  # oldest first: the newest wins
         before = out.get(job_id)
-        out[job_id] = Told(eta, kind == "late" or (before is not None and before.late))
+        out[job_id] = Told(eta, kind in LATE_KINDS or (before is not None and before.late))
     return out
 
 
@@ -205,6 +200,7 @@ def queue_publication_notices(
     replaced: Iterable[Assignment] = (),
     tolerance_minutes: int = DEFAULT_TOLERANCE_MINUTES,
     public_url: str = "",
+    language: str = "en",
 ) -> dict[str, int]:
     """Write the notices of publishing `plan_id`, the plan of `day` (in the caller's
     transaction), for the jobs it assigns (`assigned`); `replaced` are the stops of the plan
@@ -222,7 +218,7 @@ def queue_publication_notices(
         )
     )
     tolerance = timedelta(minutes=tolerance_minutes)
-    counts = dict.fromkeys(KINDS, 0)
+    counts = dict.fromkeys(PUBLICATION_KINDS, 0)
     for a in sorted(todo, key=lambda a: (a.start, a.job.id)):
         kind = _kind(
             a,
@@ -238,12 +234,12 @@ def queue_publication_notices(
         if key in existing:
             continue
         existing.add(key)
-        _supersede_pending(session, a.job.id, now)
+        supersede_pending(session, a.job.id, now)
         phone = str(a.job.record.get("customer_phone") or "").strip()
-        message = notice_text(kind, eta, tolerance_minutes)
+        message = notice_text(kind, eta, tolerance_minutes, language)
         if kind == "eta" and phone:  # the first word about the visit: how to follow it
             link = link_for_notice(session, a.job, now, public_url)
-            message += TRACK_TEXT.format(link=link)
+            message += track_text(link, language)
         session.add(
             CustomerNoticeRow(
                 job_id=a.job.id,
@@ -283,7 +279,7 @@ def _kind(
     return None
 
 
-def _supersede_pending(session: Session, job_id: str, now: datetime) -> None:
+def supersede_pending(session: Session, job_id: str, now: datetime) -> None:
     """Older notices of the job not sent yet are replaced by the one being written."""
     session.execute(
         update(CustomerNoticeRow)

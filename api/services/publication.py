@@ -48,11 +48,13 @@ def publish_plan(
     *,
     eta_tolerance_minutes: int | None = None,
     public_url: str = "",
+    language: str = "en",
 ) -> None:
     """Publish `plan` (status must be `succeeded`) in the caller's transaction, with its
     customer notices. `eta_tolerance_minutes` (default: the plan's option, else 30) is how far
     an arrival may move before the customer is told again; `public_url` the service's address
-    from outside, put in front of the customers' tracking links."""
+    from outside, put in front of the customers' tracking links; `language` the notices'
+    (`FIELDROUTE_NOTICE_LANGUAGE`)."""
     if plan.status != "succeeded" or plan.result is None:
         raise Conflict(
             f"plan {plan.id} is {plan.status}: only a succeeded plan can be published",
@@ -120,6 +122,7 @@ def publish_plan(
         replaced=assignments(current.result or {}, assigned) if current is not None else (),
         tolerance_minutes=int(tolerance),
         public_url=public_url,
+        language=language,
     )
     enqueue(
         session,

@@ -301,8 +301,10 @@ class OutboxRow(Base):
 class CustomerNoticeRow(Base):
     """A message to a customer about a visit: the expected arrival when a route is published
     (`eta`), a new arrival time when a re-plan moves it beyond the tolerance (`eta_changed`),
-    or an apology when the crew will be late (`late`). Written in the publication's
-    transaction (an outbox, like `OutboxRow`) and delivered by `api.background.notice_sender`.
+    or an apology when the crew will be late (`late`); and from the day's reports, the crew on
+    its way (`departed`), running behind (`running_late`) or done (`done`,
+    `api.services.event_notices`). Written in the publication's or the report's transaction (an
+    outbox, like `OutboxRow`) and delivered by `api.background.notice_sender`.
 
     `phone` is personal data: it is stored because the sender needs it, shown only to the
     roles that see personal data, and never logged. `dedupe_key` is unique, so writing the
@@ -316,7 +318,7 @@ class CustomerNoticeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
     plan_id: Mapped[str] = mapped_column(String(36), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # eta | eta_changed | late
+    kind: Mapped[str] = mapped_column(String(20))  # api.services.notices.KINDS
     eta: Mapped[datetime] = mapped_column(DateTime)
     message: Mapped[str] = mapped_column(Text)
     phone: Mapped[str] = mapped_column(String(64))

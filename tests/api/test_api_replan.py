@@ -150,11 +150,15 @@ def test_day_state_from_the_tables(published, auth):
         assert state.unavailable == {crew: at + timedelta(minutes=30), other: at}
         assert [j.id for j in state.new_jobs] == ["URGENT-1"]
         assert state.cancelled == frozenset({third.job_id})
-        # customers were told their (rounded) arrival at the publication
+        # customers were told their (rounded) arrival at the publication (the first job's
+        # notice, unsent when it was done, gave way to its "done" notice: its planned arrival)
         told = session.scalar(
-            select(CustomerNoticeRow.eta).where(CustomerNoticeRow.job_id == first.job_id)
+            select(CustomerNoticeRow.eta).where(
+                CustomerNoticeRow.job_id == second.job_id, CustomerNoticeRow.kind == "eta"
+            )
         )
-        assert state.notified_eta[first.job_id] == told
+        assert state.notified_eta[second.job_id] == told
+        assert state.notified_eta[first.job_id] == first.arrival
         assert set(state.notified_eta) == set(plan.stop_of())
         assert day_state_from_dict(to_dict(state)) == state  # the stored form reads back
 

@@ -61,6 +61,7 @@ from api.http.http_cache import etag_matches
 from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, Principal, Role, check_region
 from api.services.errors import Conflict, Unprocessable
+from api.services.event_notices import queue_event_notices
 from api.services.job_rows import get_job
 from api.services.outbox import set_job_status
 from api.services.uploads import check_event_refs, check_job_reporter
@@ -306,6 +307,8 @@ def _record(
     set_job_status(
         session, job, status_after(history).value, now, event=body.type.value, plan_id=job.plan_id
     )
+    # the customers' notices the report causes (on the way, done, a later stop running late)
+    queue_event_notices(session, job, body.type, new.time, now, s)
     session.commit()
     return row, True, job.due_date
 
@@ -355,6 +358,7 @@ def post_event(
                 raise
     if created:
         ctx.wake("webhooks")
+        ctx.wake("notices")
     else:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replay"] = "true"

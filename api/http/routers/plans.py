@@ -359,6 +359,7 @@ def publish(
             eta_tolerance_minutes=(row.options or {}).get("eta_tolerance_minutes")
             or ctx.settings.eta_tolerance_minutes,
             public_url=ctx.settings.public_url,
+            language=ctx.settings.notice_language,
         )
         session.commit()
     except IntegrityError:  # another plan of the day was published meanwhile
