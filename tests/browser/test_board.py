@@ -97,8 +97,14 @@ def test_sign_in_and_five_wrong_passwords_lock_the_account(page, live: LiveServi
 
 def test_plan_the_day_and_see_every_route_and_crew(page, live: LiveService) -> None:
     sign_in(page, "dispatcher", next_path=f"/board?date={live.day.isoformat()}%26region=urban")
+    page.select_option("#horizon-days", "2")  # a horizon: the day, then its leftovers tomorrow
     page.get_by_role("button", name="Plan this day").click()
     page.wait_for_selector("body[data-drawn-ms]", state="attached", timeout=180_000)
+    page.wait_for_function(
+        "document.getElementById('status').textContent.includes('still open after the last day')",
+        timeout=180_000,
+    )
+    assert "(customer's clock)" in page.locator("#status").inner_text()
     board = ensure_plan(live)
     used = [r for r in board["routes"] if r["stops"]]
     assert used, "the demo day plans some routes"

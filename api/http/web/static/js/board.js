@@ -268,8 +268,11 @@ class Board {
   async planDay() {
     $("plan-day").disabled = true;
     try {
-      const accepted = await api("/plans", { method: "POST", json: { date: this.day, region: this.region } });
-      say(t("plan_started"));
+      const days = Number($("horizon-days").value || 1);
+      const body = { date: this.day, region: this.region };
+      if (days > 1) body.horizon_days = days; // the later days' leftovers: result.horizon
+      const accepted = await api("/plans", { method: "POST", json: body });
+      say(accepted.rolled_over ? t("plan_started_rolled", { n: accepted.rolled_over }) : t("plan_started"));
       await this.loadPlans();
       this.track(accepted.id);
     } catch (err) {
@@ -292,7 +295,9 @@ class Board {
         if (!ACTIVE.includes(row.status)) {
           if (row.status === "succeeded") {
             const k = row.kpis || {};
-            message = [t("plan_done", { planned: k.planned, jobs: k.jobs }), "ok"];
+            const horizon = row.result && row.result.horizon;
+            const done = t("plan_done", { planned: k.planned, jobs: k.jobs });
+            message = [horizon ? `${done} ${horizonLine(horizon)}` : done, "ok"];
           } else if (row.status === "cancelled") message = [t("plan_cancelled"), "info"];
           else message = [t("plan_failed", { error: row.error || row.status }), "error"];
           break;
@@ -342,6 +347,18 @@ class Board {
     }
     this.details.addEvent(event);
   }
+}
+
+/** One sentence on a horizon plan's later days (`result.horizon`): what each takes of the
+ * work carried into it, what stays open, and the promises kept on the customer's clock. */
+function horizonLine(horizon) {
+  const later = horizon.days.slice(1).map((d) =>
+    t("horizon_day", { date: d.date, planned: d.planned, carried: d.carried_in, taken: d.carried_planned }),
+  );
+  const kept = Object.entries(horizon.promise_kept_customer_clock || {})
+    .filter(([, v]) => v.share !== null)
+    .map(([kind, v]) => t("horizon_kept", { kind: t(`kind_${kind}`), hours: v.hours, share: Math.round(v.share * 1000) / 10 }));
+  return [...later, t("horizon_open", { n: horizon.open_at_end }), ...kept].join(" · ");
 }
 
 async function main() {
