@@ -69,6 +69,12 @@ class JobIn(BaseModel):
     region: Ident = str(JOB_DEFAULTS["region"])
     zone: Ident | None = None
     deadline: Moment | None = None
+    min_certification: int | None = within(
+        JOB_BOUNDS["min_certification"],
+        None,
+        description="the least certification score (0-100) for its kind the crew must hold; "
+        "default: the service's rule for its kind (FIELDROUTE_CERTIFICATION), if any",
+    )
     fault: Text | None = Field(None, description="fault code of a repair (for callbacks)")
     address: Text = ""
     customer_name: Text = ""
