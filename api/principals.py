@@ -1,5 +1,6 @@
 """Who is calling, in the service's own terms: roles, the principal a token names, and the
-access rules every layer applies (region-bound dispatchers, drivers bound to one crew).
+access rules every layer applies (region-bound dispatchers and call-centre agents, drivers
+bound to one crew).
 
 Tokens and the HTTP side of sign-in live in `api.http.auth`; this module knows no HTTP, so
 services check access with the same rules the routers declare. A refused check raises
@@ -7,7 +8,9 @@ services check access with the same rules the routers declare. A refused check r
 
 Who sees personal data (customer names, phones, addresses): dispatchers and admins for all
 jobs, a driver for the stops on his own route only; planners and managers work on figures
-and never see them.
+and never see them. A call-centre agent quotes and books new orders (`BOOKING`): he types the
+customer's name, phone and address into the booking, and reads no job, route or board, so
+he sees no one else's.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Role(StrEnum):
     PLANNER = "planner"
     MANAGER = "manager"
     ADMIN = "admin"
+    #: quotes slots and books them for customers on the phone; reads no jobs, routes or board
+    CALL_CENTRE = "call_centre"
 
 
 #: roles that see customers' names, phones and addresses on every job
@@ -37,6 +42,10 @@ PERSONAL_DATA_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN})
 #: shorthand for route declarations
 OFFICE = (Role.DISPATCHER, Role.ADMIN)
 ANY_OFFICE = (Role.DISPATCHER, Role.ADMIN, Role.PLANNER, Role.MANAGER)
+#: who may quote and book slots for new orders (`POST /quotes`, `POST /bookings`)
+BOOKING = (Role.DISPATCHER, Role.ADMIN, Role.CALL_CENTRE)
+#: roles a user may be bound to regions in (`Principal.regions`); everyone else works on all
+REGION_BOUND_ROLES = frozenset({Role.DISPATCHER, Role.CALL_CENTRE})
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class Principal:
     subject: str
     role: Role
     crew_id: str | None = None
-    #: the regions a region-bound dispatcher sees and changes; None: every region
+    #: the regions a region-bound dispatcher (or call-centre agent) works on; None: every region
     regions: frozenset[str] | None = None
 
     @property
@@ -57,7 +66,8 @@ class Principal:
 
 
 def check_region(principal: Principal, region: str) -> None:
-    """A region-bound dispatcher reads and changes only his regions (403 otherwise)."""
+    """A region-bound dispatcher or call-centre agent reads and changes only his regions (403
+    otherwise)."""
     if not principal.may_see(region):
         names = ", ".join(sorted(principal.regions or ()))
         raise Forbidden(f"{principal.subject!r} works on region(s) {names} only, not {region!r}")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `dispatch` starts fast for eve
     from api.settings import Settings
 
 #: `api.principals.Role`'s values (spelled out so building the parser imports nothing heavy)
-ROLES = ["dispatcher", "driver", "planner", "manager", "admin"]
+ROLES = ["dispatcher", "driver", "planner", "manager", "admin", "call_centre"]
 
 
 class SettingsInvalid(RuntimeError):

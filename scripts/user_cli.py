@@ -34,7 +34,8 @@ def add_user_commands(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--crew", help="the driver's crew (required for --role driver)")
     add.add_argument(
-        "--regions", help="dispatchers only: the regions they work on, comma-separated"
+        "--regions",
+        help="dispatchers and call-centre agents only: the regions they work on, comma-separated",
     )
     add.add_argument("--name", help="display name (default: the user name)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -57,6 +58,8 @@ def add_user_commands(sub: argparse._SubParsersAction) -> None:
     password.set_defaults(run=refusing_old_schemas(cmd_user_password))
 
 
+#: roles bound to regions when given some (`api.principals.REGION_BOUND_ROLES`); "all" otherwise
+_REGION_ROLES = ("dispatcher", "call_centre")
 #: `api.services.users` names model fields; on the command line the message names the flag
 _USER_FLAGS = {"crew_id": "--crew", "regions": "--regions", "display_name": "--name"}
 
@@ -144,7 +147,7 @@ def cmd_user_list(_args: argparse.Namespace) -> int:
                 u.username,
                 u.role,
                 u.crew_id or "-",
-                ",".join(u.regions) if u.regions else "all" if u.role == "dispatcher" else "-",
+                ",".join(u.regions) if u.regions else "all" if u.role in _REGION_ROLES else "-",
                 "yes" if u.active else "no",
                 u.last_sign_in_at.isoformat(timespec="minutes") if u.last_sign_in_at else "-",
                 u.display_name,

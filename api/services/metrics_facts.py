@@ -79,7 +79,7 @@ def load_facts(
     )
 
 
-def _day_bounds(period: tuple[date, date]) -> tuple[datetime, datetime]:
+def day_bounds(period: tuple[date, date]) -> tuple[datetime, datetime]:
     """[first day 00:00, day after the last 00:00): datetimes on a day of the period."""
     start, end = period
     return datetime.combine(start, time()), datetime.combine(end + timedelta(days=1), time())
@@ -164,7 +164,7 @@ def job_facts(
 ) -> list[JobFact]:
     """Jobs due, received or completed in the period, matching the filters (and of one of
     `regions` when given)."""
-    first, after = _day_bounds(period)
+    first, after = day_bounds(period)
     query = _job_query().where(
         or_(
             JobRow.due_date.between(*period),
@@ -190,7 +190,7 @@ def callback_facts(
     """Every callback job of a job completed in the period, not filtered by zone, crew or
     kind (see module doc). With `regions`, only the callbacks of original jobs of those
     regions: the original job's region decides, never the callback's own."""
-    first, after = _day_bounds(period)
+    first, after = day_bounds(period)
     originals = select(JobRow.id).where(
         JobRow.status == "completed", JobRow.completed_at >= first, JobRow.completed_at < after
     )

@@ -4,12 +4,12 @@
 idempotent for the city (depots, zones and crews are inserted or replaced by id) and adds the
 day's jobs that are not there yet, so running it twice loses and duplicates nothing.
 
-`seed_demo_users` adds the demo users (one per role, a region-bound dispatcher and a driver)
-with fresh random passwords, which `dispatch seed` prints once; a user that exists already
-is left as it is, password included. Every installation gets its own passwords: none is
-written in the code or the docs. `seed_demo_driver_pin` gives the demo driver's crew a random
-PIN for the phone app (`/driver`: crew id and PIN), printed once the same way; a crew that
-has a PIN keeps it.
+`seed_demo_users` adds the demo users (one per role, the call centre's included, a
+region-bound dispatcher and a driver) with fresh random passwords, which `dispatch seed`
+prints once; a user that exists already is left as it is, password included. Every
+installation gets its own passwords: none is written in the code or the docs.
+`seed_demo_driver_pin` gives the demo driver's crew a random PIN for the phone app
+(`/driver`: crew id and PIN), printed once the same way; a crew that has a PIN keeps it.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ DEMO_USERS: tuple[tuple[str, Role, list[str] | None, str], ...] = (
     ("planner", Role.PLANNER, None, "Demo planner"),
     ("manager", Role.MANAGER, None, "Demo service manager"),
     ("admin", Role.ADMIN, None, "Demo administrator"),
+    ("call-centre", Role.CALL_CENTRE, None, "Demo call-centre agent (all regions)"),
 )
 
 

@@ -39,7 +39,7 @@ from sqlalchemy import and_, case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime
 
-from api.principals import Principal, Role
+from api.principals import REGION_BOUND_ROLES, Principal, Role
 from api.services.token_revocations import revoke_subject
 from api.storage.db import dialect_insert
 from api.storage.models import CrewRow, SignInLockRow, UserRow
@@ -155,9 +155,10 @@ def create_user(
     """Add a user (flushed, not committed: the caller's transaction decides).
 
     Rules, each refused with an `InputError` naming the field: the user name's charset and
-    uniqueness; `role` one of `api.principals.Role`; a driver needs `crew_id`, an existing crew, and
-    nobody else may have one; `regions` only for dispatchers, at least one when given (leave
-    it out for every region); a password of `MIN_PASSWORD` characters or more.
+    uniqueness; `role` one of `api.principals.Role`; a driver needs `crew_id`, an existing
+    crew, and nobody else may have one; `regions` only for dispatchers and call-centre
+    agents (`REGION_BOUND_ROLES`), at least one when given (leave it out for every region);
+    a password of `MIN_PASSWORD` characters or more.
     """
     record = f"user {username!r}"
     if not USERNAME_PATTERN.fullmatch(username):
@@ -205,8 +206,12 @@ def _check_regions(record: str, role: Role, regions: Iterable[str] | None) -> li
     if regions is None:
         return None
     names = sorted({r.strip() for r in regions})
-    if role is not Role.DISPATCHER:
-        raise InputError(record, "regions", f"only dispatchers are bound to regions, not a {role}")
+    if role not in REGION_BOUND_ROLES:
+        raise InputError(
+            record,
+            "regions",
+            f"only dispatchers and call-centre agents are bound to regions, not a {role}",
+        )
     if not names or names == [""]:
         raise InputError(
             record, "regions", "name at least one region, or leave it out for every region"

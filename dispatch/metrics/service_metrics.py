@@ -172,7 +172,7 @@ def p90(values: Sequence[float]) -> float | None:
     return ranked[k - 1]
 
 
-def _kept(job: JobFact, clock: str) -> bool:
+def promise_kept(job: JobFact, clock: str) -> bool:
     """Was the job completed within its promise on `clock` (`dispatch.promise_clocks`)?
     Exactly the promise hours (or the deadline itself) still keeps it."""
     if not job.completed or job.completed_at is None:
@@ -184,13 +184,37 @@ def _kept(job: JobFact, clock: str) -> bool:
     return deadline is not None and job.completed_at <= deadline
 
 
-def _with_unfinished(cohort: list[JobFact], hit: Callable[[JobFact], bool]) -> dict[str, Any]:
+def with_unfinished(cohort: list[JobFact], hit: Callable[[JobFact], bool]) -> dict[str, Any]:
     """hits / cohort, plus `unfinished`: cohort jobs neither completed nor failed yet."""
     out = Ratio(sum(1 for j in cohort if hit(j)), len(cohort)).as_dict()
     out["unfinished"] = sum(
         1 for j in cohort if j.status not in (JobStatus.COMPLETED, JobStatus.FAILED)
     )
     return out
+
+
+def promise_figures(received: Sequence[JobFact]) -> dict[str, dict[str, Any]]:
+    """The four promise shares (`PROMISE_SHARES`) of `received`: the jobs received in a
+    period, not cancelled. Each share's cohort is the jobs of its kind; unfinished ones count
+    as misses (`with_unfinished`). The crew scorecards (`dispatch.metrics.scorecard`) count
+    their on-time shares with this same function."""
+    return {
+        key: with_unfinished(
+            [j for j in received if j.kind == kind], functools.partial(promise_kept, clock=clock)
+        )
+        for key, (kind, clock) in PROMISE_SHARES.items()
+    }
+
+
+def called_back(jobs: Sequence[JobFact], callbacks: Sequence[JobFact]) -> set[str]:
+    """The ids of the jobs that have at least one non-cancelled callback: a job of `callbacks`
+    or `jobs` whose `callback_of` names them (a job is never its own callback). The callback
+    rate and the crew scorecards count a job as called back by this one rule."""
+    return {
+        c.callback_of
+        for c in (*callbacks, *jobs)
+        if c.callback_of is not None and not c.cancelled and c.callback_of != c.job_id
+    }
 
 
 def service_metrics(
@@ -227,11 +251,7 @@ def service_metrics(
         j for j in jobs if j.completed and j.completed_at and in_period(j.completed_at.date())
     ]
 
-    called_back = {
-        c.callback_of
-        for c in (*callbacks, *jobs)
-        if c.callback_of is not None and not c.cancelled and c.callback_of != c.job_id
-    }
+    repeated = called_back(jobs, callbacks)
 
     # minutes between the end of the booked window and the arrival, negative when in time
     margins = [
@@ -247,8 +267,8 @@ def service_metrics(
     in_routes = [r for r in routes if in_period(r.day)]
     metrics: dict[str, Any] = {
         "period": {"from": start.isoformat(), "to": end.isoformat()},
-        "completion_rate": _with_unfinished(due, lambda j: j.completed),
-        "same_day_completion": _with_unfinished(
+        "completion_rate": with_unfinished(due, lambda j: j.completed),
+        "same_day_completion": with_unfinished(
             received,
             lambda j: (
                 j.completed
@@ -256,12 +276,7 @@ def service_metrics(
                 and j.completed_at.date() == j.received_at.date()
             ),
         ),
-        **{
-            key: _with_unfinished(
-                [j for j in received if j.kind == kind], functools.partial(_kept, clock=clock)
-            )
-            for key, (kind, clock) in PROMISE_SHARES.items()
-        },
+        **promise_figures(received),
         "promise_clocks": {
             **clock_labels(),
             "shares": {key: clock for key, (_, clock) in PROMISE_SHARES.items()},
@@ -270,7 +285,7 @@ def service_metrics(
             sum(1 for j in completed if j.followed_up), len(completed)
         ).as_dict(),
         "callback_rate": Ratio(
-            sum(1 for j in completed if j.job_id in called_back), len(completed)
+            sum(1 for j in completed if j.job_id in repeated), len(completed)
         ).as_dict(),
         "lateness": lateness,
         "utilisation": Ratio(
@@ -279,14 +294,16 @@ def service_metrics(
         "targets": dict(TARGETS),
     }
     metrics["meets_targets"] = {
-        "follow_up_coverage": _compare(metrics["follow_up_coverage"], "follow_up_coverage", 1),
-        "same_day_completion": _compare(metrics["same_day_completion"], "same_day_completion", 1),
-        "callback_rate": _compare(metrics["callback_rate"], "callback_rate_max", -1),
+        "follow_up_coverage": meets_target(metrics["follow_up_coverage"], "follow_up_coverage", 1),
+        "same_day_completion": meets_target(
+            metrics["same_day_completion"], "same_day_completion", 1
+        ),
+        "callback_rate": meets_target(metrics["callback_rate"], "callback_rate_max", -1),
     }
     return metrics
 
 
-def _compare(ratio: dict[str, Any], target: str, sign: int) -> bool | None:
+def meets_target(ratio: dict[str, Any], target: str, sign: int) -> bool | None:
     """Does the ratio meet the target: at least it (sign 1) or strictly under it (sign -1)?
 
     Compared as exact fractions, so 19 of 20 meets 95 % whatever the float rounding.

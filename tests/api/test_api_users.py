@@ -474,7 +474,10 @@ def test_seed_prints_demo_users_once_and_keeps_their_passwords(tmp_path: Path) -
     first = _dispatch(db, "seed", "--fixture", "shanghai", "--jobs", "5")
     assert first.returncode == 0, first.stderr
     assert "http://127.0.0.1:8000/" in first.stdout and "shown only now" in first.stdout
-    demo = ["dispatcher", "dispatcher-rural", "planner", "manager", "admin", "driver-IC001"]
+    demo = [
+        "dispatcher", "dispatcher-rural", "planner", "manager", "admin", "call-centre",
+        "driver-IC001",
+    ]  # fmt: skip
     passwords: dict[str, str] = {}
     for name in demo:
         lines = [line for line in first.stdout.splitlines() if line.split()[:1] == [name]]

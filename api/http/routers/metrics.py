@@ -1,11 +1,14 @@
 """Metrics: service managers' figures for a period, and a Prometheus endpoint for operations.
 
-`GET /metrics/service` answers `dispatch.metrics.service_metrics.service_metrics` for a period (both
-days included, at most 366) and an optional region, zone, crew or crew kind, with the filters
-echoed. Every figure is defined in docs/service-metrics.md; `api.services.metrics_facts` reads the
-rows. Office roles only (dispatcher, planner, manager, admin): figures, no personal data. A caller
-bound to regions (`Principal.regions`) gets 403 asking for another region, and the figures of
-his own regions when he names none (`filters.regions` then says which).
+`GET /metrics/service` answers `dispatch.metrics.service_metrics.service_metrics` for a period
+(both days included, at most 366) and an optional region, zone, crew or crew kind, with the
+filters echoed, and `crews_own_temporary`: own vs temporary crews' callback rate and rating
+share on the same jobs (`dispatch.metrics.scorecard.own_temporary_summary`; a key added beside
+the others, so older clients read the answer as before). Every figure is defined in
+docs/service-metrics.md; `api.services.metrics_facts` reads the rows. Office roles only
+(dispatcher, planner, manager, admin): figures, no personal data. A caller bound to regions
+(`Principal.regions`) gets 403 asking for another region, and the figures of his own regions
+when he names none (`filters.regions` then says which).
 
 `GET /metrics` is the Prometheus text exposition, **without authentication**: a Prometheus
 server scrapes it, and it holds counts and timings only (no ids, no personal data). Keep it off
@@ -47,14 +50,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.context import AppContext
 from api.http.auth import require
 from api.http.deps import SessionDep
-from api.principals import ANY_OFFICE, Principal, check_region
+from api.principals import ANY_OFFICE, Principal
+from api.services.figure_regions import figure_regions
 from api.services.metrics_facts import load_facts
+from api.services.scorecards import own_temporary_of
 from api.storage.models import JobRow, OutboxRow, PlanRow
 from api.storage.types import Day, Ident
 from dispatch.errors import InputError
 from dispatch.metrics.service_metrics import service_metrics
 from dispatch.models import CrewKind
-from dispatch.promises import default_policies
 from dispatch.running.lifecycle import JobStatus
 
 log = logging.getLogger("api")
@@ -88,7 +92,9 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
     "original job's zone, crew and region. The period is at most 366 days. `region` keeps the "
     "jobs of that region and the routes of its published plans; a caller bound to regions may "
     "ask only for his own (403 otherwise) and, naming none, gets his regions' figures; "
-    "`filters.regions` lists the regions counted whenever the figures are restricted to some.",
+    "`filters.regions` lists the regions counted whenever the figures are restricted to some. "
+    "`crews_own_temporary` compares own and temporary crews (jobs completed, callback rate, "
+    "callbacks per 100 installations, share of ratings good) on the same jobs.",
 )
 def service(
     from_: Annotated[Day, Query(alias="from", description="first day (included)")],
@@ -111,12 +117,13 @@ def service(
         raise InputError(
             "query", "to", f"the period is {days} days; at most {MAX_PERIOD_DAYS} are allowed"
         )
-    regions = metric_regions(principal, region)
+    regions = figure_regions(principal, region)
     kind = crew_kind.value if crew_kind is not None else None
     facts = load_facts(
         session, (from_, to), zone=zone, crew_id=crew_id, crew_kind=kind, regions=regions
     )
     result = service_metrics(facts.jobs, facts.routes, (from_, to), callbacks=facts.callbacks)
+    result["crews_own_temporary"] = own_temporary_of(session, facts, (from_, to))
     filters: dict[str, Any] = {"zone": zone, "crew_id": crew_id, "crew_kind": kind}
     if region is not None:
         filters["region"] = region
@@ -124,18 +131,6 @@ def service(
         filters["regions"] = sorted(regions)
     result["filters"] = filters
     return result
-
-
-def metric_regions(principal: Principal, region: str | None) -> frozenset[str] | None:
-    """The regions whose figures `principal` gets (None: every region): the one asked for,
-    which must be a known region (422) and one of his (403); else a bound caller's regions."""
-    if region is None:
-        return principal.regions
-    known = default_policies()
-    if region not in known:
-        raise InputError("query", "region", f"{region!r} is not one of: {', '.join(sorted(known))}")
-    check_region(principal, region)
-    return frozenset({region})
 
 
 # --- Prometheus -------------------------------------------------------------------------------

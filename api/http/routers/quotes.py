@@ -3,9 +3,10 @@ a new order over the next days, `POST /bookings` books one of them atomically.
 
 The rules are the domain's (`dispatch.booking`: slots, the tentative day, the insertion
 check, promises on the customer's clock); storage, the quote's lifetime and the booking's
-lock are `api.services.quotes` and `api.services.bookings`. Dispatchers (of the order's
-region) and admins may quote and book. Quotes carry no customer name, phone or address: they
-come with the booking, into the jobs' records, and are never logged.
+lock are `api.services.quotes` and `api.services.bookings`. Dispatchers and call-centre
+agents (of the order's region, when bound to regions) and admins may quote and book. Quotes
+carry no customer name, phone or address: they come with the booking, into the jobs'
+records, and are never logged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.auth import require
 from api.http.deps import CtxDep, SessionDep
-from api.principals import OFFICE, Principal
+from api.principals import BOOKING, Principal
 from api.services.bookings import book
 from api.services.quote_schemas import BookingOut, QuoteOut
 from api.services.quotes import GRID, create_quote, first_day_of
@@ -126,7 +127,7 @@ def post_quote(
     body: QuoteIn,
     ctx: CtxDep,
     session: SessionDep,
-    principal: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*BOOKING)),
 ) -> dict[str, Any]:
     s = ctx.settings
     now = s.now()
@@ -158,7 +159,7 @@ def post_booking(
     body: BookingIn,
     ctx: CtxDep,
     session: SessionDep,
-    principal: Principal = Depends(require(*OFFICE)),
+    principal: Principal = Depends(require(*BOOKING)),
 ) -> dict[str, Any]:
     s = ctx.settings
     customer = {

@@ -1,4 +1,5 @@
-"""The service's web pages: sign-in, the dispatcher board and the planner's season page.
+"""The service's web pages: sign-in, the dispatcher board, the planner's season page, the
+call centre's booking page and the managers' crew quality page.
 
 The pages are plain HTML files and ES modules under `api/http/web/` (no build step: what is in the
 repository is what the browser runs). They talk to the same JSON API as every other client,
@@ -99,6 +100,20 @@ def board_page(ctx: CtxDep) -> FileResponse:
 @router.get("/season", include_in_schema=False)
 def season_page(ctx: CtxDep) -> FileResponse:
     return _page("season.html", ctx)
+
+
+@router.get("/booking", include_in_schema=False)
+def booking_page(ctx: CtxDep) -> FileResponse:
+    """The call centre's page: quote a new order's slots, book one (`POST /quotes`,
+    `POST /bookings`)."""
+    return _page("booking.html", ctx)
+
+
+@router.get("/quality", include_in_schema=False)
+def quality_page(ctx: CtxDep) -> FileResponse:
+    """The service managers' crew quality page: scorecards per crew and own vs temporary
+    crews, with a crew's weekly trend (`GET /scorecards`, `GET /crews/{id}/scorecard`)."""
+    return _page("quality.html", ctx)
 
 
 @router.get("/favicon.ico", include_in_schema=False)

@@ -244,6 +244,7 @@ function clearComparison() {
 
 function start() {
   const session = startPage("season"); // fills the header and every data-i18n text
+  if (!session) return; // not signed in, or a role sent on to its own page
   document.title = t("page_title");
   state.canRun = RUN_ROLES.has(session.role);
   $("season-fields").disabled = !state.canRun;

@@ -26,11 +26,14 @@ registerStrings({
   },
 });
 
+/** Each role's own page, where it lands unless `?next=` names another. */
+const HOME = { planner: "/season", manager: "/quality", call_centre: "/booking" };
+
 /** Where to go after signing in: a local path only (never another site). */
 function nextPage(role) {
   const next = new URLSearchParams(location.search).get("next") || "";
   if (next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/sign-in")) return next;
-  return role === "planner" || role === "manager" ? "/season" : "/board";
+  return HOME[role] || "/board";
 }
 
 function show(message) {
