@@ -266,6 +266,7 @@ def test_a_region_bound_dispatcher_sees_only_his_region(page, live) -> None:
     assert all(p["region"] == "rural" for p in day_plans_any(live, rural))
 
     sign_in(page, "dispatcher-rural", next_path=f"/board?date={live.day.isoformat()}")
+    page.locator("#region option").first.wait_for(state="attached")  # filled once signed in
     options = page.locator("#region option").all_inner_texts()
     assert options == ["rural"]
     nothing = re.compile("No plan for this day|No jobs on this day")
