@@ -11,7 +11,8 @@ Webhook payloads and logs carry ids and times, never the complaint's text.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -24,7 +25,7 @@ from api.services.errors import Conflict
 from api.services.job_rows import get_job
 from api.services.outbox import enqueue
 from api.storage.complaint_models import ComplaintRow
-from dispatch.running.complaints import ComplaintFact, answer_due
+from dispatch.running.complaints import ComplaintFact, answer_due, answered_within
 
 CHANNELS = ("phone", "app", "store", "web", "other")
 CATEGORIES = ("lateness", "attitude", "damage", "quality", "no_show", "billing", "other")
@@ -129,6 +130,35 @@ def close_complaint(
         session, principal, "complaint_closed", now, job_id=row.job_id,
         details={"complaint_id": row.id},
     )  # fmt: skip
+
+
+def answered_in_time_share(
+    session: Session,
+    period: tuple[date, date],
+    now: datetime,
+    *,
+    regions: Collection[str] | None = None,
+    crew_id: str | None = None,
+) -> dict[str, int | float | None]:
+    """ "Complaints answered within 4 h" over the complaints received in `period` (of
+    `regions`, about `crew_id`, when given): `dispatch.running.complaints.answered_within`.
+    Only times are read, never the text."""
+    first, last = period
+    query = select(
+        ComplaintRow.received_at,
+        ComplaintRow.answer_due_at,
+        ComplaintRow.answered_at,
+        ComplaintRow.closed_at,
+    ).where(
+        ComplaintRow.received_at >= datetime.combine(first, time(0)),
+        ComplaintRow.received_at < datetime.combine(last + timedelta(days=1), time(0)),
+    )
+    if regions is not None:
+        query = query.where(ComplaintRow.region.in_(sorted(regions)))
+    if crew_id is not None:
+        query = query.where(ComplaintRow.crew_id == crew_id)
+    facts = [ComplaintFact(*row) for row in session.execute(query)]
+    return answered_within(facts, period, now)
 
 
 def escalate_overdue(session: Session, now: datetime) -> list[int]:

@@ -25,13 +25,14 @@ data can reach an answer.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from api.services.metrics_facts import Facts, callback_facts, day_bounds, job_facts
+from api.storage.complaint_models import ComplaintRow
 from api.storage.models import CrewRow, JobEventRow, JobRow
 from dispatch.metrics.scorecard import (
     CrewFact,
@@ -118,6 +119,25 @@ def quality_facts(
     return with_quality(session, jobs, period, crew_id=crew_id), callback_facts(session, period)
 
 
+def complaint_days(
+    session: Session, period: Period, crew_id: str | None = None
+) -> dict[str, list[date]]:
+    """Per crew, the days the complaints about it were received in `period`
+    (`api.storage.complaint_models`; only their day and crew are read, never their text)."""
+    first, last = period
+    query = select(ComplaintRow.crew_id, ComplaintRow.received_at).where(
+        ComplaintRow.crew_id.is_not(None),
+        ComplaintRow.received_at >= datetime.combine(first, time(0)),
+        ComplaintRow.received_at < datetime.combine(last + timedelta(days=1), time(0)),
+    )
+    if crew_id is not None:
+        query = query.where(ComplaintRow.crew_id == crew_id)
+    out: dict[str, list[date]] = {}
+    for crew, received in session.execute(query):
+        out.setdefault(crew, []).append(received.date())
+    return out
+
+
 def crew_fact(session: Session, crew_id: str) -> CrewFact | None:
     """The crew (None: no such crew), for the caller's region check and its card."""
     crews = crew_facts(session, crew_id=crew_id)
@@ -128,7 +148,9 @@ def crew_scorecard(session: Session, crew: CrewFact, period: Period) -> dict[str
     """One crew's scorecard with its weekly figures, in an answer with the period, the clocks'
     labels and the target."""
     jobs, callbacks = quality_facts(session, period, crew_id=crew.crew_id)
-    return answer_context(period) | scorecard(crew, jobs, callbacks, period, weeks=True)
+    complaints = complaint_days(session, period, crew.crew_id)
+    card = scorecard(crew, jobs, callbacks, period, weeks=True, complaints=complaints)
+    return answer_context(period) | card
 
 
 def list_scorecards(
@@ -153,7 +175,15 @@ def list_scorecards(
     }
     crews = [c for c in crew_facts(session, regions=regions) if c.active or c.crew_id in worked]
     items = scorecards(
-        crews, jobs, callbacks, period, group=group, sort=sort, descending=descending, weeks=weeks
+        crews,
+        jobs,
+        callbacks,
+        period,
+        group=group,
+        sort=sort,
+        descending=descending,
+        weeks=weeks,
+        complaints=complaint_days(session, period),
     )
     return answer_context(period) | {
         "group": group.value,

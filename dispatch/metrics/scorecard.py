@@ -25,8 +25,10 @@ period `[from, to]` (both days included):
   (`service_metrics.promise_figures`): the customer's clock (calendar hours from the order:
   12 h deliveries, 24 h installations; rural 24 h / 48 h) first, the planning clock beside
   it, each also combined over both kinds (`customer`, `planning`).
-- **complaints**: the crew's jobs of priority `complaint` received in the period, not
-  cancelled (complaint records of their own come with issue 21 section 2).
+- **complaints**: the complaint records about the crew received in the period
+  (`api.services.complaints`: the crew complained about, by default the job's), and
+  **complaint_jobs**: the crew's jobs of priority `complaint` received in the period, not
+  cancelled (the visits a complaint called for).
 
 The module is pure: `api.services.scorecards` reads the facts and passes them in. Jobs count
 for the crew of their own row, as in the service metrics; callbacks are passed separately
@@ -173,11 +175,15 @@ def _combined(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def crew_figures(
-    jobs: Sequence[QualityFact], repeated: AbstractSet[str], period: Period
+    jobs: Sequence[QualityFact],
+    repeated: AbstractSet[str],
+    period: Period,
+    complaint_days: Sequence[date] = (),
 ) -> dict[str, Any]:
     """The figures of `jobs` (one crew's, or a group's) in `period`; `repeated` holds the ids
-    of every job that has a callback (`service_metrics.called_back`). Each figure picks its
-    own cohort by its own date (module doc), so passing more jobs than the period needs is
+    of every job that has a callback (`service_metrics.called_back`); `complaint_days` the
+    days the complaints about the crew (or group) were received. Each figure picks its own
+    cohort by its own date (module doc), so passing more jobs than the period needs is
     harmless."""
     finished = [
         q
@@ -209,7 +215,8 @@ def crew_figures(
             for clock in (CUSTOMER, PLANNING)
         }
         | shares,
-        "complaints": sum(1 for q in received if q.complaint),
+        "complaints": sum(1 for d in complaint_days if _in(d, period)),
+        "complaint_jobs": sum(1 for q in received if q.complaint),
         "meets_targets": {
             "callbacks_per_100_installations": meets_target(by_install, "callback_rate_max", -1),
             "callbacks_per_100_jobs": meets_target(by_job, "callback_rate_max", -1),
@@ -218,17 +225,21 @@ def crew_figures(
 
 
 def _card(
-    jobs: Sequence[QualityFact], repeated: AbstractSet[str], period: Period, weeks: bool
+    jobs: Sequence[QualityFact],
+    repeated: AbstractSet[str],
+    period: Period,
+    weeks: bool,
+    complaint_days: Sequence[date] = (),
 ) -> dict[str, Any]:
     """`figures` of the period and, with `weeks`, the same figures per ISO week of it."""
-    card: dict[str, Any] = {"figures": crew_figures(jobs, repeated, period)}
+    card: dict[str, Any] = {"figures": crew_figures(jobs, repeated, period, complaint_days)}
     if weeks:
         card["weeks"] = [
             {
                 "week": name,
                 "from": first.isoformat(),
                 "to": last.isoformat(),
-                "figures": crew_figures(jobs, repeated, (first, last)),
+                "figures": crew_figures(jobs, repeated, (first, last), complaint_days),
             }
             for name, first, last in iso_weeks(period)
         ]
@@ -267,15 +278,18 @@ def scorecard(
     period: Period,
     *,
     weeks: bool = True,
+    complaints: Mapping[str, Sequence[date]] | None = None,
 ) -> dict[str, Any]:
     """One crew's scorecard: its head (id, kind, region, own or temporary), `figures` of the
     period and `weeks` (the figures per ISO week). `jobs`: the jobs received or completed in
     the period (other crews' are left out here); `callbacks`: every callback of a job
-    completed in the period, unfiltered."""
+    completed in the period, unfiltered; `complaints`: per crew, the days its complaints were
+    received."""
     check_period(period)
     repeated = called_back([q.job for q in jobs], callbacks)
     own = [q for q in jobs if q.job.crew_id == crew.crew_id]
-    return _crew_head(crew) | _card(own, repeated, period, weeks)
+    days = (complaints or {}).get(crew.crew_id, ())
+    return _crew_head(crew) | _card(own, repeated, period, weeks, days)
 
 
 def split_own_temporary(
@@ -301,6 +315,7 @@ def scorecards(
     sort: SortKey = SortKey.CREW,
     descending: bool = False,
     weeks: bool = False,
+    complaints: Mapping[str, Sequence[date]] | None = None,
 ) -> list[dict[str, Any]]:
     """The cards of `crews` (group `crew`: one per crew, with its head) or of own and
     temporary crews (group `own_temporary`: `{"group": "own" | "temporary", "crews": n}`),
@@ -308,12 +323,22 @@ def scorecards(
     counts against its original job, whoever made it)."""
     check_period(period)
     repeated = called_back([q.job for q in jobs], callbacks)
+    days_of = complaints or {}
     if group is Group.OWN_TEMPORARY:
         flags = {c.crew_id: c.temporary for c in crews}
         split = split_own_temporary(jobs, flags)
+        days = {
+            name: [
+                d
+                for c in crews
+                if c.temporary == (name == TEMPORARY)
+                for d in days_of.get(c.crew_id, ())
+            ]
+            for name in (OWN, TEMPORARY)
+        }
         items = [
             {"group": name, "crews": sum(1 for c in crews if c.temporary == (name == TEMPORARY))}
-            | _card(split[name], repeated, period, weeks)
+            | _card(split[name], repeated, period, weeks, days[name])
             for name in (OWN, TEMPORARY)
         ]
     else:
@@ -321,7 +346,11 @@ def scorecards(
         for q in jobs:
             if q.job.crew_id in by_crew:
                 by_crew[q.job.crew_id].append(q)
-        items = [_crew_head(c) | _card(by_crew[c.crew_id], repeated, period, weeks) for c in crews]
+        items = [
+            _crew_head(c)
+            | _card(by_crew[c.crew_id], repeated, period, weeks, days_of.get(c.crew_id, ()))
+            for c in crews
+        ]
     return sort_cards(items, sort, descending=descending)
 
 

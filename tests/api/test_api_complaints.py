@@ -7,7 +7,7 @@ input named; the 0012 migration; no complaint text in the logs."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -36,6 +36,7 @@ def job_id(seeded, clock) -> str:
     with seeded.app.state.ctx.sessions() as session, session.begin():
         row = session.scalars(select(JobRow).where(JobRow.region == "urban")).first()
         row.status, row.crew_id = "completed", "IC001"
+        row.completed_at = clock.now - timedelta(hours=1)
         session.add(
             WebhookRow(
                 url="http://127.0.0.1:9/hook",
@@ -93,6 +94,15 @@ def test_the_four_hour_clock_escalates_once_and_a_late_answer_says_so(
     assert closed.status_code == 200 and closed.json()["state"] == "closed"
     every = seeded.get("/complaints?state=all", headers=office).json()["items"]
     assert [x["state"] for x in every] == ["closed"]
+    day = DEMO_DAY.isoformat()
+    r = seeded.get(f"/metrics/service?from={day}&to={day}", headers=auth("manager"))
+    assert r.status_code == 200, r.text
+    metrics = r.json()
+    assert metrics["complaints_answered_within_4h"] == {
+        "numerator": 0, "denominator": 1, "value": 0.0, "pending": 0,
+    }  # fmt: skip
+    card = seeded.get(f"/crews/IC001/scorecard?from={day}&to={day}", headers=auth("manager"))
+    assert card.json()["figures"]["complaints"] == 1
     assert SECRET_TEXT not in caplog.text
 
 

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.http.auth import issue_token
 from api.settings import Settings
+from api.storage.complaint_models import ComplaintRow
 from api.storage.models import JobEventRow, JobRow
 from api.storage.store import new_crew_row, new_job_row
 from dispatch.models import CrewKind, JobKind, Priority
@@ -104,7 +105,8 @@ def worked(client: TestClient, clock: Clock) -> TestClient:
 
     OWN1 in 06-01..06-14: completed J1 J2 J3 = 3; good 2, fair 1 -> 2/3; callbacks per 100
     installations J1 of J1 J2 = 1/2 (50); per 100 jobs 1/3; first-time fix J2 of J1 J2 J3 =
-    1/3; on time (customer) J1 of J1 J2 = 1/2, planning 2/2; complaints J4 = 1. Weeks: W23
+    1/3; on time (customer) J1 of J1 J2 = 1/2, planning 2/2; complaint records 1 (06-10; the
+    one of 05-20 is before the period), complaint jobs J4 = 1. Weeks: W23
     (06-01..06-07) J1 J2, W24 (06-08..06-14) J3.
     """
     ctx = client.app.state.ctx
@@ -147,6 +149,15 @@ def worked(client: TestClient, clock: Clock) -> TestClient:
                 event(rows["G1"], "completed", 1),
             ]
         )
+        # a complaint record about OWN1 (its text never read), and one before the period
+        for received in ("06-10T10:00", "05-20T10:00"):
+            session.add(
+                ComplaintRow(
+                    job_id="J4", crew_id="OWN1", region="urban", channel="phone",
+                    category="quality", text="private words", received_at=t(received),
+                    answer_due_at=t(received), recorded_by="test",
+                )
+            )  # fmt: skip
     return client
 
 
@@ -184,7 +195,7 @@ def test_a_crew_scorecard_with_its_weeks(worked, auth):
     assert f["first_time_fix"] == ratio(1, 3)
     assert f["on_time"]["customer"] == ratio(1, 2, unfinished=0)
     assert f["on_time"]["planning"] == ratio(2, 2, unfinished=0)
-    assert f["complaints"] == 1
+    assert (f["complaints"], f["complaint_jobs"]) == (1, 1)
     assert f["meets_targets"]["callbacks_per_100_installations"] is False
     assert card["promise_clocks"]["customer"].startswith("customer's clock")
     assert card["targets"] == {"callback_rate_max": 0.04}

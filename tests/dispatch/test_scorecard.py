@@ -36,7 +36,8 @@ Crew A over the period:
            A2 A4 fixed at the first visit and not called back -> 2/4
   on time (received in the period): installations A1 A2 A4: customer 2/3 (A2 late),
            planning 3/3; deliveries A6: 0/1 and 0/1; combined customer 2/4, planning 3/4
-  complaints: A5 = 1
+  complaints: a complaint record about A received 06-10 = 1 (B's, received 06-02, is before
+  the period); complaint jobs: A5 = 1
   week W23: completed A1 A2 A7-CB1 = 3; good 2 fair 1 -> 2/3; installations 1/2; jobs 1/3;
            first-time fix A2 of A1 A2 = 1/2; on time installs A1 A2: customer 1/2,
            planning 2/2; complaints 0
@@ -145,9 +146,13 @@ def per_100(n: int, d: int) -> dict[str, Any]:
     return ratio(n, d, per_100=100 * n / d if d else None)
 
 
+#: the days the complaint records about each crew were received
+COMPLAINTS = {"A": [date(2026, 6, 10)], "B": [date(2026, 6, 2)]}
+
+
 def card(crew_id: str, weeks: bool = True) -> dict[str, Any]:
     crew = next(c for c in CREWS if c.crew_id == crew_id)
-    return scorecard(crew, JOBS, CALLBACKS, PERIOD, weeks=weeks)
+    return scorecard(crew, JOBS, CALLBACKS, PERIOD, weeks=weeks, complaints=COMPLAINTS)
 
 
 def test_crew_a_over_the_period() -> None:
@@ -179,7 +184,7 @@ def test_crew_a_over_the_period() -> None:
     assert on_time["deliveries_by_planning_deadline"] == ratio(0, 1, unfinished=0)
     assert on_time["customer"] == ratio(2, 4, unfinished=0)
     assert on_time["planning"] == ratio(3, 4, unfinished=0)
-    assert f["complaints"] == 1
+    assert (f["complaints"], f["complaint_jobs"]) == (1, 1)
     assert f["meets_targets"] == {
         "callbacks_per_100_installations": False,
         "callbacks_per_100_jobs": False,
@@ -252,7 +257,9 @@ def test_the_same_rules_as_the_service_metrics() -> None:
 
 
 def test_own_vs_temporary_grouping() -> None:
-    own, temporary = scorecards(CREWS, JOBS, CALLBACKS, PERIOD, group=Group.OWN_TEMPORARY)
+    own, temporary = scorecards(
+        CREWS, JOBS, CALLBACKS, PERIOD, group=Group.OWN_TEMPORARY, complaints=COMPLAINTS
+    )
     assert (own["group"], own["crews"], temporary["group"], temporary["crews"]) == (
         "own",
         2,
@@ -285,7 +292,9 @@ def test_a_callback_counts_against_the_original_crew_whoever_made_it() -> None:
 
 def test_sorting_puts_cards_without_data_last() -> None:
     def order(sort: SortKey, descending: bool = False) -> list[str]:
-        cards = scorecards(CREWS, JOBS, CALLBACKS, PERIOD, sort=sort, descending=descending)
+        cards = scorecards(
+            CREWS, JOBS, CALLBACKS, PERIOD, sort=sort, descending=descending, complaints=COMPLAINTS
+        )
         return [c["crew_id"] for c in cards]
 
     assert order(SortKey.CREW) == ["A", "B", "D"]

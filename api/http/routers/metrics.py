@@ -49,8 +49,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import AppContext
 from api.http.auth import require
-from api.http.deps import SessionDep
+from api.http.deps import CtxDep, SessionDep
 from api.principals import ANY_OFFICE, Principal
+from api.services.complaints import answered_in_time_share
 from api.services.figure_regions import figure_regions
 from api.services.metrics_facts import load_facts
 from api.services.scorecards import own_temporary_of
@@ -94,7 +95,10 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
     "ask only for his own (403 otherwise) and, naming none, gets his regions' figures; "
     "`filters.regions` lists the regions counted whenever the figures are restricted to some. "
     "`crews_own_temporary` compares own and temporary crews (jobs completed, callback rate, "
-    "callbacks per 100 installations, share of ratings good) on the same jobs.",
+    "callbacks per 100 installations, share of ratings good) on the same jobs. "
+    "`complaints_answered_within_4h`: the complaints received in the period (of the regions, "
+    "about the crew when filtered) first answered within 4 hours; an unanswered one counts "
+    "once overdue (`pending`: those whose 4 hours still run).",
 )
 def service(
     from_: Annotated[Day, Query(alias="from", description="first day (included)")],
@@ -108,6 +112,7 @@ def service(
         Query(max_length=32, description="only jobs and published plans of this region"),
     ] = None,
     principal: Principal = Depends(require(*ANY_OFFICE)),
+    ctx: CtxDep,
     session: SessionDep,
 ) -> dict[str, Any]:
     if to < from_:
@@ -124,6 +129,9 @@ def service(
     )
     result = service_metrics(facts.jobs, facts.routes, (from_, to), callbacks=facts.callbacks)
     result["crews_own_temporary"] = own_temporary_of(session, facts, (from_, to))
+    result["complaints_answered_within_4h"] = answered_in_time_share(
+        session, (from_, to), ctx.settings.now(), regions=regions, crew_id=crew_id
+    )
     filters: dict[str, Any] = {"zone": zone, "crew_id": crew_id, "crew_kind": kind}
     if region is not None:
         filters["region"] = region
