@@ -116,6 +116,13 @@ def quality_page(ctx: CtxDep) -> FileResponse:
     return _page("quality.html", ctx)
 
 
+@router.get("/worklist", include_in_schema=False)
+def worklist_page(ctx: CtxDep) -> FileResponse:
+    """The dispatchers' worklist: open complaints with their 4-hour countdown and the
+    follow-up calls due (`GET /complaints`, `GET /follow-ups/due`); managers read it."""
+    return _page("worklist.html", ctx)
+
+
 @router.get("/favicon.ico", include_in_schema=False)
 def favicon() -> RedirectResponse:
     """Browsers ask for /favicon.ico whatever the page says; the icon is an SVG."""

@@ -15,6 +15,7 @@ const PAGES = [
   { page: "booking", key: "nav_booking", roles: ["dispatcher", "admin", "call_centre"] },
   { page: "season", key: "nav_season", roles: null },
   { page: "quality", key: "nav_quality", roles: ["manager", "dispatcher", "planner", "admin"] },
+  { page: "worklist", key: "nav_worklist", roles: ["dispatcher", "admin", "manager"] },
 ];
 /** roles that use the booking page only */
 const BOOKING_ONLY = new Set(["call_centre"]);
