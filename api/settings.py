@@ -50,6 +50,7 @@ from pydantic import (
 )
 from pydantic_settings import SettingsConfigDict
 
+from api.quote_config import QuoteConfig
 from api.rules_config import RulesConfig
 from api.travel_config import TravelConfig
 from api.upload_config import UploadConfig
@@ -77,7 +78,7 @@ class SecretKeyError(RuntimeError):
     """The signing secret is missing, too short, refused here or its file is unsafe."""
 
 
-class Settings(RulesConfig, TravelConfig, UploadConfig, WebConfig):
+class Settings(QuoteConfig, RulesConfig, TravelConfig, UploadConfig, WebConfig):
     """Service configuration. Environment variables are `FIELDROUTE_<NAME>`, plus `DATABASE_URL`."""
 
     model_config = SettingsConfigDict(

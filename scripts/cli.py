@@ -12,6 +12,7 @@
     dispatch bench vrptw FILE.vrp... --time-limit SEC --out DIR    (scripts/bench_vrptw.py)
     dispatch bench hhcrsp FILE.json... --time-limit SEC --out DIR  (scripts/bench_hhcrsp.py)
     dispatch bench city [--cases normal-1500 peak-4000] --out DIR   (scripts/bench_city.py)
+    dispatch bench quotes [--jobs 1500] [--days 2] [--quotes 200]   (scripts/bench_quotes.py)
 
 Exit codes: 0 success; 1 the plan fails validation; 2 invalid input (the message names the
 record and field); 3 (`dispatch plan`) a group of jobs found no first solution in its time:
@@ -164,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     from scripts.bench_city import add_city_command
     from scripts.bench_hhcrsp import add_hhcrsp_command
+    from scripts.bench_quotes import add_quotes_command
     from scripts.bench_vrptw import add_bench_command
     from scripts.replan_cli import add_replan_command
     from scripts.service_cli import add_service_commands
@@ -174,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     bench_kinds = add_bench_command(sub)
     add_hhcrsp_command(bench_kinds)
     add_city_command(bench_kinds)
+    add_quotes_command(bench_kinds)
     add_simulate_command(sub)
     return p
 

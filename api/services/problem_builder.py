@@ -17,9 +17,9 @@ naming each record and field, all of them at once, instead of failing later insi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +36,22 @@ PLANNABLE = ("open", "assigned")
 
 R = TypeVar("R")
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DayRules:
+    """The service's rules a day is built under (`Settings.certification_rule`,
+    `Settings.callback_rule`), hashable, so the quotes' day cache can key on them."""
+
+    certification: tuple[tuple[JobKind, int], ...] = ()
+    callback_policy: tuple[tuple[str, CallbackPolicy], ...] = ()
+
+    @classmethod
+    def of(cls, settings: Any) -> DayRules:
+        return cls(
+            tuple(sorted(settings.certification_rule.items())),
+            tuple(sorted(settings.callback_rule.items())),
+        )
 
 
 def build_problem(

@@ -34,7 +34,9 @@ run that changed anything adds an audit entry with the cutoff and the counts onl
 Every run also deletes live tracking data, whatever the cutoff (`purged`, apart from the
 counts above): crews' last positions received more than a day ago
 (`api.services.positions.KEEP`) and expired tracking links (`api.services.tracking`), so
-where a crew was is kept for a day at most.
+where a crew was is kept for a day at most; and slot quotes past their lifetime (expired a
+day ago, booked or not: `api.services.quotes.purge_quotes`; new quotes delete them too, but
+a service that stops quoting keeps them until this runs).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.principals import Principal, Role
 from api.services.audit import record_audit
 from api.services.positions import purge_positions
+from api.services.quotes import purge_quotes
 from api.services.tracking import purge_links
 from api.services.uploads import delete_job_uploads
 from api.storage.models import (
@@ -83,8 +86,9 @@ TABLES = (
     "audit_log",
     "plans",
 )
-#: live tracking data deleted on every run, whatever the cutoff (reported apart: `purged`)
-LIVE_TABLES = ("crew_positions", "tracking_links")
+#: live data deleted on every run, whatever the cutoff (reported apart: `purged`): tracking,
+#: and quotes past their lifetime
+LIVE_TABLES = ("crew_positions", "tracking_links", "quotes")
 
 
 @dataclass
@@ -96,7 +100,7 @@ class RetentionReport:
     jobs_in_scope: int = 0
     changed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     plans_skipped_busy: int = 0
-    #: rows of live tracking data deleted (not counted in `total`, which is customer data)
+    #: rows of live data deleted (not counted in `total`, which is customer data)
     purged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LIVE_TABLES, 0))
 
     @property
@@ -186,9 +190,10 @@ def apply_retention(
                 elif _plan(session, plan, before):
                     report.changed["plans"] += 1
             _finish(session, dry_run)
-    with sessions() as session:  # live tracking data: kept for a day, whatever `before`
+    with sessions() as session:  # live data: kept for a day, whatever `before`
         report.purged["crew_positions"] += purge_positions(session, now)
         report.purged["tracking_links"] += purge_links(session, now)
+        report.purged["quotes"] += purge_quotes(session, now)
         _finish(session, dry_run)
     if not dry_run and report.total:
         with sessions() as session, session.begin():

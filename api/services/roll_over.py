@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from api.principals import Principal
 from api.services.audit import record_audit
+from api.services.job_rows import lock_days
 from api.storage.models import JobRow, PlanRow
 from api.storage.store import job_of, update_job_record
 from dispatch.errors import InputError, InputErrors
@@ -66,6 +67,7 @@ def roll_over(
         update_job_record(row, job, now)
         moved.append(row.id)
     if moved:
+        lock_days(session, [(region, day)], now)  # the day's quotes see them, or wait
         record_audit(
             session,
             actor,

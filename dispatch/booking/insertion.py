@@ -18,13 +18,24 @@ and a plan judge a route by the same rules:
 Bounded by a number of timed trials per visit and window (`MAX_TRIALS`), never by the clock,
 so the same day always gives the same answer. The added driving time is the crew's route's
 real driving time (rush hours included) with the visit, less without it.
+
+On a prepared day (`dispatch.booking.prepared`) a `DayIndex` makes the same check fast
+(`dispatch.booking.gaps`): the bounds run on every gap of every crew at once, and a trial
+whose later stops surely miss a window or the shift end is not timed. The trials, their
+order and the one chosen are those of the crew-by-crew code, which still does the crews a
+placed delivery changed (and everything without an index).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
+from dispatch.booking.gaps import DayIndex, Trial
 from dispatch.planning.leftovers import (
     MARGIN_S,
     LeftoverDay,
@@ -39,9 +50,6 @@ from routing.problem import RouteSchedule
 
 #: timed trials per visit and window at most (about half a millisecond each)
 MAX_TRIALS = 60
-
-#: (free-flow detour seconds, vehicle, position, lunch choice, lunch gap)
-Trial = tuple[int, int, int, int, int | None]
 
 
 @dataclass(frozen=True)
@@ -60,14 +68,27 @@ class Insertion:
     added_drive_s: int
 
 
-def best_insertion(day: LeftoverDay, v: int, crews: Iterable[int]) -> Insertion | None:
+def best_insertion(
+    day: LeftoverDay, v: int, crews: Iterable[int], index: DayIndex | None = None
+) -> Insertion | None:
     """The cheapest place for visit v (in its current windows) on one of `crews`' routes of
-    `day` that breaks no rule, or None when none is found within `MAX_TRIALS`."""
-    trials: list[Trial] = []
-    for k in crews:
-        trials += _trials(day, v, k)
-    trials.sort()
-    for _detour, k, pos, _n, gap in trials[:MAX_TRIALS]:
+    `day` that breaks no rule, or None when none is found within `MAX_TRIALS`. `index`: the
+    prepared day's arrays, when `day` is that day (less the vehicles it names changed)."""
+    crews = list(crews)
+    by_crew = set(crews) if index is None else _by_crew(day, v, index)
+    trials: Iterable[Trial] = sorted(t for k in crews if k in by_crew for t in _trials(day, v, k))
+    floors = None
+    if index is not None:
+        floors = _floors(day, v, index.gaps.shift_start)
+        fast = [k for k in crews if k not in by_crew]
+        trials = heapq.merge(trials, index.gaps.trials(day, v, fast, floors))
+    for _detour, k, pos, _n, gap in itertools.islice(trials, MAX_TRIALS):
+        if (
+            index is not None
+            and floors is not None
+            and index.prefixes.surely_fails(day, v, k, pos, gap, int(floors[k]))
+        ):
+            continue  # it would break a window, its lunch or the shift: not timed
         seq = day.seqs.get(k, [])
         new_seq = [*seq[:pos], v, *seq[pos:]]
         hints = {k: gap} if gap is not None else {}
@@ -75,9 +96,40 @@ def best_insertion(day: LeftoverDay, v: int, crews: Iterable[int]) -> Insertion 
         if judge_route(day, v, route, day.routed.check(route)) is not None:
             continue
         me = next(s for s in route.stops if s.visit == v)
-        added = _drive_s(day, route) - (_drive_s(day, day.routes[k]) if k in day.routes else 0)
+        added = _drive_s(day, route) - _route_drive_s(day, k, index, k not in by_crew)
         return Insertion(k, v, new_seq, route, me.start, me.end, max(0, added))
     return None
+
+
+def _by_crew(day: LeftoverDay, v: int, index: DayIndex) -> set[int]:
+    """The vehicles to try crew by crew: those changed since the day was indexed, and the
+    one carrying the delivery v waits for (its own route orders the two)."""
+    out = set(index.changed)
+    if v in day.links.delivery_of:
+        out.add(day.ends[day.links.delivery_of[v][0]][1])
+    return out
+
+
+def _floors(day: LeftoverDay, v: int, shift_start: np.ndarray) -> np.ndarray:
+    """Per vehicle, the earliest start of v its delivery allows (`link_floor` on a vehicle
+    other than the delivery's: its end plus the link gap; no delivery: the shift start)."""
+    if v not in day.links.delivery_of:
+        return shift_start
+    d, gap = day.links.delivery_of[v]
+    end, _ = day.ends[d]
+    return np.full(len(shift_start), end + gap, dtype=np.int64)
+
+
+def _route_drive_s(day: LeftoverDay, k: int, index: DayIndex | None, indexed: bool) -> int:
+    """The driving seconds of vehicle k's route on `day` (0: no route); kept in `index` for
+    the routes it indexed."""
+    if k not in day.routes:
+        return 0
+    if index is None or not indexed:
+        return _drive_s(day, day.routes[k])
+    if k not in index.drive_s:
+        index.drive_s[k] = _drive_s(day, day.routes[k])
+    return index.drive_s[k]
 
 
 def _drive_s(day: LeftoverDay, route: RouteSchedule) -> int:

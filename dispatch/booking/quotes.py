@@ -31,9 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from dispatch.booking.day_quote import QuoteDay
+from dispatch.booking.day_quote import QuoteDay, Screenings
 from dispatch.booking.insertion import Insertion
 from dispatch.booking.order import check_order_jobs
+from dispatch.booking.prepared import PreparedDay
 from dispatch.booking.slots import Slot, SlotGrid
 from dispatch.booking.tentative import TentativeRoutes
 from dispatch.day_problem import DispatchProblem
@@ -45,8 +46,9 @@ from dispatch.service_time import estimate_minutes
 
 #: options marked `recommended` by default
 RECOMMEND = 3
-#: a day as the quote reads it: its problem (stored jobs, crews, depots) and tentative routes
-DayInput = tuple[DispatchProblem, TentativeRoutes]
+#: a day as the quote reads it: its problem (stored jobs, crews, depots) and tentative routes,
+#: or those prepared once for many quotes (`dispatch.booking.prepared`)
+DayInput = tuple[DispatchProblem, TentativeRoutes] | PreparedDay
 
 
 @dataclass(frozen=True)
@@ -122,29 +124,31 @@ def quote_order(
     grid's `days` (each day's problem and tentative routes), slots starting `grid.lead_minutes`
     after `now` (or after the order's confirmation, if later)."""
     order = check_order_jobs(jobs)
-    _check_region(order, days)
+    prepared = _prepared(days)
+    _check_region(order, prepared)
     after = max(now, order[0].confirmed_at)
-    slots: dict[date, list[Slot]] = {d: [] for d in sorted(days)}
-    for s in grid.offered(min(days), after):
+    slots: dict[date, list[Slot]] = {d: [] for d in sorted(prepared)}
+    for s in grid.offered(min(prepared), after):
         if s.day in slots:
             slots[s.day].append(s)
     notes: list[str] = []
     options: list[QuoteOption] = []
+    memo: Screenings = {}  # the order's screenings, shared by days that read the same
     if len(order) == 1:
         for day, day_slots in slots.items():
             if not day_slots:
                 continue
-            qd = _quote_day(days[day], order, grid, day, notes)
+            qd = _quote_day(prepared[day], order, grid, day, notes, memo)
             for s in day_slots:
                 offer = _offer(qd, order[0], s, qd.place(order[0].id, s))
                 if offer is not None:
                     options.append(QuoteOption((offer,)))
     else:
-        options = _pair_options(order, days, slots, grid, notes)
+        options = _pair_options(order, prepared, slots, grid, notes, memo)
     options.sort(key=lambda o: o.slots)
     loads = [
-        DayLoad(d, len(p.jobs), t.placed, tuple(sorted(t.unplaced)))
-        for d, (p, t) in sorted(days.items())
+        DayLoad(d, len(p.problem.jobs), p.tentative.placed, tuple(sorted(p.tentative.unplaced)))
+        for d, p in sorted(prepared.items())
     ]
     return Quote(_recommend(options, recommend), notes, loads)
 
@@ -155,27 +159,33 @@ def check_option(
     """The option of `slots` (one per job, delivery first) on the days as they are now, or
     None when it no longer fits: what a booking checks before it takes a quoted slot."""
     order = check_order_jobs(jobs)
-    _check_region(order, days)
-    if len(slots) != len(order) or any(s.day not in days for s in slots):
+    prepared = _prepared(days)
+    _check_region(order, prepared)
+    if len(slots) != len(order) or any(s.day not in prepared for s in slots):
         return None
     if len(order) == 1 or slots[0].day != slots[1].day:
         offers = []
         for job, s in zip(order, slots, strict=True):
-            qd = QuoteDay(*days[s.day], [job], _span(slots, s.day))
+            qd = prepared[s.day].quote_day([job], _span(slots, s.day))
             offer = _offer(qd, job, s, qd.place(job.id, s))
             if offer is None:
                 return None
             offers.append(offer)
         return QuoteOption(tuple(offers))
-    qd = QuoteDay(*days[slots[0].day], order, _span(slots, slots[0].day))
+    qd = prepared[slots[0].day].quote_day(order, _span(slots, slots[0].day))
     pair = _same_day_pair(qd, order, slots[0], slots[1])
     return QuoteOption(pair) if pair else None
 
 
-def _check_region(order: Sequence[Job], days: Mapping[date, DayInput]) -> None:
+def _prepared(days: Mapping[date, DayInput]) -> dict[date, PreparedDay]:
+    """Each day prepared for quoting (as it is, when it was prepared already)."""
+    return {d: x if isinstance(x, PreparedDay) else PreparedDay(*x) for d, x in days.items()}
+
+
+def _check_region(order: Sequence[Job], days: Mapping[date, PreparedDay]) -> None:
     if not days:
         raise InputError("quote", "days", "at least one day to quote")
-    policies = next(iter(days.values()))[0].promises.policies
+    policies = next(iter(days.values())).problem.promises.policies
     region = order[0].region
     if region not in policies:
         known = ", ".join(sorted(policies))
@@ -189,9 +199,14 @@ def _span(slots: Sequence[Slot], day: date) -> Slot:
 
 
 def _quote_day(
-    day_input: DayInput, jobs: Sequence[Job], grid: SlotGrid, day: date, notes: list[str]
+    prepared: PreparedDay,
+    jobs: Sequence[Job],
+    grid: SlotGrid,
+    day: date,
+    notes: list[str],
+    memo: Screenings,
 ) -> QuoteDay:
-    qd = QuoteDay(*day_input, jobs, grid.day_span(day))
+    qd = prepared.quote_day(jobs, grid.day_span(day), memo)
     for job in jobs:
         if job.id in qd.refused:
             note = f"{job.kind.value} on {day.isoformat()}: {qd.refused[job.id]}"
@@ -261,10 +276,11 @@ def _same_day_pair(
 
 def _pair_options(
     order: Sequence[Job],
-    days: Mapping[date, DayInput],
+    days: Mapping[date, PreparedDay],
     slots: Mapping[date, list[Slot]],
     grid: SlotGrid,
     notes: list[str],
+    memo: Screenings,
 ) -> list[QuoteOption]:
     """Options of a delivery and its installation: same-day pairs, and pairs over days."""
     delivery, installation = order
@@ -275,7 +291,7 @@ def _pair_options(
     for day, day_slots in slots.items():
         if not day_slots:
             continue
-        qd = _quote_day(days[day], order, grid, day, notes)
+        qd = _quote_day(days[day], order, grid, day, notes, memo)
         gap = qd.problem.link_gap_minutes
         for d in day_slots:
             placed = qd.place(delivery.id, d)
@@ -291,7 +307,7 @@ def _pair_options(
                     if i_offer is not None:
                         options.append(QuoteOption((d_offer, i_offer)))
         if day != first_day:
-            qi = _quote_day(days[day], [installation], grid, day, notes)
+            qi = _quote_day(days[day], [installation], grid, day, notes, memo)
             tried = [_offer(qi, installation, s, qi.place(installation.id, s)) for s in day_slots]
             alone_i[day] = [o for o in tried if o is not None]
     for d_offer in alone_d:

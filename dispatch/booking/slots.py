@@ -5,6 +5,9 @@ A slot is the window the crew promises to *start* work in (as every job window i
 08-10, 10-12, 12-14, 14-16 and 16-18, offered for today and tomorrow; a slot is offered only
 when it starts at least `lead_minutes` after the moment of the quote (a crew already on its
 way cannot be promised a door it has not heard of).
+
+A service sets its own slots as text (`FIELDROUTE_QUOTE_SLOTS`, `api.quote_config`):
+`08:00-10:00,10:00-12:00,...`, every slot as long as the others (`grid_from_spec`).
 """
 
 from __future__ import annotations
@@ -88,3 +91,37 @@ class SlotGrid:
 
 def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
+
+
+#: the default grid as text (`grid_from_spec`)
+DEFAULT_SPEC = "08:00-10:00,10:00-12:00,12:00-14:00,14:00-16:00,16:00-18:00"
+
+
+def grid_from_spec(spec: str, lead_minutes: int = 60, days: int = 2) -> SlotGrid:
+    """The grid of `08:00-10:00,10:00-12:00,...`: each slot `HH:MM-HH:MM`, comma-separated,
+    all of one length, none overlapping another. `InputError` naming what is wrong."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise InputError("slot grid", "slots", "at least one slot, like 08:00-10:00")
+    starts, lengths = [], []
+    for part in parts:
+        first, sep, last = part.partition("-")
+        try:
+            a, b = time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
+        except ValueError:
+            a = b = time(0, 0, 1)  # not a slot: refused below
+        if not sep or a.second or b.second or a.microsecond or b.microsecond:
+            raise InputError("slot grid", "slots", f"{part!r} is not a slot like 08:00-10:00")
+        minutes = _minutes(b) - _minutes(a) if b != time(0) else 24 * 60 - _minutes(a)
+        if minutes <= 0:
+            raise InputError("slot grid", "slots", f"{part!r} ends before it starts")
+        starts.append(a)
+        lengths.append(minutes)
+    if len(set(lengths)) > 1:
+        raise InputError(
+            "slot grid",
+            "slots",
+            f"every slot must be as long as the first ({lengths[0]} min); "
+            + ", ".join(f"{p} is {m} min" for p, m in zip(parts, lengths, strict=True)),
+        )
+    return SlotGrid(tuple(starts), lengths[0], days, lead_minutes)

@@ -2,7 +2,8 @@
 
 **What it is.** The jobs already stored for the region and day (booked through quotes or
 entered otherwise) placed by the planner's own last pass, `dispatch.planning.leftovers.
-settle_leftovers`, started from empty routes: the jobs most urgent first, each on the
+settle_leftovers`, started from empty routes (run by `dispatch.booking.greedy`, which gives
+the same routes in a fraction of the time): the jobs most urgent first, each on the
 eligible crew and at the position that adds the fewest metres and breaks no rule (windows,
 shifts, lunches, loads, job limits, a delivery before its installation), timed with the real
 travel times (`RoutedDay`). It is the planner's greedy insertion, not its solve.
@@ -27,11 +28,13 @@ a day with the quoted order's jobs added (`dispatch.booking.day_quote`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dispatch.booking.greedy import settle_from_empty
 from dispatch.day_problem import DispatchProblem
 from dispatch.planning.feasibility import screen
-from dispatch.planning.leftovers import settle_leftovers
+from dispatch.planning.leftovers import Settled, settle_leftovers
 from dispatch.planning.routed_day import RoutedDay, routed_day
 
 
@@ -56,11 +59,16 @@ class TentativeRoutes:
         return TentativeRoutes({**self.routes, crew_id: (jobs, lunch_after)}, self.unplaced)
 
 
-def tentative_routes(problem: DispatchProblem, routed: RoutedDay | None = None) -> TentativeRoutes:
-    """The greedy day of `problem`'s jobs on its crews (`routed`: the day already translated)."""
+def tentative_routes(
+    problem: DispatchProblem, routed: RoutedDay | None = None, *, fast: bool = True
+) -> TentativeRoutes:
+    """The greedy day of `problem`'s jobs on its crews (`routed`: the day already translated).
+    `fast=False`: placed by `settle_leftovers` itself (`dispatch.booking.greedy` places the
+    same routes faster; the tests compare the two)."""
     routed = routed or routed_day(problem, lazy=True)
     screening = screen(problem, routed.travel)
-    settled = settle_leftovers(routed, [], [], screening.eligible)
+    settle = settle_from_empty if fast else _settle_from_empty_slowly
+    settled = settle(routed, screening.eligible)
     routes: dict[str, tuple[tuple[str, ...], int | None]] = {}
     placed: set[str] = set()
     for r in settled.routes:
@@ -77,3 +85,7 @@ def tentative_routes(problem: DispatchProblem, routed: RoutedDay | None = None) 
         if job.id not in placed and job.id not in unplaced:
             unplaced[job.id] = "no_capacity_left: the greedy day found no room for it"
     return TentativeRoutes(routes, unplaced)
+
+
+def _settle_from_empty_slowly(routed: RoutedDay, eligible: Mapping[str, list[int]]) -> Settled:
+    return settle_leftovers(routed, [], [], eligible)

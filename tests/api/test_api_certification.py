@@ -56,3 +56,26 @@ def test_the_service_rule_is_in_the_plans_snapshot(settings: Settings):
 def test_a_bad_rule_is_refused_at_start():
     with pytest.raises(ValueError, match="not a job kind"):
         Settings(certification="install=80")
+
+
+def test_quotes_honour_the_rule(settings: Settings, monkeypatch):
+    """A repair no crew is certified for (rule 100: the demo's best is 95) gets no slot; the
+    same order without the rule does."""
+    from datetime import datetime, time
+
+    order = {
+        "lon": 121.46, "lat": 31.23, "jobs": [{"kind": "repair", "service_minutes": 30}],
+        "days": 1, "first_day": DEMO_DAY.isoformat(),
+    }  # fmt: skip
+    morning = datetime.combine(DEMO_DAY, time(6, 0))
+    monkeypatch.setattr(Settings, "now", lambda self: morning)
+    found = {}
+    for rule in ("", "repair=100"):
+        ruled = settings.model_copy(update={"certification": rule})
+        with TestClient(create_app(ruled)) as client:
+            if rule == "":
+                seed_demo(client.app.state.ctx.sessions, morning, day=DEMO_DAY, jobs=30)
+            r = client.post("/quotes", json=order, headers=bearer(ruled, "dispatcher"))
+            assert r.status_code == 201, r.text
+            found[rule] = len(r.json()["options"])
+    assert found[""] > 0 and found["repair=100"] == 0

@@ -21,7 +21,7 @@ from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, OFFICE, Principal, check_region
 from api.services.audit import record_audit
 from api.services.errors import Conflict
-from api.services.job_rows import get_job, job_out
+from api.services.job_rows import get_job, job_out, lock_days
 from api.services.job_schemas import JobOut, WindowIn
 from api.services.outbox import set_job_status
 from api.storage.models import JobRow
@@ -143,7 +143,9 @@ def create_job(
     (job,) = with_zones(records_to_wgs84([job], coords), load_zones(session))
     if session.get(JobRow, job.id) is not None:
         raise Conflict(f"job {job.id!r} already exists", field="id")
-    row = new_job_row(job, ctx.settings.now(), fault=body.fault)
+    now = ctx.settings.now()
+    lock_days(session, [(job.region, job.day)], now)  # a booking never oversells its day
+    row = new_job_row(job, now, fault=body.fault)
     session.add(row)
     session.commit()
     return job_out(row, principal)
@@ -188,6 +190,7 @@ async def import_jobs(
         )
     jobs = with_zones(records_to_wgs84(jobs, coords), load_zones(session))
     now = ctx.settings.now()
+    lock_days(session, {(j.region, j.day) for j in jobs}, now)  # as bookings do (quotes)
     session.add_all(new_job_row(j, now) for j in jobs)
     record_audit(
         session, principal, "jobs_imported", now, details={"count": len(jobs), "file": suffix}

@@ -22,6 +22,7 @@ from api.http.auth import require
 from api.http.deps import CtxDep, SessionDep
 from api.principals import BOOKING, Principal
 from api.services.bookings import book
+from api.services.problem_builder import DayRules
 from api.services.quote_schemas import BookingOut, QuoteOut
 from api.services.quotes import GRID, create_quote, first_day_of
 from api.storage.types import Day, Ident, Lat, Lon, Moment, Text, within
@@ -141,6 +142,8 @@ def post_quote(
         now=now,
         principal=principal,
         travel=s.travel_for(order.region),
+        grid=s.quote_grid(),
+        rules=DayRules.of(s),  # certification and callbacks, as the day's plan has them
     )
 
 
@@ -175,4 +178,5 @@ def post_booking(
         now=s.now(),
         principal=principal,
         travel_for=s.travel_for,
+        rules=DayRules.of(s),
     )
