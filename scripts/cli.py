@@ -287,7 +287,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         from scripts.horizon_cli import horizon_lines
 
         print("\n".join(horizon_lines(horizon)))
-        written += ", horizon.json, day-2/ .. " + f"day-{args.days}/"
+        later = "day-2/" if args.days == 2 else f"day-2/ .. day-{args.days}/"
+        written += f", horizon.json, {later}"
     print(f"written: {args.out / 'plan.json'}, {written}")
     if plan.stats.get("unsolved_groups") and not args.allow_unsolved:
         for warning in plan.warnings:
