@@ -220,7 +220,10 @@ def complete(page, job_id: str, photo: bytes, screenshot: str = "") -> None:
         shot(page, screenshot, full_page=True)
     form.get_by_role("button", name="Confirm completed").click()
     card(page, job_id).wait_for()  # back on the list
-    assert card(page, job_id).get_attribute("data-status") == "completed"
+    # the card takes the report's status once the phone's store has it (asynchronous)
+    page.locator(f'.stop-card[data-job="{job_id}"][data-status="completed"]').wait_for(
+        timeout=10_000
+    )
 
 
 def events_of(live: LiveService, job_id: str, headers: dict[str, str]) -> list[dict]:

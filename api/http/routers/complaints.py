@@ -11,9 +11,9 @@ bound to regions see and change only theirs.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -36,6 +36,8 @@ from api.storage.types import Day, Ident, LongText, Moment
 from dispatch.running.complaints import ANSWER_HOURS
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
+#: a complaint's id in a path: a positive database INTEGER (a larger one is a 422, not a 500)
+ComplaintId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ONE_DAY = timedelta(days=1)
 
 Channel = Literal["phone", "app", "store", "web", "other"]
@@ -117,6 +119,7 @@ def complaint_out(row: ComplaintRow, now: datetime, principal: Principal) -> Com
     "",
     status_code=201,
     response_model=ComplaintOut,
+    responses={404: {"description": "No such job"}},
     summary=f"Record a complaint (first answer due within {ANSWER_HOURS} h)",
 )
 def create_complaint(
@@ -192,7 +195,7 @@ def list_complaints(
 
 @router.get("/{complaint_id}", response_model=ComplaintOut, summary="One complaint")
 def read_complaint(
-    complaint_id: int,
+    complaint_id: ComplaintId,
     ctx: CtxDep,
     session: SessionDep,
     principal: Principal = Depends(require(*ANY_OFFICE)),
@@ -209,7 +212,7 @@ def read_complaint(
     description="409 when it is closed or already answered.",
 )
 def answer(
-    complaint_id: int,
+    complaint_id: ComplaintId,
     body: AnswerIn,
     ctx: CtxDep,
     session: SessionDep,
@@ -228,7 +231,7 @@ def answer(
     summary="Close with the resolution (after the first answer)",
 )
 def close(
-    complaint_id: int,
+    complaint_id: ComplaintId,
     body: CloseIn,
     ctx: CtxDep,
     session: SessionDep,
