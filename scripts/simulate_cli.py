@@ -8,6 +8,12 @@
         [--recommend]                 search the fewest temporary crews per week holding
                                       --target (default 0.95) through the peak
         [--target 0.95] [--rounds 5]
+        [--target-clock planning|customer]   the clock the target is judged on
+        [--levers]                    search levers beyond hiring too (evening shifts,
+                                      next-morning installation slots, specialist hires):
+                                      a hiring search per lever option, the cheapest plan
+                                      that holds the target (dispatch.season.levers)
+        [--lever-options "hiring only,next-morning slots"]   search only these options
         [--time-limit 8] [--solution-limit N]   the planner's limits per day
         [--workers 0]                 Dask local worker processes (0: one per core)
         [--scheduler tcp://host:8786] an existing Dask cluster instead
@@ -53,11 +59,22 @@ def add_simulate_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recommend", action="store_true", help="search the staffing plan")
     p.add_argument("--target", type=float, help="24 h installation share to hold (0.95)")
     p.add_argument("--rounds", type=int, default=5, help="search rounds for --recommend")
+    p.add_argument(
+        "--target-clock",
+        choices=["planning", "customer"],
+        help="clock of the target: planning (default) or customer (calendar hours)",
+    )
+    p.add_argument(
+        "--levers",
+        action="store_true",
+        help="with --recommend: also search evening shifts, next-morning slots, specialists",
+    )
     p.add_argument("--time-limit", type=float, help="planner seconds per day (default 8)")
     p.add_argument("--solution-limit", type=int, help="planner solutions per solve")
     p.add_argument("--workers", type=int, default=0, help="Dask local workers (0: per core)")
     p.add_argument("--scheduler", default="", help="address of an existing Dask scheduler")
     p.add_argument("--serial", action="store_true", help="run everything in this process")
+    p.add_argument("--lever-options", help="with --levers: option names, comma-separated")
     p.set_defaults(run=cmd_simulate)
 
 
@@ -75,6 +92,7 @@ def _settings(args: argparse.Namespace) -> SeasonSettings:
         "start": args.start,
         "scale": args.scale,
         "target_share": args.target,
+        "target_clock": args.target_clock,
     }
     overrides = {k: v for k, v in top.items() if v is not None}
     planner = {"time_limit_s": args.time_limit, "solution_limit": args.solution_limit}
@@ -116,6 +134,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise InputError(ARGS, "--replications", "must be >= 1")
     if args.rounds < 1:
         raise InputError(ARGS, "--rounds", "must be >= 1")
+    if args.levers and not args.recommend:
+        raise InputError(ARGS, "--levers", "goes with --recommend")
+    if args.lever_options and not args.levers:
+        raise InputError(ARGS, "--lever-options", "goes with --levers")
     settings = _settings(args)
     city = _city(args, settings)
     cluster = Cluster.from_options(
@@ -134,17 +156,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         bar = "#" * filled + "." * (30 - filled)
         print(f"[{bar}] {done}/{total} {elapsed:6.0f}s {message}", file=sys.stderr, flush=True)
 
+    def say(message: str) -> None:
+        print(
+            f"[recommend] {time.monotonic() - started:6.0f}s {message}", file=sys.stderr, flush=True
+        )
+
     recommendation = None
-    if args.recommend:
+    if args.recommend and args.levers:
+        from dispatch.season.levers import options_named, recommend_with_levers
+
+        recommendation, results = recommend_with_levers(
+            settings,
+            city,
+            args.replications,
+            cluster,
+            max_rounds=args.rounds,
+            progress=say,
+            options=options_named(args.lever_options),
+        )
+    elif args.recommend:
         rec, results = recommend_capacity(
             settings,
             city,
             args.replications,
             cluster,
             max_rounds=args.rounds,
-            progress=lambda m: print(
-                f"[recommend] {time.monotonic() - started:6.0f}s {m}", file=sys.stderr, flush=True
-            ),
+            progress=say,
         )
         recommendation = rec.as_dict()
     else:

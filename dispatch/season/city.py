@@ -61,6 +61,11 @@ TEMP_TEMPLATE = Crew(
 )
 
 
+#: the skills a specialist temporary team adds to the template's (`dispatch.season.shifts`):
+#: what water heaters, cabinet units and TV mounts need beyond an AC installer's skills
+SPECIALIST_SKILLS = frozenset({"electrical", "plumbing", "tv_mount"})
+
+
 @dataclass(frozen=True, eq=False)
 class SeasonCity:
     name: str
@@ -141,10 +146,17 @@ class SeasonCity:
         extra = {"electrical"} if k % 5 == 1 else set()
         return frozenset(self.temp_template.skills | extra)
 
-    def temp_can_do(self, job: Job) -> bool:
+    def temp_can_do(self, job: Job, specialists: bool = False) -> bool:
         """Could some temporary crew do this job? The `electrical` variant (crew 1) holds
-        every skill the others do, so it answers for all of them."""
-        return dataclasses.replace(self.temp_template, skills=self._temp_skills(1)).can_do(job)
+        every skill the others do, so it answers for all of them; with `specialists` hired
+        (`crews.temp_specialist_share` > 0), a three-person team with `SPECIALIST_SKILLS`
+        answers."""
+        widest = dataclasses.replace(self.temp_template, skills=self._temp_skills(1))
+        if specialists:
+            widest = dataclasses.replace(
+                widest, people=max(3, widest.people), skills=widest.skills | SPECIALIST_SKILLS
+            )
+        return widest.can_do(job)
 
 
 def _km2(a: Depot, b: Depot) -> float:

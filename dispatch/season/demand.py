@@ -10,9 +10,26 @@
   is written out in docs/season.md.
 * **Arrivals** through the day follow the hourly profile. An order confirmed before the plan
   time (07:00) books a slot that day; one confirmed between 07:00 and the same-day cut-off
-  (14:00) is served the same day, from two hours after the order (standing for intraday
+  (17:00) is served the same day, from two hours after the order (standing for intraday
   re-planning); later orders book a slot the next day. A job carried over past its first
   day is re-booked on a wide window (`carried_slot`): the customer takes any time.
+* **Installation slots** (`demand.install_slot_policy`). "same_day" (the default): a
+  same-day order's installation follows its delivery the same afternoon, in a window from
+  the delivery's until `install_until_hour` (19:00). "next_morning": the delivery stays
+  today, and the installation is booked at order time on the next day, in the window
+  `next_morning_window` gives: from 09:00 until the installation's estimated duration and
+  half an hour (at least two hours, `NEXT_MORNING_WORK`) before the 24 h promise ends on the
+  customer's clock, so an installation started by its window's end ends inside the promise.
+  An order whose window would be shorter than an hour (confirmed before about 12:00, or a
+  long multi-unit job) keeps the same-day installation. Orders booked for a later day
+  (before 07:00, after the cut-off) are unchanged: their delivery slot is chosen to leave
+  room for both.
+* **Installation deadlines** (`demand.install_deadline_clock`). "planning" (the default):
+  the region's policy, on service hours (an order after 18:00 counts from 08:00 next
+  morning). "customer": the earlier of that and the promise's end on the customer's clock
+  (`install_deadline`), so the planner (and the delivery slot booked with an installation)
+  works to what the customer was promised; the planning clock's shares then count against
+  that deadline too.
 * **Product mix** moves from the normal mix to the peak mix with the AC intensity (0 on a
   normal day, 1 on the plateau): each order draws from the peak mix with that probability.
   A sale is a delivery and, for products that get installed (`dispatch.products`), a linked
@@ -38,9 +55,11 @@ from dispatch.products import (
     size_variant,
     skills_people,
 )
+from dispatch.promise_clocks import CUSTOMER_CLOCK, promise_hours
 from dispatch.promises import default_policies
 from dispatch.season.city import SLOTS, SeasonCity
 from dispatch.season.settings import DemandSettings, SeasonSettings
+from dispatch.service_time import estimate_minutes
 
 PLAN_MINUTE = 7 * 60  # the daily plan runs at 07:00
 INSTALL_UNTIL = 19 * 60
@@ -48,6 +67,11 @@ LAST_LINKED_SLOT = 15 * 60  # latest delivery slot start offered with same-day i
 #: delivery, link gap and installation, minutes: a linked slot must leave this much time
 LINKED_WORK_MINUTES = 200
 WIDE = (9 * 60, 18 * 60)
+#: a next-morning installation window opens at the first slot (09:00) and closes this many
+#: minutes before the promise ends: an installation started by then ends inside it
+NEXT_MORNING_WORK = 120
+#: the shortest next-morning window worth booking; earlier orders keep the same-day slot
+NEXT_MORNING_MIN_WINDOW = 60
 VIP_SHARE = 0.05
 _POLICIES = default_policies()
 
@@ -102,10 +126,35 @@ class NewJob:
     release_day: int
 
 
-def carried_slot(kind: JobKind) -> tuple[int, int]:
+def carried_slot(kind: JobKind, install_until: int = INSTALL_UNTIL) -> tuple[int, int]:
     """The window of a job carried over from an earlier day: the customer, called to re-book,
-    takes any time of the day (repairs until 18:00, other work until 19:00)."""
-    return WIDE if kind is JobKind.REPAIR else (WIDE[0], INSTALL_UNTIL)
+    takes any time of the day (repairs until 18:00, installations until `install_until`,
+    other work until 19:00)."""
+    if kind is JobKind.REPAIR:
+        return WIDE
+    return (WIDE[0], install_until if kind is JobKind.INSTALLATION else INSTALL_UNTIL)
+
+
+def next_morning_window(
+    confirmed_at: datetime, region: str, work_minutes: int = NEXT_MORNING_WORK
+) -> tuple[int, int] | None:
+    """The next day's installation window booked at order time (module doc), in minutes of
+    the next day; None when it would be shorter than `NEXT_MORNING_MIN_WINDOW`.
+
+    It closes `work_minutes` (the installation's estimated duration and half an hour, at
+    least `NEXT_MORNING_WORK`) before the promise ends on the customer's clock (calendar
+    hours from the order), or at 19:00 when the promise runs past the next day (rural).
+    """
+    hours = promise_hours(JobKind.INSTALLATION, region)
+    if hours is None:
+        return None
+    due = CUSTOMER_CLOCK.deadline(confirmed_at, hours)
+    next_day = datetime.combine(confirmed_at.date() + timedelta(days=1), time(0))
+    due_min = (due - next_day).total_seconds() / 60
+    end = int(min(INSTALL_UNTIL, due_min - work_minutes))
+    if end - WIDE[0] < NEXT_MORNING_MIN_WINDOW:
+        return None
+    return (WIDE[0], end)
 
 
 def windows_on(slot: tuple[int, int], day: date) -> tuple[TimeWindow, ...]:
@@ -140,6 +189,11 @@ def orders_of_day(
     start = s.start + timedelta(days=day)
     midnight = datetime.combine(start, time(0))
     cutoff = d.same_day_cutoff_hour * 60
+    booking = Booking(
+        d.install_until_hour * 60,
+        d.install_slot_policy == "next_morning",
+        d.install_deadline_clock == "customer",
+    )
     orders = []
     for number, i in enumerate(order, start=1):
         group = groups[i]
@@ -161,9 +215,19 @@ def orders_of_day(
                 release,
                 s.start + timedelta(days=release),
                 _same_day_start(conf_min) if same_day else None,
+                booking,
             )
         )
     return orders
+
+
+@dataclass(frozen=True)
+class Booking:
+    """How installations are booked (`demand.install_until_hour`, `install_slot_policy`)."""
+
+    install_until: int = INSTALL_UNTIL  # minutes of the day: the latest installation start
+    next_morning: bool = False
+    customer_deadlines: bool = False  # installations planned to the customer's clock
 
 
 def _drawer(group: str, peak: bool):
@@ -194,6 +258,7 @@ def _order_jobs(
     release: int,
     release_date: date,
     same_day_start: int | None,
+    booking: Booking = Booking(),
 ) -> list[NewJob]:
     sites = city.sites
     rural = bool(sites.rural[site])
@@ -211,32 +276,32 @@ def _order_jobs(
     size = (0.9 + 0.2 * u[7]) * quantity
     goods = (round(GOODS[cat][0] * fv * size, 1), round(GOODS[cat][1] * fw * size, 1))
     slot = (int(sites.slot_start[site]), int(sites.slot_end[site]))
-    todo: list[tuple[JobKind, str, tuple[int, int]]] = []
+    # (kind, id suffix, window, days after the order's release day)
+    todo: list[tuple[JobKind, str, tuple[int, int], int]] = []
     if group == "delivery":
-        if same_day_start is not None:
-            slot = (same_day_start, max(INSTALL_UNTIL, same_day_start + 60))
-        installs = u[9] < NEEDS_INSTALL[cat]
-        if installs and same_day_start is None:
-            slot = _linked_slot(slot, confirmed_at, region, release_date, u[5])
-        todo.append((JobKind.DELIVERY, "D", slot))
-        if installs:
-            todo.append((JobKind.INSTALLATION, "I", (slot[0], max(INSTALL_UNTIL, slot[0] + 60))))
+        installs = bool(u[9] < NEEDS_INSTALL[cat])
+        todo = _sale(
+            slot, same_day_start, installs, confirmed_at, region, release_date, u[5], booking
+        )
     elif group == "repair":
         if same_day_start is not None:
             slot = (same_day_start, max(WIDE[1], same_day_start + 60))
         elif u[5] < 0.3:
             slot = WIDE
-        todo.append((JobKind.REPAIR, "R", slot))
+        todo.append((JobKind.REPAIR, "R", slot, 0))
     else:
         if same_day_start is not None:
             slot = (same_day_start, max(INSTALL_UNTIL, same_day_start + 60))
         elif u[5] < 0.4:
             slot = WIDE
-        todo.append((JobKind.PICKUP, "P", slot))
+        todo.append((JobKind.PICKUP, "P", slot, 0))
     priority = Priority.VIP if u[3] < VIP_SHARE else Priority.NORMAL
     jobs = []
-    for kind, suffix, window in todo:
+    for kind, suffix, window, later in todo:
         skills, people = skills_people(kind, cat, floor, lift, u[8])
+        deadline = _POLICIES[region].deadline(kind, confirmed_at)
+        if kind is JobKind.INSTALLATION:
+            deadline = install_deadline(confirmed_at, region, booking.customer_deadlines)
         if big_tv and kind is not JobKind.REPAIR:
             people = max(people, 2)
         carries = kind in (JobKind.DELIVERY, JobKind.PICKUP)
@@ -246,7 +311,7 @@ def _order_jobs(
             order_id=order_id,
             confirmed_at=confirmed_at,
             location=GeoPoint(round(lon, 6), round(lat, 6)),
-            windows=windows_on(window, release_date),
+            windows=windows_on(window, release_date + timedelta(days=later)),
             category=cat,
             quantity=quantity,
             volume_l=goods[0] if carries else 0.0,
@@ -258,22 +323,82 @@ def _order_jobs(
             priority=priority,
             region=region,
             zone=sites.zone[site],
-            deadline=_POLICIES[region].deadline(kind, confirmed_at),
+            deadline=deadline,
         )
-        jobs.append(NewJob(job, window, release))
+        if later:  # booked next morning: leave the installation's own duration before the end
+            window, later = _fit_next_morning(job, todo[0][2], booking)
+            job = replace(job, windows=windows_on(window, release_date + timedelta(days=later)))
+        jobs.append(NewJob(job, window, release + later))
     return jobs
 
 
-def _linked_slot(
-    slot: tuple[int, int], confirmed_at: datetime, region: str, day: date, u: float
-) -> tuple[int, int]:
+def _sale(
+    slot: tuple[int, int],
+    same_day_start: int | None,
+    installs: bool,
+    confirmed_at: datetime,
+    region: str,
+    release_date: date,
+    u: float,
+    booking: Booking,
+) -> list[tuple[JobKind, str, tuple[int, int], int]]:
+    """A sale's jobs as (kind, id suffix, window, days after the release day): the delivery
+    and, when the product is installed, its installation (module doc, installation slots)."""
+    if same_day_start is not None:
+        slot = (same_day_start, max(INSTALL_UNTIL, same_day_start + 60))
+    elif installs:
+        due = install_deadline(confirmed_at, region, booking.customer_deadlines)
+        slot = _linked_slot(slot, due, release_date, u)
+    todo = [(JobKind.DELIVERY, "D", slot, 0)]
+    if not installs:
+        return todo
+    booked = None
+    if booking.next_morning and same_day_start is not None:
+        booked = next_morning_window(confirmed_at, region)
+    if booked is not None:
+        todo.append((JobKind.INSTALLATION, "I", booked, 1))
+    else:
+        todo.append((JobKind.INSTALLATION, "I", _after_delivery(slot, booking), 0))
+    return todo
+
+
+def _after_delivery(delivery: tuple[int, int], booking: Booking) -> tuple[int, int]:
+    """A same-day installation's window: from its delivery's start to the latest visit."""
+    return (delivery[0], max(booking.install_until, delivery[0] + 60))
+
+
+def _fit_next_morning(
+    job: Job, delivery: tuple[int, int], booking: Booking
+) -> tuple[tuple[int, int], int]:
+    """A next-morning installation's window with its own estimated duration and half an hour
+    left before the promise ends, and 1 (the next day); or, when that leaves no hour, the
+    same-day window after its delivery and 0."""
+    work = max(NEXT_MORNING_WORK, estimate_minutes(job) + 30)
+    fits = next_morning_window(job.confirmed_at, job.region, work)
+    if fits is None:
+        return _after_delivery(delivery, booking), 0
+    return fits, 1
+
+
+def install_deadline(confirmed_at: datetime, region: str, customer: bool) -> datetime:
+    """An installation's deadline: the region's policy (the planning clock: an order after
+    18:00 counts from 08:00), or with `customer` (`demand.install_deadline_clock`) the
+    earlier of that and the promise's end on the customer's clock (calendar hours from the
+    order), so the planner plans to what the customer was promised."""
+    deadline = _POLICIES[region].deadline(JobKind.INSTALLATION, confirmed_at)
+    hours = promise_hours(JobKind.INSTALLATION, region)
+    if customer and hours is not None:
+        deadline = min(deadline, CUSTOMER_CLOCK.deadline(confirmed_at, hours))
+    return deadline
+
+
+def _linked_slot(slot: tuple[int, int], due: datetime, day: date, u: float) -> tuple[int, int]:
     """The delivery slot booked with an installation: one that leaves time for both.
 
     It starts by `LAST_LINKED_SLOT` and early enough that the delivery, the link gap and an
-    installation (`LINKED_WORK_MINUTES`) end within the installation's promise; the site's
-    own slot when it qualifies, else one of those drawn with `u`, else the earliest slot.
+    installation (`LINKED_WORK_MINUTES`) end within the installation's promise (`due`); the
+    site's own slot when it qualifies, else one of those drawn with `u`, else the earliest.
     """
-    due = _POLICIES[region].deadline(JobKind.INSTALLATION, confirmed_at)
     due_min = (due - datetime.combine(day, time(0))).total_seconds() / 60
     latest = min(LAST_LINKED_SLOT, due_min - LINKED_WORK_MINUTES)
     if slot[0] <= latest:

@@ -14,6 +14,10 @@ Definitions (the service's, docs/service-metrics.md, applied to simulated jobs):
   (service hours: an order after 18:00 counts from 08:00). The `..._customer` keys are on the
   **customer's clock**: done within the promise hours of the order in calendar hours. The
   capacity recommendation is judged on the planning clock.
+* **Late installations by booking** (`late_installs_<booking>` and `..._customer` per day
+  and week, counted on their due day): "same_day" (a same-day order's installation after
+  its delivery), "next_morning" (booked on the next morning at order time), "booked" (an
+  order for a later day, before 07:00 or after the same-day cut-off).
 * **Install waiting time**: hours from the order to the installation's end, by completion day.
 * **Utilisation**: driving and working time over shift time, crews on duty; for the season,
   both summed over its days (a day with more shift hours weighs more, as in the service
@@ -25,7 +29,10 @@ Definitions (the service's, docs/service-metrics.md, applied to simulated jobs):
   last `followup_max_age_days` of the season may still be called after it ends).
 * **Cost** (CNY): own crews' shift hours at their hourly cost (sick crews are paid too),
   temporary crews' daily cost and one onboarding fee per hire, overtime at the overtime
-  factor, and kilometres at each crew's per-km cost.
+  factor, and kilometres at each crew's per-km cost. A crew on an evening shift or a
+  specialist temporary team costs its premium factor times its day rate
+  (`crews.evening_cost_factor`, `crews.temp_specialist_cost_factor`); `lever_cost_cny` is the
+  part of the cost those premiums add.
 """
 
 from __future__ import annotations
@@ -93,11 +100,12 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
             day_rows[day]["callbacks_opened"] += 1
             zone_rows[(day, zone)]["callbacks_opened"] += 1
     can_do: dict[tuple, bool] = {}
+    specialists = s.crews.temp_specialist_share > 0
 
     def temp_can_do(job) -> bool:  # cached: the check builds crews
         sig = (job.kind, job.skills, job.people)
         if sig not in can_do:
-            can_do[sig] = state.city.temp_can_do(job)
+            can_do[sig] = state.city.temp_can_do(job, specialists)
         return can_do[sig]
 
     for r in state.jobs.values():
@@ -133,9 +141,14 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
             row[f"{key}_due"] += 1
             row[f"{key}_on_time"] += on_time
             row[f"{key}_within_customer"] += customer
+        if key == "installs":
+            booked = booking_of(r, state.order_day[job.order_id], s.demand.same_day_cutoff_hour)
+            day_rows[due][f"late_installs_{booked}"] += not on_time
+            day_rows[due][f"late_installs_{booked}_customer"] += not customer
         if key == "installs" and not temp_can_do(job):
             day_rows[due]["own_only_installs_due"] += 1
             day_rows[due]["own_only_installs_on_time"] += on_time
+            day_rows[due]["own_only_installs_within_customer"] += customer
     for stats in state.crew_days:
         row = day_rows[stats.day]
         row["jobs_offered"] = stats.jobs_offered
@@ -150,6 +163,7 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
                 target["overtime_h"] += z.overtime_s / 3600
                 target["km"] += z.km
                 target["cost_cny"] += z.cost
+                target["lever_cost_cny"] += z.lever_cost
                 target["temp_jobs_done"] += z.temp_jobs
                 target["install_crews"] += z.install_crews
                 target["install_crew_jobs"] += z.install_crew_jobs
@@ -176,6 +190,21 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
     }
 
 
+#: how an installation was booked (`booking_of`), for the late installations' breakdown
+BOOKINGS = ("same_day", "next_morning", "booked")
+
+
+def booking_of(r: JobRecord, order_day: int, cutoff_hour: int) -> str:
+    """How an installation was booked: "same_day" (a same-day order's, after its delivery
+    the same afternoon), "next_morning" (a same-day order's, booked on the next morning,
+    `demand.install_slot_policy`), "booked" (an order for a later day: confirmed before
+    07:00 or after the same-day cut-off, its delivery slot chosen to leave room for both)."""
+    same_day_order = 7 <= r.job.confirmed_at.hour < cutoff_hour
+    if not same_day_order:
+        return "booked"
+    return "same_day" if r.release_day == order_day else "next_morning"
+
+
 def season_utilisation(day_rows: Sequence[Mapping[str, float]]) -> float | None:
     """Driving and working hours over shift hours of the crews on duty, each summed over the
     days (`worked_h`, `shift_h` of the raw day rows): the module doc's definition."""
@@ -188,19 +217,27 @@ def _share(on_time: float, due: float) -> float | None:
     return round(on_time / due, 4) if due else None
 
 
-def install_shares(due: int, on_time: int, own_due: int, own_on: int) -> dict[str, Any]:
-    """A period's installation figures, split by whether temporary crews can do them."""
-    return {
-        "installs_due": due,
-        "share_install_24h": _share(on_time, due),
+def install_shares(
+    due: int, on_time: int, own_due: int, own_on: int, suffix: str = ""
+) -> dict[str, Any]:
+    """A period's installation figures, split by whether temporary crews can do them.
+
+    `suffix` names the clock of `on_time` and `own_on` in the share keys: "" for the
+    planning clock, "_customer" for the customer's (then the counts of due jobs, the same
+    on both clocks, are left to the planning clock's call).
+    """
+    shares = {
+        f"share_install_24h{suffix}": _share(on_time, due),
         # installations no temporary crew can do (skills, people): the own fleet's
-        "own_only_installs_due": own_due,
-        "share_install_24h_own_only": _share(own_on, own_due),
+        f"share_install_24h_own_only{suffix}": _share(own_on, own_due),
         # the best the period could do with every other installation on time
-        "share_install_24h_ceiling": _share(due - own_due + own_on, due),
+        f"share_install_24h_ceiling{suffix}": _share(due - own_due + own_on, due),
         # the installations temporary crews can do: what hiring more of them moves
-        "share_install_24h_temp_capable": _share(on_time - own_on, due - own_due),
+        f"share_install_24h_temp_capable{suffix}": _share(on_time - own_on, due - own_due),
     }
+    if suffix:
+        return shares
+    return {"installs_due": due, "own_only_installs_due": own_due, **shares}
 
 
 def _finish_row(
@@ -215,6 +252,8 @@ def _finish_row(
         "callbacks_drawn", "followups_called", "temp_jobs_done", "install_crews",
         "install_crew_jobs", "own_only_installs_due", "own_only_installs_on_time",
         "deliveries_within_customer", "installs_within_customer",
+        "own_only_installs_within_customer",
+        *(f"late_installs_{b}{c}" for b in BOOKINGS for c in ("", "_customer")),
     ):  # fmt: skip
         out[key] = int(row.get(key, 0))
     out["share_delivery_12h"] = _share(row["deliveries_on_time"], row["deliveries_due"])
@@ -233,6 +272,7 @@ def _finish_row(
     out["callback_rate"] = _share(row["callbacks_drawn"], row["completed_install_repair"])
     out["followup_coverage"] = _share(row["followups_called"], row["jobs_done"])
     out["cost_cny"] = round(row.get("cost_cny", 0.0), 0)
+    out["lever_cost_cny"] = round(row.get("lever_cost_cny", 0.0), 0)
     return out
 
 
@@ -246,6 +286,7 @@ def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]
         d_on = sum(r["deliveries_on_time"] for r in rows)
         own_due = sum(r["own_only_installs_due"] for r in rows)
         own_on = sum(r["own_only_installs_on_time"] for r in rows)
+        own_cust = sum(r["own_only_installs_within_customer"] for r in rows)
         d_cust = sum(r["deliveries_within_customer"] for r in rows)
         i_cust = sum(r["installs_within_customer"] for r in rows)
         out.append(
@@ -257,9 +298,15 @@ def _weeks(days: list[dict[str, Any]], s: SeasonSettings) -> list[dict[str, Any]
                 "max_sales_level": max(r["sales_level"] for r in rows),
                 "temp_crews": max(r["temp_crews"] for r in rows),
                 **install_shares(due, on_time, own_due, own_on),
+                **install_shares(due, i_cust, own_due, own_cust, "_customer"),
                 "share_delivery_12h": _share(d_on, d_due),
-                "share_install_24h_customer": _share(i_cust, due),
                 "share_delivery_12h_customer": _share(d_cust, d_due),
+                # late installations by booking (`booking_of`), on both clocks
+                **{
+                    f"late_installs_{b}{c}": sum(r[f"late_installs_{b}{c}"] for r in rows)
+                    for b in BOOKINGS
+                    for c in ("", "_customer")
+                },
                 "backlog_end": rows[-1]["backlog"],
                 "cost_cny": sum(r["cost_cny"] for r in rows),
             }
@@ -342,5 +389,6 @@ def _summary(
         "overtime_h": round(total("overtime_h"), 1),
         "km": round(total("km"), 0),
         "cost_cny": round(total("cost_cny"), 0),
+        "lever_cost_cny": round(total("lever_cost_cny"), 0),
         "jobs_cancelled": ledger["jobs_cancelled"],
     }

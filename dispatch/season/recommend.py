@@ -2,8 +2,11 @@
 
 The target: in every week that overlaps the peak (ramp, plateau and decline), the mean over
 the seeded replications of the share of installations done within their promise is at
-least `target_share` (95 % by default). The spread (min and max over replications) is
-reported beside it.
+least `target_share` (95 % by default), on the clock `target_clock` names ("planning", the
+default: the planner's deadlines; "customer": calendar hours from the order,
+`dispatch.promise_clocks`). The spread (min and max over replications) is reported beside
+it. Levers other than hiring (evening shifts, next-morning installation slots, specialist
+teams) are searched around this search by `dispatch.season.levers`.
 
 The search runs whole seasons (the real planner every day), so it is economical:
 
@@ -91,10 +94,15 @@ class Recommendation:
     notes: list[str] = field(default_factory=list)
     #: every peak week held the target on the installations temporary crews can do
     met_for_temp_capable: bool = False
+    #: the clock the shares are on: "planning" or "customer" (`SeasonSettings.target_clock`)
+    target_clock: str = "planning"
+    #: the part of `cost_cny` that the crew levers' premiums add (evening shifts, specialists)
+    lever_cost_cny: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "target_share": self.target_share,
+            "target_clock": self.target_clock,
             "replications": self.replications,
             "met": self.met,
             "met_for_temp_capable": self.met_for_temp_capable,
@@ -103,6 +111,7 @@ class Recommendation:
             "temp_crew_days": self.temp_crew_days,
             "cost_cny": self.cost_cny,
             "extra_cost_cny": self.extra_cost_cny,
+            "lever_cost_cny": self.lever_cost_cny,
             "rounds": self.rounds,
             "notes": self.notes,
         }
@@ -116,6 +125,11 @@ def peak_weeks(s: SeasonSettings) -> list[int]:
     return sorted({day // 7 for day in range(max(0, first), last + 1)})
 
 
+def clock_suffix(s: SeasonSettings) -> str:
+    """The suffix of the week keys on the target's clock: "" (planning) or "_customer"."""
+    return "_customer" if s.target_clock == "customer" else ""
+
+
 def _week_shares(
     results: list[SeasonResult], week: int, key: str = "share_install_24h"
 ) -> list[float]:
@@ -127,23 +141,24 @@ def _mean(values: list[float]) -> float:
 
 
 def _judged(
-    results: list[SeasonResult], weeks: list[int], target: float
+    results: list[SeasonResult], weeks: list[int], target: float, clock: str = ""
 ) -> tuple[dict[int, float], dict[int, float], set[int]]:
     """Per week: the share the search judges, the installations due it is judged on, and the
-    weeks out of temporary crews' reach (module doc)."""
+    weeks out of temporary crews' reach (module doc); shares on the clock whose key suffix
+    is `clock` (`clock_suffix`)."""
     judged: dict[int, float] = {}
     due: dict[int, float] = {}
     beyond: set[int] = set()
     for w in weeks:
-        ceiling = _mean(_week_shares(results, w, "share_install_24h_ceiling"))
+        ceiling = _mean(_week_shares(results, w, f"share_install_24h_ceiling{clock}"))
         all_due = float(np.mean([r.weeks[w]["installs_due"] for r in results]))
         if ceiling < target:
             beyond.add(w)
-            judged[w] = _mean(_week_shares(results, w, "share_install_24h_temp_capable"))
+            judged[w] = _mean(_week_shares(results, w, f"share_install_24h_temp_capable{clock}"))
             own = float(np.mean([r.weeks[w].get("own_only_installs_due", 0) for r in results]))
             due[w] = all_due - own
         else:
-            judged[w] = _mean(_week_shares(results, w))
+            judged[w] = _mean(_week_shares(results, w, f"share_install_24h{clock}"))
             due[w] = all_due
     return judged, due, beyond
 
@@ -172,6 +187,7 @@ def recommend_capacity(  # noqa: PLR0915 - the capacity search's round loop; spl
     """Search the staffing plan (module doc); returns it and the replications that back it."""
     say = progress or (lambda _m: None)
     settings, planner_note = work_limited(settings)
+    clock = clock_suffix(settings)
     weeks = peak_weeks(settings)
     lead = settings.crews.temp_lead_days
     helpable = {w for w in weeks if 7 * w + 6 >= lead}
@@ -191,8 +207,8 @@ def recommend_capacity(  # noqa: PLR0915 - the capacity search's round loop; spl
         trial = settings.with_changes(crews=_with_plan(settings, plan))
         say(f"round {n}: temporary crews per week {plan}")
         results = run_replications(trial, city, replications, cluster)
-        overall = {w: _mean(_week_shares(results, w)) for w in weeks}
-        means, due_judged, beyond = _judged(results, weeks, settings.target_share)
+        overall = {w: _mean(_week_shares(results, w, f"share_install_24h{clock}")) for w in weeks}
+        means, due_judged, beyond = _judged(results, weeks, settings.target_share, clock)
         cost = float(np.mean([r.summary["cost_cny"] for r in results]))
         if baseline_cost is None:
             baseline_cost = cost
@@ -253,7 +269,7 @@ def recommend_capacity(  # noqa: PLR0915 - the capacity search's round loop; spl
         chosen_plan, chosen, strict, beyond = ran, results, False, set(beyond)
     else:
         _, chosen_plan, chosen, strict, beyond = best
-    notes.extend(_beyond_notes(chosen, sorted(beyond), settings.target_share))
+    notes.extend(_beyond_notes(chosen, sorted(beyond), settings.target_share, clock))
     rec = _describe(settings, city, weeks, chosen_plan, chosen, rounds, notes, baseline_cost)
     rec.met = strict
     rec.met_for_temp_capable = best is not None
@@ -279,13 +295,15 @@ def work_limited(settings: SeasonSettings) -> tuple[SeasonSettings, str]:
     return settings.with_changes(planner=planner), note
 
 
-def _beyond_notes(results: list[SeasonResult], weeks: list[int], target: float) -> list[str]:
+def _beyond_notes(
+    results: list[SeasonResult], weeks: list[int], target: float, clock: str = ""
+) -> list[str]:
     notes = []
     for w in weeks:
         own_due = float(np.mean([r.weeks[w].get("own_only_installs_due", 0) for r in results]))
         due = float(np.mean([r.weeks[w]["installs_due"] for r in results]))
-        own = _mean(_week_shares(results, w, "share_install_24h_own_only"))
-        ceiling = _mean(_week_shares(results, w, "share_install_24h_ceiling"))
+        own = _mean(_week_shares(results, w, f"share_install_24h_own_only{clock}"))
+        ceiling = _mean(_week_shares(results, w, f"share_install_24h_ceiling{clock}"))
         if not due:
             continue
         notes.append(
@@ -342,9 +360,10 @@ def _describe(
     notes: list[str],
     baseline_cost: float | None,
 ) -> Recommendation:
+    clock = clock_suffix(settings)
     per_week = []
     for w in range(settings.weeks):
-        shares = _week_shares(results, w)
+        shares = _week_shares(results, w, f"share_install_24h{clock}")
         per_week.append(
             {
                 "week": w,
@@ -368,7 +387,7 @@ def _describe(
             for row in r.zones:
                 if row["zone"] == zone.id and row["day"] in peak_days:
                     due += row["installs_due"]
-                    on_time += row["installs_due"] * (row["share_install_24h"] or 0)
+                    on_time += row["installs_due"] * (row[f"share_install_24h{clock}"] or 0)
         share = round(on_time / due, 4) if due else None
         per_zone.append(
             {
@@ -387,6 +406,7 @@ def _describe(
         )
     cost = float(np.mean([r.summary["cost_cny"] for r in results])) if results else 0.0
     crew_days = int(np.mean([r.summary["temp_crew_days"] for r in results])) if results else 0
+    levers = [r.summary.get("lever_cost_cny", 0.0) or 0.0 for r in results]
     return Recommendation(
         target_share=settings.target_share,
         replications=len(results),
@@ -398,4 +418,6 @@ def _describe(
         extra_cost_cny=round(cost - (baseline_cost or cost), 0),
         rounds=rounds,
         notes=notes,
+        target_clock=settings.target_clock,
+        lever_cost_cny=round(float(np.mean(levers)), 0) if levers else 0.0,
     )

@@ -23,7 +23,15 @@ from typing import Any
 
 from dispatch.season import figures as season_figures
 from dispatch.season.report_charts import CHARTS
-from dispatch.season.report_numbers import FIGURES, across_replications, fmt, seeds_text, spread
+from dispatch.season.report_numbers import (
+    FIGURES,
+    VERDICTS,
+    across_replications,
+    clock_label,
+    fmt,
+    seeds_text,
+    spread,
+)
 from dispatch.season.simulator import SeasonResult
 
 #: definitions shown when the metrics module carries no docstring (python -OO)
@@ -218,7 +226,8 @@ def recommendation_html(rec: dict[str, Any]) -> str:
         "<h2>Capacity recommendation</h2>",
         "<p>Target: "
         + esc(fmt(target, "share") if isinstance(target, int | float) else "–")
-        + " of installations within 24 h (planning clock) in every peak week, as the mean over "
+        + f" of installations within 24 h ({esc(clock_label(rec))}) in every peak week, as the "
+        "mean over "
         + esc(rec.get("replications", "?"))
         + f" replication(s): {verdict}. Temporary crew-days: "
         + esc(fmt(rec.get("temp_crew_days"), "count"))
@@ -226,8 +235,11 @@ def recommendation_html(rec: dict[str, Any]) -> str:
         + esc(fmt(rec.get("cost_cny"), "cny"))
         + " CNY, extra cost "
         + esc(fmt(rec.get("extra_cost_cny"), "cny"))
+        + " CNY; lever premiums (evening shifts, specialist teams) "
+        + esc(fmt(rec.get("lever_cost_cny", 0), "cny"))
         + " CNY.</p>",
     ]
+    parts.extend(levers_html(rec.get("levers")))
     per_week = rec.get("per_week") or []
     if per_week:
         parts.append("<h3>Temporary crews per week</h3>")
@@ -291,6 +303,46 @@ def recommendation_html(rec: dict[str, Any]) -> str:
     if notes:
         parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
     return "\n".join(parts)
+
+
+def levers_html(levers: dict[str, Any] | None) -> list[str]:
+    """The lever search (`dispatch.season.levers`): the choice, every option, the binding
+    constraint."""
+    if not levers:
+        return []
+    verdict = VERDICTS.get(levers.get("verdict", ""), str(levers.get("verdict")))
+    rows = [
+        (
+            o.get("name"),
+            json.dumps(o.get("changes") or {}, ensure_ascii=False),
+            ", ".join(str(n) for n in o.get("temp_per_week") or []),
+            fmt(o.get("worst_week_share"), "share"),
+            _yes_no(o.get("met")),
+            fmt(o.get("cost_cny"), "cny"),
+            fmt(o.get("lever_cost_cny"), "cny"),
+        )
+        for o in levers.get("options") or []
+    ]
+    parts = [
+        "<h3>Levers beyond hiring</h3>",
+        f"<p>Chosen: <strong>{esc(levers.get('chosen'))}</strong> ({esc(verdict)}).</p>",
+        _table(
+            [
+                "option",
+                "settings",
+                "temporary crews per week",
+                "worst peak week",
+                "target met",
+                "season cost (CNY)",
+                "lever premiums (CNY)",
+            ],
+            rows,
+            left=3,
+        ),
+    ]
+    if levers.get("binding_constraint"):
+        parts.append(f"<p>Binding constraint: {esc(levers['binding_constraint'])}</p>")
+    return parts
 
 
 def definitions_html() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -96,3 +97,16 @@ def fmt(value: float | int | None, kind: str) -> str:
     if kind == "level":
         return f"{value:.2f}"
     return f"{value:,.0f}"
+
+
+#: the lever search's verdicts (`dispatch.season.levers.choose`) as a planner reads them
+VERDICTS = {
+    "met": "the cheapest option that holds the target",
+    "fallback": "no option holds the target; the cheapest that holds 90 % in every peak week",
+    "not met": "no option holds even 90 %; the option with the best worst week",
+}
+
+
+def clock_label(rec: dict[str, Any]) -> str:
+    """The clock a recommendation's shares are on, as its figures name it."""
+    return "customer's clock" if rec.get("target_clock") == "customer" else "planning clock"

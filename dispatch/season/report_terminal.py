@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.season.report_numbers import FIGURES, across_replications, fmt, seeds_text
+from dispatch.season.report_numbers import (
+    FIGURES,
+    VERDICTS,
+    across_replications,
+    clock_label,
+    fmt,
+    seeds_text,
+)
 from dispatch.season.simulator import SeasonResult
 
 
@@ -46,10 +53,12 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
     if not met and rec.get("met_for_temp_capable"):
         verdict += " (met on the installations temporary crews can do; see the notes)"
     target_text = fmt(target, "share") if isinstance(target, int | float) else "?"
+    clock = clock_label(rec)
     lines = [
-        f"Capacity recommendation: {target_text} of installations within 24 h (planning clock) "
+        f"Capacity recommendation: {target_text} of installations within 24 h ({clock}) "
         f"in every peak week (mean of {rec.get('replications', '?')} replications): {verdict}"
     ]
+    lines.extend(lever_lines(rec.get("levers")))
     per_week = rec.get("per_week") or []
     if per_week:
         lines.append(
@@ -57,7 +66,7 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
             + ", ".join(f"w{w.get('week')}: {w.get('temp_crews')}" for w in per_week)
         )
         lines.append(
-            "  24 h share per week, planning clock (mean, min – max): "
+            f"  24 h share per week, {clock} (mean, min – max): "
             + "; ".join(
                 f"w{w.get('week')} {fmt(w.get('share_mean'), 'share')} "
                 f"({fmt(w.get('share_min'), 'share')} – {fmt(w.get('share_max'), 'share')})"
@@ -72,10 +81,28 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
     lines.append(
         f"  temporary crew-days {fmt(rec.get('temp_crew_days'), 'count')}, season cost "
         f"{fmt(rec.get('cost_cny'), 'cny')} CNY (extra {fmt(rec.get('extra_cost_cny'), 'cny')} "
-        "CNY)"
+        f"CNY; lever premiums {fmt(rec.get('lever_cost_cny', 0), 'cny')} CNY)"
     )
     rounds = rec.get("rounds") or []
     if rounds:
         lines.append(f"  search rounds: {len(rounds)}")
     lines.extend(f"  note: {n}" for n in rec.get("notes") or [])
+    return lines
+
+
+def lever_lines(levers: dict[str, Any] | None) -> list[str]:
+    """The lever search (`dispatch.season.levers`): the choice, each option, the constraint."""
+    if not levers:
+        return []
+    verdict = VERDICTS.get(levers.get("verdict", ""), str(levers.get("verdict")))
+    lines = [f"  levers: {levers.get('chosen')} ({verdict})"]
+    for o in levers.get("options") or []:
+        lines.append(
+            f"    option {o.get('name')}: worst peak week {fmt(o.get('worst_week_share'), 'share')}"
+            f", temporary crews {o.get('temp_per_week')}, cost {fmt(o.get('cost_cny'), 'cny')} "
+            f"CNY (lever premiums {fmt(o.get('lever_cost_cny'), 'cny')})"
+            + (", meets the target" if o.get("met") else "")
+        )
+    if levers.get("binding_constraint"):
+        lines.append(f"  binding constraint: {levers['binding_constraint']}")
     return lines

@@ -67,6 +67,19 @@ class DemandSettings:
     #: orders confirmed from the plan time (07:00) until this hour are served the same day
     #: (standing for intraday re-planning); later ones from the next morning
     same_day_cutoff_hour: int = 17
+    #: when a same-day order's installation is booked (`dispatch.season.demand`, docs/season.md
+    #: "Levers"): "same_day" (today's behaviour) after its delivery the same afternoon;
+    #: "next_morning": the delivery today, the installation in a window booked at order time
+    #: on the next morning, ending inside the 24 h promise (orders too early in the day for
+    #: such a window keep the same-day installation)
+    install_slot_policy: str = "same_day"
+    #: the deadline installations are planned to: "planning" (the region's policy on service
+    #: hours, an order after 18:00 counting from 08:00) or "customer" (the earlier of that
+    #: and the promise's end in calendar hours from the order)
+    install_deadline_clock: str = "planning"
+    #: the latest hour an installation visit may start (its window's end): 19 is the
+    #: customers' last slot's end; evening installation shifts offer later visits (20, 21)
+    install_until_hour: int = 19
 
 
 @dataclass(frozen=True)
@@ -101,13 +114,32 @@ class CrewSettings:
     temp_onboarding_cost: float = 2000.0  # CNY per crew hired (training, tools)
     temp_lead_days: int = 3  # a crew hired at season start works from this day on
     overtime_cost_factor: float = 1.5
+    #: evening installation shifts (docs/season.md "Levers"): the share of the own
+    #: installation crews, and of the temporary crews, working `evening_start_hour` to
+    #: `evening_end_hour` instead of their day shift (0: none, today's behaviour)
+    evening_share: float = 0.0
+    evening_temp_share: float = 0.0
+    evening_start_hour: int = 12
+    evening_end_hour: int = 21
+    #: an evening shift's cost over a day shift's (own crews' hourly cost, temporary crews'
+    #: daily cost): an assumption, a shift premium of 20 %, not a published figure
+    evening_cost_factor: float = 1.2
+    #: the share of temporary crews that are specialist teams: three people with
+    #: `electrical`, `plumbing` and `tv_mount` besides the AC skills, so they can do the
+    #: installations other hires cannot (water heaters, three-person cabinet units)
+    temp_specialist_share: float = 0.0
+    #: a specialist team's daily cost over a standard team's: 1.5 = three people instead
+    #: of two (an assumption, no published rate)
+    temp_specialist_cost_factor: float = 1.5
 
 
 @dataclass(frozen=True)
 class QualitySettings:
     """Follow-up calls and callbacks (repeat visits)."""
 
-    followup_calls_per_day: int = 1500  # the call centre's capacity
+    #: the call centre's capacity at scale 1; a season at `scale` gets this times `scale`
+    #: (rounded), as its demand and own fleet do
+    followup_calls_per_day: int = 1500
     followup_max_age_days: int = 7  # a job not called within this many days is never called
     callback_delay_days: tuple[int, int] = (1, 21)  # when a repeat fault is reported
     #: a follow-up call finds a latent repeat fault with this probability (reported that day)
@@ -135,6 +167,10 @@ class SeasonSettings:
     days: int = 30
     seed: int = 0
     target_share: float = 0.95  # 24 h installation share the recommendation must hold
+    #: the clock the recommendation's target is judged on (`dispatch.promise_clocks`):
+    #: "planning" (the planner's deadlines, the default so far) or "customer" (calendar
+    #: hours from the order, what the customer is promised)
+    target_clock: str = "planning"
     #: scale of the city's demand and own fleet (0.25: a quarter-size model for fast sweeps)
     scale: float = 1.0
     demand: DemandSettings = field(default_factory=DemandSettings)
@@ -163,6 +199,13 @@ class SeasonSettings:
         return math.ceil(self.days / 7)
 
 
+#: settings that take one of a few words: (section or "", name) -> the words
+CHOICES: dict[str, tuple[str, ...]] = {
+    "target_clock": ("planning", "customer"),
+    "demand.install_slot_policy": ("same_day", "next_morning"),
+    "demand.install_deadline_clock": ("planning", "customer"),
+}
+
 SECTIONS: dict[str, type] = {
     "demand": DemandSettings,
     "execution": ExecutionSettings,
@@ -189,9 +232,18 @@ def settings_from_dict(raw: dict[str, Any], base: SeasonSettings | None = None) 
                 changes[key] = date.fromisoformat(str(value))
             except ValueError:
                 raise InputError(REC, key, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        elif key in CHOICES:
+            changes[key] = _choice(key, value)
         else:
             changes[key] = _number(key, value, getattr(base, key))
     return base.with_changes(**changes)
+
+
+def _choice(path: str, value: Any) -> str:
+    words = CHOICES[path]
+    if value not in words:
+        raise InputError(REC, path, f"{value!r} is not one of: {', '.join(words)}")
+    return str(value)
 
 
 def _section(name: str, raw: Any, current: Any) -> Any:
@@ -210,6 +262,8 @@ def _section(name: str, raw: Any, current: Any) -> Any:
             changes[key] = tuple(_spike(f"{path}[{k}]", s) for k, s in enumerate(value))
         elif key == "constructions":
             changes[key] = _constructions(path, value)
+        elif path in CHOICES:
+            changes[key] = _choice(path, value)
         elif key == "temp_zone_weights":
             if not isinstance(value, dict):
                 raise InputError(REC, path, "must map zone ids to weights")
@@ -304,6 +358,14 @@ def check_settings(s: SeasonSettings) -> None:  # noqa: C901 - a flat list of ra
         "needs 24 non-negative weights, not all zero",
     )
     need(8 <= d.same_day_cutoff_hour <= 18, "demand.same_day_cutoff_hour", "must be 8..18")
+    for path, words in CHOICES.items():
+        value = getattr(s, path) if "." not in path else getattr(d, path.split(".")[1])
+        need(value in words, path, f"{value!r} is not one of: {', '.join(words)}")
+    need(
+        12 <= d.install_until_hour <= 23,
+        "demand.install_until_hour",
+        f"must be 12..23, got {d.install_until_hour}",
+    )
     for name in ("travel_cv", "service_cv", "overrun_factor"):
         need(getattr(x, name) >= 0, f"execution.{name}", "must be >= 0")
     for name in ("overrun_probability", "absent_probability", "sick_probability"):
@@ -323,6 +385,18 @@ def check_settings(s: SeasonSettings) -> None:  # noqa: C901 - a flat list of ra
     for name in ("temp_daily_cost", "temp_onboarding_cost", "temp_lead_days"):
         need(getattr(c, name) >= 0, f"crews.{name}", "must be >= 0")
     need(c.overtime_cost_factor >= 1, "crews.overtime_cost_factor", "must be >= 1")
+    for name in ("evening_share", "evening_temp_share", "temp_specialist_share"):
+        need(0 <= getattr(c, name) <= 1, f"crews.{name}", "must be a share in [0, 1]")
+    need(
+        6 <= c.evening_start_hour < c.evening_end_hour <= 23,
+        "crews.evening_start_hour",
+        f"the evening shift must lie in 06:00..23:00 and end after it starts, got "
+        f"{c.evening_start_hour}:00-{c.evening_end_hour}:00",
+    )
+    span = c.evening_end_hour - c.evening_start_hour
+    need(span >= 4, "crews.evening_end_hour", "an evening shift needs at least 4 hours")
+    for name in ("evening_cost_factor", "temp_specialist_cost_factor"):
+        need(getattr(c, name) >= 1, f"crews.{name}", "must be >= 1 (a premium, not a discount)")
     need(q.followup_calls_per_day >= 0, "quality.followup_calls_per_day", "negative capacity")
     need(q.followup_max_age_days >= 0, "quality.followup_max_age_days", "must be >= 0")
     need(len(q.callback_delay_days) == 2, "quality.callback_delay_days", "needs [first, last]")

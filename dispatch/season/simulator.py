@@ -4,7 +4,8 @@ For each season day:
 
 1. the day's orders arrive (`dispatch.season.demand`) and repeat faults reported today become
    callback jobs;
-2. own crews (minus those off sick) and the temporary crews of the staffing plan are on duty;
+2. own crews (minus those off sick) and the temporary crews of the staffing plan are on duty,
+   with the crew levers applied (`dispatch.season.shifts`: evening shifts, specialist teams);
 3. the open jobs released by today are offered to the planner, most urgent first, up to
    `pool_factor` x what each class of crews on duty can do (`dispatch.season.offer`: a
    dispatcher does not hand the optimizer a three-day backlog); an installation goes only
@@ -13,7 +14,8 @@ For each season day:
 5. the day is executed with noise (`dispatch.season.execution`); what is not done stays open
    (backlog), a customer absent `max_attempts` times cancels the order;
 6. completed jobs join the follow-up queue, which the call centre works oldest first up to its
-   daily capacity; each completed installation or repair draws whether it will come back as a
+   daily capacity (`followup_calls_per_day` x `scale`); each completed installation or repair
+   draws whether it will come back as a
    callback (own and temporary crews differ), reported some days later or at its follow-up
    call, whichever is first.
 
@@ -46,6 +48,7 @@ from dispatch.season.execution import ABSENT, DONE, DayExecution, execute_day
 from dispatch.season.figures import season_tables
 from dispatch.season.offer import choose_offer, learn_fill
 from dispatch.season.settings import SeasonSettings, settings_as_dict
+from dispatch.season.shifts import temporary_crews
 from dispatch.season.state import DayCrewStats, SeasonState
 
 
@@ -78,7 +81,7 @@ def simulate_season(
     for d in range(settings.days):
         t0 = clock.monotonic()
         _arrivals(state, d)
-        crews, temp_ids = _crews_on_duty(state, d, weights)
+        crews, temp_ids, premium = _crews_on_duty(state, d, weights)
         pool = _pool(state, d, crews)
         problem = DispatchProblem(
             date=settings.start + timedelta(days=d),
@@ -110,7 +113,7 @@ def simulate_season(
         _outcomes(state, d, execution, temp_ids)
         _quality(state, d)
         state.crew_days.append(
-            DayCrewStats.of(d, len(pool), crews, temp_ids, execution, state, settings)
+            DayCrewStats.of(d, len(pool), crews, temp_ids, execution, state, settings, premium)
         )
         state.backlog.append(_backlog(state, d))
         timings["plan_s"] += t2 - t1
@@ -164,16 +167,19 @@ def _arrivals(state: SeasonState, d: int) -> None:
 
 def _crews_on_duty(
     state: SeasonState, d: int, weights: dict[str, float]
-) -> tuple[list[Crew], set[str]]:
+) -> tuple[list[Crew], set[str], dict[str, float]]:
+    """The crews on duty, the temporary ones' ids, and each crew's cost factor over its day
+    rate where a lever adds a premium (`dispatch.season.shifts`)."""
     s = state.s
     rng = np.random.default_rng([s.seed, d, 3])
-    sick = rng.random(len(state.city.own_crews)) < s.execution.sick_probability
-    own = [c for c, off in zip(state.city.own_crews, sick, strict=True) if not off]
-    temp = state.city.temporary_crews(s.temp_on_day(d), weights)
+    sick = rng.random(len(state.own_crews)) < s.execution.sick_probability
+    own = [c for c, off in zip(state.own_crews, sick, strict=True) if not off]
+    temp, premium = temporary_crews(state.city, s.temp_on_day(d), weights, s.crews)
+    premium.update(state.own_premium)
     new_hires = max(0, len(temp) - state.hired)
     state.hired = max(state.hired, len(temp))
     state.temp_hires.append(new_hires)
-    return own + temp, {c.id for c in temp}
+    return own + temp, {c.id for c in temp}, premium
 
 
 def _pool(state: SeasonState, d: int, crews: list[Crew]) -> list[Job]:
@@ -189,10 +195,11 @@ def _pool(state: SeasonState, d: int, crews: list[Crew]) -> list[Job]:
         s.planner.pool_factor,
     )
     day = s.start + timedelta(days=d)
+    until = s.demand.install_until_hour * 60
     pool = []
     for job in offer:
         r = records[job.id]
-        slot = r.slot if d == r.release_day else carried_slot(job.kind)
+        slot = r.slot if d == r.release_day else carried_slot(job.kind, until)
         pool.append(dataclasses.replace(job, windows=windows_on(slot, day)))
     return pool
 
@@ -265,8 +272,9 @@ def _quality(state: SeasonState, d: int) -> None:
     """Follow-up calls, oldest first, up to capacity; a call may surface a latent callback."""
     q = state.s.quality
     rng = np.random.default_rng([state.s.seed, d, 6])
+    capacity = call_capacity(state.s)
     calls = 0
-    while state.followups and calls < q.followup_calls_per_day:
+    while state.followups and calls < capacity:
         job_id, done_day = state.followups.popleft()
         if d - done_day > q.followup_max_age_days:
             continue  # too old: never called
@@ -278,6 +286,12 @@ def _quality(state: SeasonState, d: int) -> None:
                     ids.remove(job_id)
                     state.callbacks_due[d + 1].append(job_id)
                     break
+
+
+def call_capacity(s: SeasonSettings) -> int:
+    """Follow-up calls a day: the call centre's capacity at scale 1 times `scale` (rounded),
+    so a tenth-scale season does not call ten times as generously as the full city."""
+    return round(s.quality.followup_calls_per_day * s.scale)
 
 
 def _backlog(state: SeasonState, d: int) -> dict[str, int]:

@@ -23,6 +23,7 @@ from dispatch.season.city import SeasonCity
 from dispatch.season.demand import NewJob
 from dispatch.season.offer import ClassKey
 from dispatch.season.settings import SeasonSettings
+from dispatch.season.shifts import own_crews
 
 if TYPE_CHECKING:
     from dispatch.season.execution import DayExecution
@@ -65,6 +66,7 @@ class ZoneCrewStats:
     temp_jobs: int = 0  # jobs done by temporary crews
     install_crews: int = 0  # installation crews (own and temporary) on duty
     install_crew_jobs: int = 0  # jobs they did
+    lever_cost: float = 0.0  # the part of `cost` the levers' premiums add (in it already)
 
 
 @dataclass
@@ -84,7 +86,11 @@ class DayCrewStats:
         execution: DayExecution,
         state: SeasonState,
         s: SeasonSettings,
+        premium: dict[str, float] | None = None,
     ) -> DayCrewStats:
+        """The day's figures per zone; `premium` holds each crew's cost factor over its day
+        rate where a lever adds one (evening shifts, specialist teams)."""
+        premium = premium or {}
         out = cls(day, jobs_offered)
         on_duty = {c.id for c in crews}
         factor = s.crews.overtime_cost_factor
@@ -104,14 +110,17 @@ class DayCrewStats:
                 z.install_crew_jobs += cd.jobs_done
             own = c.cost_per_hour * cd.shift_s / 3600
             base = s.crews.temp_daily_cost if c.id in temp_ids else own
+            z.lever_cost += base * (premium.get(c.id, 1.0) - 1.0)
+            base *= premium.get(c.id, 1.0)
             z.cost += base + cd.km * c.cost_per_km + cd.overtime_s / 3600 * c.cost_per_hour * factor
-        for c in state.city.own_crews:  # off sick: still paid
+        for c in state.own_crews:  # off sick: still paid
             if c.id not in on_duty:
                 z = out.zones.setdefault(c.home_zone or "-", ZoneCrewStats())
                 shift = (c.shift_end.hour - c.shift_start.hour) + (
                     c.shift_end.minute - c.shift_start.minute
                 ) / 60
-                z.cost += c.cost_per_hour * shift
+                z.cost += c.cost_per_hour * shift * premium.get(c.id, 1.0)
+                z.lever_cost += c.cost_per_hour * shift * (premium.get(c.id, 1.0) - 1.0)
         out.onboarding_cost = state.temp_hires[-1] * s.crews.temp_onboarding_cost
         return out
 
@@ -122,6 +131,10 @@ class SeasonState:
     def __init__(self, settings: SeasonSettings, city: SeasonCity) -> None:
         self.s = settings
         self.city = city
+        #: the own crews with the evening-shift lever applied (`dispatch.season.shifts`), and
+        #: the cost factor of those on the evening shift
+        self.own_crews, evening = own_crews(city, settings.crews)
+        self.own_premium = {crew_id: settings.crews.evening_cost_factor for crew_id in evening}
         self.jobs: dict[str, JobRecord] = {}
         self.orders: dict[str, list[str]] = {}
         self.order_kind: dict[str, str] = {}
