@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from dispatch.errors import InputError
 from dispatch.models import CallbackPolicy, Crew, Depot, Job, JobKind
@@ -195,7 +196,7 @@ class DispatchProblem:
         certification for its kind, and for a callback the region's callback policy (a
         different crew required: certified above the original one, when it is on duty and
         holds a valid score for the kind)."""
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         level = job.min_certification
         if level is None and job.kind in self.certification:
             level = changes["min_certification"] = self.certification[job.kind]
@@ -206,7 +207,7 @@ class DispatchProblem:
             held = original.certification_for(job.kind) if original else None
             if policy is CallbackPolicy.DIFFERENT_CREW and held and held.valid_on(job.day):
                 changes["min_certification"] = max(level or 0, min(100, held.score + 1))
-        return dataclasses.replace(job, **changes) if changes else job  # type: ignore[arg-type]
+        return dataclasses.replace(job, **changes) if changes else job
 
     def at(self, t: time) -> datetime:
         return datetime.combine(self.date, t)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from fastapi import HTTPException, status
 from sqlalchemy import select, update
@@ -27,8 +27,11 @@ from api.services.outbox import enqueue
 from api.storage.complaint_models import ComplaintRow
 from dispatch.running.complaints import ComplaintFact, answer_due, answered_within
 
-CHANNELS = ("phone", "app", "store", "web", "other")
-CATEGORIES = ("lateness", "attitude", "damage", "quality", "no_show", "billing", "other")
+#: how a complaint came in, and what it is about (one list each: the API's types are these)
+Channel = Literal["phone", "app", "store", "web", "other"]
+Category = Literal["lateness", "attitude", "damage", "quality", "no_show", "billing", "other"]
+CHANNELS: tuple[str, ...] = get_args(Channel)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 def fact_of(row: ComplaintRow) -> ComplaintFact:

@@ -22,8 +22,8 @@ from api.http.deps import CtxDep, SessionDep
 from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, OFFICE, Principal
 from api.services.complaints import (
-    CATEGORIES,
-    CHANNELS,
+    Category,
+    Channel,
     answer_complaint,
     close_complaint,
     escalate_overdue,
@@ -39,10 +39,6 @@ router = APIRouter(prefix="/complaints", tags=["complaints"])
 #: a complaint's id in a path: a positive database INTEGER (a larger one is a 422, not a 500)
 ComplaintId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ONE_DAY = timedelta(days=1)
-
-Channel = Literal["phone", "app", "store", "web", "other"]
-Category = Literal["lateness", "attitude", "damage", "quality", "no_show", "billing", "other"]
-assert set(Channel.__args__) == set(CHANNELS) and set(Category.__args__) == set(CATEGORIES)  # type: ignore[attr-defined]
 
 
 class ComplaintIn(BaseModel):
