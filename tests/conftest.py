@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from api.http.app import create_app
 from api.principals import Role
 from api.settings import Settings
-from tests.api_support import DEMO_DAY, bearer, make_settings
+from tests.api_support import DEMO_DAY, bearer, make_settings, migrated_database_url
 
 #: markers a local run leaves out unless asked for
 LONG_TIERS = ("slow", "service", "browser")
@@ -62,7 +62,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+    """The test settings on a database at the schema head with every table empty (a copy or
+    an emptied schema instead of a migration per test: tests/api_support.py). Tests of
+    migrations and of the start-up upgrade use `database_url`/`make_settings` (no schema)."""
+    return make_settings(tmp_path, database_url=migrated_database_url(tmp_path))
 
 
 @pytest.fixture

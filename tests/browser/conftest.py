@@ -70,9 +70,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     }
     day = settings.now().date()
     dispatch(["seed", "--fixture", "shanghai", "--jobs", "30", "--date", day.isoformat()], env)
+    existing = dispatch(["user", "list"], env).split()  # the seed's demo users
     for name, role, extra in USERS:
-        existing = dispatch(["user", "list"], env)
-        if name in existing.split():
+        if name in existing:
             dispatch(["user", "password", name, "--password-stdin"], env, PASSWORD + "\n")
         else:
             args = ["user", "add", name, "--role", role, *extra, "--password-stdin"]
