@@ -15,6 +15,7 @@ from typing import Any
 
 from api.background.job_runner import Deadline, JobRunner, RunnerSpec
 from api.context import AppContext
+from api.services.simulation_input import LEVER_OPTION_NAMES
 from api.settings import Settings
 from api.storage.models import SimulationRow
 
@@ -40,6 +41,8 @@ def deadline_s(params: dict[str, Any]) -> float:
     runs = int(params.get("replications") or 1)
     if params.get("recommend"):
         runs *= int(params.get("rounds") or 5)
+        if params.get("levers"):  # a hiring search per lever option
+            runs *= len(params.get("lever_options") or LEVER_OPTION_NAMES)
     return FIXED_OVERHEAD_S + runs * days * (DAY_TIME_LIMITS * limit + DAY_OVERHEAD_S)
 
 

@@ -18,10 +18,14 @@ is the simulation's work (`SIMULATION`):
    cluster named by `FIELDROUTE_DASK_SCHEDULER` (`dispatch.planning.cluster`), reporting per
    finished
    replication; with `recommend` the capacity search
-   (`dispatch.season.recommend.recommend_capacity`) runs instead, reporting per round;
+   (`dispatch.season.recommend.recommend_capacity`) runs instead, reporting per round, and
+   with `levers` too the search beyond hiring (`dispatch.season.levers.recommend_with_levers`,
+   the function `dispatch simulate --recommend --levers` calls), reporting per option and
+   round;
 3. writes the report (`dispatch.season.report`) into a temporary folder and stores the
-   summary, the weekly rows, the recommendation, report.html and days.csv in the row,
-   status `done`.
+   summary, the weekly rows, the recommendation (with its peak weeks on both clocks and the
+   levers chosen in words: `dispatch.season.report_numbers.described_recommendation`, as
+   the report shows it), report.html and days.csv in the row, status `done`.
 
 Logs name the simulation id only.
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -39,18 +44,21 @@ from typing import Any
 import numpy as np
 
 from api.background.worker_main import Task, WorkerSpec, main
-from api.services.simulation_input import scenario, season_city_of
+from api.services.simulation_input import lever_options_of, scenario, season_city_of
 from api.settings import Settings
 from api.storage.models import SimulationRow
 from dispatch.planning.cluster import Cluster
 from dispatch.season.city import SeasonCity
+from dispatch.season.levers import LeverOption
 from dispatch.season.report import summary_dict, write_report
-from dispatch.season.report_numbers import seed_of
+from dispatch.season.report_numbers import described_recommendation, seed_of
 from dispatch.season.settings import SeasonSettings
 from dispatch.season.simulator import SeasonResult
 
 #: the share of the progress bar the simulation itself takes (the report takes the rest)
 SIMULATION_SHARE = 0.95
+#: a lever search's message for a round started: "<option>: round <n>: temporary crews ..."
+LEVER_ROUND = re.compile(r": round \d+: ")
 
 Progress = Callable[[float, str], None]
 
@@ -89,12 +97,17 @@ def simulate(
     cluster = cluster_of(service)
     progress(0.0, f"{replications} replication(s) on {cluster.describe()}")
     recommendation = None
-    if params.get("recommend"):
-        recommendation, results = _recommend(
-            season, city, replications, cluster, int(params.get("rounds") or 5), progress
+    rounds = int(params.get("rounds") or 5)
+    if params.get("recommend") and params.get("levers"):
+        options = lever_options_of(params.get("lever_options"))
+        recommendation, results = _recommend_with_levers(
+            season, city, replications, cluster, rounds, options, progress
         )
+    elif params.get("recommend"):
+        recommendation, results = _recommend(season, city, replications, cluster, rounds, progress)
     else:
         results = _replications(season, city, replications, cluster, progress)
+    recommendation = described_recommendation(recommendation, results)
     progress(SIMULATION_SHARE, "writing the report")
     with tempfile.TemporaryDirectory(prefix="fieldroute-simulation-") as tmp:
         paths = write_report(Path(tmp), results, recommendation)
@@ -172,6 +185,43 @@ def _recommend(
         season, city, replications, cluster, max_rounds=rounds, progress=say
     )
     return rec.as_dict(), results
+
+
+def _recommend_with_levers(
+    season: SeasonSettings,
+    city: SeasonCity,
+    replications: int,
+    cluster: Cluster,
+    rounds: int,
+    options: tuple[LeverOption, ...],
+    progress: Progress,
+) -> tuple[dict[str, Any], list[SeasonResult]]:
+    """The search beyond hiring: one capacity search per lever option. Progress moves one
+    step per round started (`rounds` steps per option; an option whose search settles
+    early jumps to the next option's first step)."""
+    from dispatch.season.levers import recommend_with_levers
+
+    steps = rounds * len(options)
+    step = [0, 0]  # options finished, rounds started in the current option
+
+    def say(message: str) -> None:
+        if LEVER_ROUND.search(message):
+            done = step[0] * rounds + step[1]
+            progress(SIMULATION_SHARE * done / steps, f"lever search: {message}")
+            step[1] += 1
+        else:  # "<option>: worst peak week ..., cost ... CNY": the option is done
+            step[0], step[1] = step[0] + 1, 0
+            progress(SIMULATION_SHARE * step[0] * rounds / steps, f"lever search: {message}")
+
+    return recommend_with_levers(
+        season,
+        city,
+        replications,
+        cluster,
+        max_rounds=rounds,
+        progress=say,
+        options=options,
+    )
 
 
 def plain(value: Any) -> Any:

@@ -28,6 +28,7 @@ from api.storage.store import crew_of, depot_of, load_zones
 from dispatch.errors import InputError
 from dispatch.files.records import crew_from_dict, crew_to_dict, depot_from_dict, depot_to_dict
 from dispatch.season.city import SeasonCity
+from dispatch.season.levers import OPTIONS, LeverOption
 from dispatch.season.settings import SeasonSettings, settings_from_dict
 from dispatch.zones import Zone
 
@@ -36,6 +37,10 @@ FIXTURES = ("shanghai", "own")
 OWN_SITES_PER_ZONE = 2000
 OWN_CITY_NAME = "service territory"
 REC = "season settings"
+#: the record a request's own fields (not settings) are named under in a 422
+REQUEST = "simulation"
+#: the lever options a request may name (`dispatch.season.levers.OPTIONS`), in their order
+LEVER_OPTION_NAMES = tuple(o.name for o in OPTIONS)
 #: the largest seed (replication k runs seed + k; numpy takes any non-negative integer)
 MAX_SEED = 2**62
 
@@ -68,6 +73,41 @@ def scenario(raw: dict[str, Any], **top: Any) -> tuple[SeasonSettings, dict[str,
     if not 0 <= settings.seed <= MAX_SEED:
         raise InputError(REC, "seed", f"must be in 0..{MAX_SEED}, got {settings.seed}")
     return settings, overrides
+
+
+def lever_search(recommend: bool, levers: bool, names: list[str] | None) -> list[str] | None:
+    """The lever options a request searches, by name (`dispatch.season.levers.OPTIONS`'
+    order; all of them when it names none), or None without `levers`. Raises `InputError`
+    naming the request's field: `levers` without `recommend` (the lever search is a capacity
+    recommendation, as `dispatch simulate --levers` goes with `--recommend`), `lever_options`
+    without `levers`, or an option name that is not one of `LEVER_OPTION_NAMES`."""
+    if levers and not recommend:
+        raise InputError(
+            REQUEST,
+            "levers",
+            "goes with recommend: true (the lever search is part of the capacity recommendation)",
+        )
+    if names is not None and not levers:
+        raise InputError(REQUEST, "lever_options", "goes with levers: true")
+    if not levers:
+        return None
+    for k, name in enumerate(names or []):
+        if name not in LEVER_OPTION_NAMES:
+            raise InputError(
+                REQUEST,
+                f"lever_options[{k}]",
+                f"{name!r} is not one of: {'; '.join(LEVER_OPTION_NAMES)}",
+            )
+    return [n for n in LEVER_OPTION_NAMES if not names or n in names]
+
+
+def lever_options_of(names: list[str] | None) -> tuple[LeverOption, ...]:
+    """The options `lever_search` answered (stored in a simulation's params) as the lever
+    search takes them; an unknown name (a row older than a renamed option) is refused."""
+    if not names:
+        return OPTIONS
+    lever_search(True, True, names)
+    return tuple(o for o in OPTIONS if o.name in names)
 
 
 def check_zone_weights(settings: SeasonSettings, zone_ids: list[str]) -> None:

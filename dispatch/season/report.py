@@ -10,7 +10,8 @@
 * ``summary.json`` (`summary_dict`): each replication's summary, ledger and timings, the
   median / min / max across replications of the headline figures
   (`dispatch.season.report_numbers.FIGURES`), the settings, and the capacity recommendation
-  when one is given;
+  when one is given, with its peak weeks on both clocks and, after a lever search, the
+  levers chosen in words (`dispatch.season.report_numbers.described_recommendation`);
 * six PNG charts (`dispatch.season.report_charts.CHARTS`) and ``report.html``
   (`dispatch.season.report_html`), the page a planner opens.
 
@@ -36,7 +37,11 @@ import numpy as np
 
 from dispatch.season.report_charts import CHART_FUNCTIONS, png_bytes
 from dispatch.season.report_html import render_html
-from dispatch.season.report_numbers import across_replications, seed_of
+from dispatch.season.report_numbers import (
+    across_replications,
+    described_recommendation,
+    seed_of,
+)
 from dispatch.season.simulator import SeasonResult
 
 
@@ -49,6 +54,7 @@ def write_report(
     """
     if not results:
         raise ValueError("a report needs at least one season result")
+    recommendation = described_recommendation(recommendation, results)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}

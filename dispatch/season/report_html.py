@@ -24,13 +24,15 @@ from typing import Any
 from dispatch.season import figures as season_figures
 from dispatch.season.report_charts import CHARTS
 from dispatch.season.report_numbers import (
+    CLOCKS,
     FIGURES,
-    VERDICTS,
     across_replications,
     clock_label,
     fmt,
+    lever_choice,
     seeds_text,
     spread,
+    target_reached_text,
 )
 from dispatch.season.simulator import SeasonResult
 
@@ -239,13 +241,21 @@ def recommendation_html(rec: dict[str, Any]) -> str:
         + esc(fmt(rec.get("lever_cost_cny", 0), "cny"))
         + " CNY.</p>",
     ]
-    parts.extend(levers_html(rec.get("levers")))
+    parts.extend(levers_html(rec))
+    parts.extend(peak_weeks_html(rec))
     per_week = rec.get("per_week") or []
     if per_week:
         parts.append("<h3>Temporary crews per week</h3>")
         parts.append(
             _table(
-                ["week", "temporary crews", "24 h share, mean", "min", "max", "target met"],
+                [
+                    "week",
+                    "temporary crews",
+                    f"24 h share, {clock_label(rec)}, mean",
+                    "min",
+                    "max",
+                    "target met",
+                ],
                 [
                     (
                         w.get("week"),
@@ -262,7 +272,7 @@ def recommendation_html(rec: dict[str, Any]) -> str:
     per_zone = rec.get("per_zone") or []
     if per_zone:
         flagged = any("below_target" in z for z in per_zone)
-        header = ["zone", "temporary crews", "24 h share, mean"]
+        header = ["zone", "temporary crews", f"24 h share, {clock_label(rec)}, mean"]
         rows = [
             [z.get("zone"), z.get("temp_crews"), fmt(z.get("share_install_24h_mean"), "share")]
             + ([_yes_no(z.get("below_target"))] if flagged else [])
@@ -305,12 +315,14 @@ def recommendation_html(rec: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def levers_html(levers: dict[str, Any] | None) -> list[str]:
-    """The lever search (`dispatch.season.levers`): the choice, every option, the binding
-    constraint."""
-    if not levers:
+def levers_html(rec: dict[str, Any]) -> list[str]:
+    """The lever search (`dispatch.season.levers`): the option chosen and its levers in
+    words, whether the target was reached, the cost with the premiums, the binding
+    constraint, then every option searched."""
+    choice = lever_choice(rec)
+    if choice is None:
         return []
-    verdict = VERDICTS.get(levers.get("verdict", ""), str(levers.get("verdict")))
+    levers, verdict, chosen = choice
     rows = [
         (
             o.get("name"),
@@ -323,9 +335,31 @@ def levers_html(levers: dict[str, Any] | None) -> list[str]:
         )
         for o in levers.get("options") or []
     ]
+    reached = '<span class="ok">' if rec.get("met") else '<span class="bad">'
+    said = target_reached_text(rec)
     parts = [
         "<h3>Levers beyond hiring</h3>",
         f"<p>Chosen: <strong>{esc(levers.get('chosen'))}</strong> ({esc(verdict)}).</p>",
+        f"<p>{reached}{esc(said[:1].upper() + said[1:])}</span>.</p>",
+        "<p>Levers in the chosen plan:</p>",
+        "<ul>"
+        + (
+            "".join(f"<li>{esc(c.get('description'))}</li>" for c in chosen)
+            or "<li>none: temporary crews only</li>"
+        )
+        + "</ul>",
+        "<p>Cost of the chosen plan: season "
+        + esc(fmt(rec.get("cost_cny"), "cny"))
+        + " CNY, premiums included, of which lever premiums "
+        + esc(fmt(rec.get("lever_cost_cny", 0), "cny"))
+        + " CNY; temporary crews per week "
+        + esc(", ".join(str(w.get("temp_crews")) for w in rec.get("per_week") or []) or "–")
+        + ".</p>",
+    ]
+    if levers.get("binding_constraint"):
+        parts.append(f"<p>Binding constraint: {esc(levers['binding_constraint'])}</p>")
+    parts.append("<p>Every option searched (each its own hiring search):</p>")
+    parts.append(
         _table(
             [
                 "option",
@@ -338,11 +372,51 @@ def levers_html(levers: dict[str, Any] | None) -> list[str]:
             ],
             rows,
             left=3,
-        ),
-    ]
-    if levers.get("binding_constraint"):
-        parts.append(f"<p>Binding constraint: {esc(levers['binding_constraint'])}</p>")
+        )
+    )
     return parts
+
+
+def peak_weeks_html(rec: dict[str, Any]) -> list[str]:
+    """The plan's peak weeks on both clocks (`report_numbers.peak_week_shares`)."""
+    weeks = rec.get("peak_week_shares") or []
+    if not weeks:
+        return []
+    clocks = [(f"{name}_clock", label) for name, _, label in CLOCKS]
+
+    def share(week: dict[str, Any], clock: str) -> str:
+        c = week.get(clock) or {}
+        text = fmt(c.get("share_mean"), "share")
+        several = isinstance(rec.get("replications"), int) and rec["replications"] > 1
+        if several and c.get("share_min") is not None:
+            text += f" ({fmt(c.get('share_min'), 'share')} – {fmt(c.get('share_max'), 'share')})"
+        return text
+
+    rows = [
+        (
+            w.get("week"),
+            w.get("temp_crews"),
+            fmt(w.get("installs_due_mean"), "count"),
+            *(share(w, clock) for clock, _ in clocks),
+            _yes_no(w.get("target_met")),
+        )
+        for w in weeks
+    ]
+    header = [
+        "peak week",
+        "temporary crews",
+        "installations due",
+        *(f"within 24 h, {label}" for _, label in clocks),
+        f"target met ({clock_label(rec)})",
+    ]
+    return [
+        "<h3>Peak weeks on both clocks</h3>",
+        "<p>Installations within 24 h in each peak week of the plan, the mean over the "
+        "replications (min – max beside it with several). The target is judged on the "
+        + esc(clock_label(rec))
+        + ".</p>",
+        _table(header, rows),
+    ]
 
 
 def definitions_html() -> str:

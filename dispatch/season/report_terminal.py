@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from dispatch.season.report_numbers import (
+    CLOCKS,
     FIGURES,
-    VERDICTS,
     across_replications,
     clock_label,
+    described_recommendation,
     fmt,
+    lever_choice,
     seeds_text,
+    target_reached_text,
 )
 from dispatch.season.simulator import SeasonResult
 
@@ -39,6 +42,7 @@ def summary_text(results: list[SeasonResult], recommendation: dict[str, Any] | N
         if several:
             line += f"   {fmt(s['min'], kind)} – {fmt(s['max'], kind)}"
         lines.append(line)
+    recommendation = described_recommendation(recommendation, results)
     if recommendation is not None:
         lines.append("")
         lines.extend(recommendation_lines(recommendation))
@@ -58,7 +62,8 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
         f"Capacity recommendation: {target_text} of installations within 24 h ({clock}) "
         f"in every peak week (mean of {rec.get('replications', '?')} replications): {verdict}"
     ]
-    lines.extend(lever_lines(rec.get("levers")))
+    lines.extend(lever_lines(rec))
+    lines.extend(peak_week_lines(rec))
     per_week = rec.get("per_week") or []
     if per_week:
         lines.append(
@@ -90,12 +95,22 @@ def recommendation_lines(rec: dict[str, Any]) -> list[str]:
     return lines
 
 
-def lever_lines(levers: dict[str, Any] | None) -> list[str]:
-    """The lever search (`dispatch.season.levers`): the choice, each option, the constraint."""
-    if not levers:
+def lever_lines(rec: dict[str, Any]) -> list[str]:
+    """The lever search (`dispatch.season.levers`): the choice and its levers, whether the
+    target was reached, the cost with the premiums, each option, the binding constraint."""
+    choice = lever_choice(rec)
+    if choice is None:
         return []
-    verdict = VERDICTS.get(levers.get("verdict", ""), str(levers.get("verdict")))
+    levers, verdict, chosen = choice
     lines = [f"  levers: {levers.get('chosen')} ({verdict})"]
+    lines.extend(f"    - {c.get('description')}" for c in chosen)
+    if not chosen:
+        lines.append("    - none: temporary crews only")
+    lines.append(f"  {target_reached_text(rec)}")
+    lines.append(
+        f"  cost of the chosen plan: {fmt(rec.get('cost_cny'), 'cny')} CNY, premiums included "
+        f"(lever premiums {fmt(rec.get('lever_cost_cny', 0), 'cny')} CNY)"
+    )
     for o in levers.get("options") or []:
         lines.append(
             f"    option {o.get('name')}: worst peak week {fmt(o.get('worst_week_share'), 'share')}"
@@ -106,3 +121,18 @@ def lever_lines(levers: dict[str, Any] | None) -> list[str]:
     if levers.get("binding_constraint"):
         lines.append(f"  binding constraint: {levers['binding_constraint']}")
     return lines
+
+
+def peak_week_lines(rec: dict[str, Any]) -> list[str]:
+    """The plan's peak weeks on both clocks (`report_numbers.peak_week_shares`), one line."""
+    weeks = rec.get("peak_week_shares") or []
+    if not weeks:
+        return []
+    parts = []
+    for w in weeks:
+        shares = ", ".join(
+            f"{label} {fmt((w.get(f'{name}_clock') or {}).get('share_mean'), 'share')}"
+            for name, _, label in CLOCKS
+        )
+        parts.append(f"w{w.get('week')} {shares}")
+    return ["  peak weeks, installations within 24 h (mean): " + "; ".join(parts)]

@@ -5,6 +5,7 @@ the service's own territory as the city; the 0003 migration."""
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 import time
@@ -140,6 +141,116 @@ def test_a_capacity_recommendation_is_stored_and_reported(client, runner, auth):
     assert done["summary"]["recommendation"] == rec
     report = client.get(f"/simulations/{sim_id}/report", headers=auth("manager")).text
     assert "Capacity recommendation" in report and "Temporary crews per week" in report
+
+
+#: the two lever options the API test searches (of `dispatch.season.levers.OPTIONS`)
+LEVER_OPTIONS = ["hiring only", "next-morning slots + evening shifts + specialists"]
+
+
+def test_a_lever_recommendation_is_stored_and_reported(client, runner, auth):
+    """The lever search through the service on the tiny season: two options, one round each
+    (about 2 s of seasons). Seed 0, 2026-12-07: hiring only held about 79 % of week 0's
+    installations on the customer's clock, all three levers about 89 %, neither 95 % nor
+    90 %; the checks hold for whichever option the search chooses."""
+    body = {
+        **TINY,
+        "replications": 1,
+        "recommend": True,
+        "rounds": 1,
+        "levers": True,
+        "target_clock": "customer",
+        "lever_options": LEVER_OPTIONS[::-1],  # searched in the options' own order
+    }
+    sim_id = ask(client, auth("planner"), body)
+    done = wait_for(client, auth("planner"), sim_id, "done")
+    params = done["params"]
+    assert params["levers"] is True and params["lever_options"] == LEVER_OPTIONS
+    assert params["overrides"]["target_clock"] == params["settings"]["target_clock"] == "customer"
+
+    rec = done["recommendation"]
+    levers = rec["levers"]
+    assert rec["target_clock"] == "customer" and rec["target_share"] == 0.95
+    assert [o["name"] for o in levers["options"]] == LEVER_OPTIONS
+    by_name = {o["name"]: o for o in levers["options"]}
+    assert by_name["hiring only"]["lever_cost_cny"] == 0
+    assert by_name[LEVER_OPTIONS[1]]["lever_cost_cny"] > 0  # evening and specialist premiums
+    chosen = by_name[levers["chosen"]]
+    worst = {o["name"]: o["worst_week_share"] for o in levers["options"]}
+    assert levers["verdict"] in ("met", "fallback", "not met")
+    assert rec["met"] is (levers["verdict"] == "met")
+    if levers["verdict"] == "not met":  # the best worst week wins
+        assert chosen["worst_week_share"] == max(worst.values()) < 0.9
+    expected = {  # the levers of each option, as ids
+        "hiring only": [],
+        LEVER_OPTIONS[1]: ["next_morning_slots", "evening_shifts", "specialist_temp_crews"],
+    }
+    assert [c["lever"] for c in levers["chosen_levers"]] == expected[levers["chosen"]]
+    assert all(c["description"] for c in levers["chosen_levers"])
+    assert rec["cost_cny"] == chosen["cost_cny"] > 0  # premiums included
+    assert rec["lever_cost_cny"] == chosen["lever_cost_cny"]
+    binding = "none: every peak week" if rec["met"] else "week 0 (customer's clock) holds"
+    assert levers["binding_constraint"].startswith(binding)
+
+    (week,) = rec["peak_week_shares"]
+    assert week["week"] == 0 and week["temp_crews"] == 0
+    assert week["target_met"] is (week["customer_clock"]["share_mean"] >= 0.95)
+    assert week["customer_clock"]["label"] == "customer's clock"
+    assert week["planning_clock"]["label"] == "planning clock"
+    (row,) = done["weeks"]  # the replication that backs the plan
+    assert week["customer_clock"]["share_mean"] == round(row["share_install_24h_customer"], 4)
+    assert week["planning_clock"]["share_mean"] == round(row["share_install_24h"], 4)
+    assert week["customer_clock"]["share_mean"] == chosen["worst_week_share"]
+    assert done["summary"]["recommendation"] == rec
+
+    report = client.get(f"/simulations/{sim_id}/report", headers=auth("manager")).text
+    for text in (
+        "Levers beyond hiring",
+        f"Chosen: <strong>{levers['chosen']}</strong>",
+        *(f"<li>{html.escape(c['description'])}</li>" for c in levers["chosen_levers"]),
+        f"in every peak week: {'reached' if rec['met'] else 'not reached'}",
+        "lever premiums",
+        "Peak weeks on both clocks",
+        "within 24 h, customer&#x27;s clock",
+        "within 24 h, planning clock",
+        f"Binding constraint: {html.escape(levers['binding_constraint'])}",
+    ):
+        assert text in report, text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"levers": True}, "levers"),  # the lever search is a recommendation
+        ({"recommend": True, "lever_options": ["hiring only"]}, "lever_options"),
+        (
+            {"recommend": True, "levers": True, "lever_options": ["hiring only", "night"]},
+            "lever_options[1]",
+        ),
+        ({"recommend": True, "levers": True, "lever_options": []}, "lever_options"),
+        ({"target_clock": "wall"}, "target_clock"),
+        (
+            {"target_clock": "customer", "settings": {"target_clock": "planning"}},
+            "settings.target_clock",
+        ),
+        ({"settings": {"target_clock": "wall"}}, "target_clock"),
+    ],
+)
+def test_bad_lever_requests_are_422_naming_the_field(client, auth, body, field):
+    r = client.post("/simulations", json={**TINY, **body}, headers=auth("planner"))
+    assert r.status_code == 422, r.text
+    assert field in fields(r), r.text
+    assert client.get("/simulations", headers=auth("planner")).json()["total"] == 0
+
+
+def test_the_hang_deadline_allows_a_search_per_lever_option():
+    from api.background.simulation_runner import FIXED_OVERHEAD_S, deadline_s
+
+    plain = {"recommend": True, "rounds": 2, "settings": {"days": 2}}
+    two = {**plain, "levers": True, "lever_options": LEVER_OPTIONS}
+    every = {**plain, "levers": True, "lever_options": None}
+    base = deadline_s(plain) - FIXED_OVERHEAD_S
+    assert deadline_s(two) - FIXED_OVERHEAD_S == pytest.approx(2 * base)
+    assert deadline_s(every) - FIXED_OVERHEAD_S == pytest.approx(4 * base)
 
 
 def test_report_of_an_unfinished_or_unknown_simulation(client, auth):

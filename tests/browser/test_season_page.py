@@ -4,7 +4,9 @@ A planner signs in, is told in words what the service refuses, starts a tiny ten
 season from the form, watches it run and finish, reads its report (fetched with the token and
 shown from a blob: URL in a frame), starts a second season with a recommendation target,
 cancels a third, and compares the two finished runs side by side: headline figures and the
-weekly on-time chart with a line per run and the target line.
+weekly on-time chart with a line per run and the target line. Then asks for the lever search
+(on the customer's clock) from the form and reads its recommendation in the page: target
+reached or not, the levers chosen, the cost, the peak week on both clocks, every option.
 
 The tiny season: 8 days (two season weeks, so each run's weekly chart has a line), scale 0.1,
 a one-day peak on day 1 and a planner held to 0.5 s / 3 solutions per solve. On a two-core
@@ -161,9 +163,81 @@ def test_start_watch_report_cancel_and_compare_two_seasons(live, page: Page) -> 
     assert '{"' not in page.locator("main").inner_text()  # no raw JSON anywhere
 
 
+#: a two-day season of a 3 % city: the lever search's four options, one round each, run in
+#: a few seconds (the planner is held to 3 solutions per solve)
+TINY_LEVERS = {
+    **TINY,
+    "Days": "2",
+    "Scale": "0.03",
+    "Peak starts on day": "1",
+    "Peak days": "1",
+    "Ramp days": "1",
+}
+SHARE = re.compile(r"^\d+(\.\d)? %")
+
+
+def test_the_lever_search_is_asked_for_from_the_form_and_its_recommendation_shown(
+    live, page: Page
+) -> None:
+    open_season_page(page)
+    levers = page.get_by_label("Search levers beyond hiring")
+    expect(levers).to_be_disabled()  # a lever search is a recommendation
+    show_more_settings(page)
+    for label, value in TINY_LEVERS.items():
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_label("Temporary crews per week", exact=True).fill("")
+    page.get_by_label("Recommend temporary crews").check()
+    page.get_by_label("Search rounds").fill("1")
+    page.get_by_label("Target judged on").select_option("customer")
+    levers.check()
+    with page.expect_request(
+        lambda r: r.method == "POST" and r.url.endswith("/simulations")
+    ) as asked:
+        run = start(page)
+    body = asked.value.post_data_json
+    assert body["recommend"] is True and body["levers"] is True
+    assert body["target_clock"] == "customer"
+    expect(run.locator(".season")).to_contain_text("customer's clock · levers beyond hiring")
+    expect(run.locator(".state")).to_have_text("done", timeout=RUN_S)
+
+    run.get_by_role("button", name="Recommendation").click()
+    panel = page.locator("#rec-panel")
+    expect(panel).to_be_visible()
+    expect(panel.locator("#rec-run")).to_contain_text("simulation ")
+    verdict = panel.locator(".rec-verdict")
+    expect(verdict).to_contain_text(
+        "Target 95 % of installations within 24 h, customer's clock, in every peak week"
+    )
+    expect(verdict.locator(".badge").first).to_have_text(re.compile("^(reached|not reached)$"))
+    expect(panel.locator(".rec-chosen")).to_contain_text("Option chosen:")
+    expect(panel.locator(".lever-list li").first).to_be_visible()
+    expect(panel.locator(".rec-cost")).to_contain_text("premiums included; of which lever")
+    weeks = panel.locator("table.rec-weeks")
+    expect(weeks.locator('th[data-clock="customer_clock"]')).to_have_text(
+        "Within 24 h, customer's clock"
+    )
+    expect(weeks.locator('th[data-clock="planning_clock"]')).to_have_text(
+        "Within 24 h, planning clock"
+    )
+    expect(weeks.locator("tbody tr")).to_have_count(1)  # the one peak week
+    cells = weeks.locator("tbody tr td")
+    expect(cells.nth(2)).to_have_text(SHARE)
+    expect(cells.nth(3)).to_have_text(SHARE)
+    options = panel.locator("table.rec-options tbody tr")
+    expect(options).to_have_count(4)  # every option of dispatch.season.levers.OPTIONS
+    expect(options.first.locator("td").first).to_have_text("hiring only")
+    expect(panel.locator("table.rec-options td.chosen")).to_have_count(1)
+    binding = re.compile(r"Binding constraint: (week 0 \(customer's clock\) holds|none)")
+    expect(panel.locator(".rec-binding")).to_contain_text(binding)
+    assert '{"' not in panel.inner_text()  # words, never raw JSON
+    panel.get_by_role("button", name="Close").click()
+    expect(panel).to_be_hidden()
+
+
 def test_the_page_speaks_chinese(live, page: Page) -> None:
     sign_in(page, "planner", next_path="/season?lang=zh")
     expect(page.get_by_role("heading", name="模拟旺季")).to_be_visible()
     expect(page.get_by_role("button", name="开始模拟")).to_be_visible()
     expect(page.get_by_label("每周临时班组数", exact=True)).to_be_visible()
+    expect(page.get_by_label("搜索雇用以外的手段")).to_be_disabled()
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")

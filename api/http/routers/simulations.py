@@ -2,7 +2,8 @@
 
 `POST /simulations` validates the request (the scenario overrides through
 `dispatch.season.settings.settings_from_dict`, so a bad setting is a 422 naming it, e.g.
-`demand.peak_days`), stores a `queued` row and answers 202 at once;
+`demand.peak_days`; the lever search's fields through
+`api.services.simulation_input.lever_search`), stores a `queued` row and answers 202 at once;
 `api.background.simulation_runner`
 runs it in a worker process (`api.background.simulation_worker`) and the row carries progress, then
 the summary, the weekly figures, the recommendation (when asked for), the report page and
@@ -36,9 +37,11 @@ from api.http.pages import Page, PageParams, page_params, paginate
 from api.principals import ANY_OFFICE, Principal, Role
 from api.services.errors import Conflict
 from api.services.simulation_input import (
+    LEVER_OPTION_NAMES,
     check_zone_weights,
     city_from_snapshot,
     fixture_zone_ids,
+    lever_search,
     own_city_snapshot,
     scenario,
 )
@@ -81,7 +84,34 @@ class SimulationIn(BaseModel):
     recommend: bool = Field(
         False, description="search the fewest temporary crews per week holding `target_share`"
     )
-    rounds: int = Field(5, ge=1, le=10, description="capacity search rounds (with `recommend`)")
+    rounds: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="capacity search rounds (with `recommend`; with `levers`, per lever option)",
+    )
+    target_clock: Literal["planning", "customer"] | None = Field(
+        None,
+        description="the clock `target_share` is judged on (the top-level setting "
+        "`target_clock`): `planning` (the planner's deadlines, an evening order counts from "
+        "08:00; the default, as `dispatch simulate`) or `customer` (calendar hours from the "
+        "order, what the customer is promised)",
+    )
+    levers: bool = Field(
+        False,
+        description="with `recommend`: search levers beyond hiring too (evening installation "
+        "shifts, next-morning installation slots, specialist temporary crews), as `dispatch "
+        "simulate --recommend --levers`: one hiring search per lever option "
+        "(`lever_options`), so it runs about as many times longer; the recommendation is "
+        "the cheapest option holding the target in every peak week, else the cheapest "
+        "holding 90 %, else the best, with its binding constraint",
+    )
+    lever_options: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="with `levers`: the lever options to search, by name (default: all of "
+        "them): " + "; ".join(f"`{n}`" for n in LEVER_OPTION_NAMES),
+    )
 
 
 class SimulationAccepted(BaseModel):
@@ -99,7 +129,9 @@ class SimulationSummary(BaseModel):
     cancel_requested: bool
     params: dict[str, Any] = Field(
         description="the request as validated: fixture, replications, recommend, rounds, "
-        "`overrides` (as sent) and `settings` (every setting the season ran with)"
+        "levers, `lever_options` (the options searched, null without `levers`), "
+        "`overrides` (as sent, with the top-level `days`, `seed`, `scale` and "
+        "`target_clock`) and `settings` (every setting the season ran with)"
     )
     created_by: str
     created_at: datetime
@@ -118,7 +150,19 @@ class SimulationOut(SimulationSummary):
         None, description="weekly figures of every replication (`replication`, `seed`, ...)"
     )
     recommendation: dict[str, Any] | None = Field(
-        None, description="temporary crews per week and zone, cost (when `recommend` was set)"
+        None,
+        description="when `recommend` was set: `target_share`, `target_clock`, `met` (the "
+        "target held in every peak week), temporary crews per week (`per_week`: shares on "
+        "the target clock) and per zone, `temp_crew_days`, `cost_cny` (the season's mean "
+        "cost, premiums included), `extra_cost_cny`, `lever_cost_cny` (the levers' "
+        "premiums), `rounds`, `notes`; `peak_week_shares`: per peak week the 24 h "
+        "installation share on `customer_clock` and `planning_clock` (each with its "
+        "`label`, mean, min, max) and `target_met`; with `levers`, `levers`: `chosen` (the "
+        "option), `chosen_levers` (each lever's id and description: `next_morning_slots`, "
+        "`evening_shifts`, `specialist_temp_crews`), `changes` (its settings), `verdict` "
+        "(`met`, `fallback`: 90 % held, `not met`), `fallback_share`, "
+        "`binding_constraint` (what holds the worst peak week below the target, in words) "
+        "and `options` (every option's plan, worst peak week, cost and premiums)",
     )
 
 
@@ -173,8 +217,11 @@ def _not_done(row: SimulationRow, what: str) -> Conflict:
     response_model=SimulationAccepted,
     summary="Simulate a peak season (run in the background)",
     description="Validates the scenario (a bad setting is 422 naming it, e.g. "
-    "`demand.peak_days`) and answers 202 with the simulation id; follow "
-    "`GET /simulations/{id}`, then read `GET /simulations/{id}/report`.",
+    "`demand.peak_days`; so is `levers` without `recommend`, `lever_options` without "
+    "`levers` or an unknown option, `lever_options[0]`) and answers 202 with the "
+    "simulation id; follow `GET /simulations/{id}`, then read `GET /simulations/{id}/report`. "
+    "With `recommend` and `levers`, the capacity search runs once per lever option "
+    "(`dispatch.season.levers`, as `dispatch simulate --recommend --levers`).",
 )
 def create_simulation(
     body: SimulationIn,
@@ -184,7 +231,14 @@ def create_simulation(
     ctx: CtxDep,
     session: SessionDep,
 ) -> SimulationAccepted:
-    season, overrides = scenario(body.settings, days=body.days, seed=body.seed, scale=body.scale)
+    season, overrides = scenario(
+        body.settings,
+        days=body.days,
+        seed=body.seed,
+        scale=body.scale,
+        target_clock=body.target_clock,
+    )
+    lever_options = lever_search(body.recommend, body.levers, body.lever_options)
     snapshot = None
     if body.fixture == "own":
         snapshot = own_city_snapshot(session)
@@ -201,6 +255,8 @@ def create_simulation(
             "replications": body.replications,
             "recommend": body.recommend,
             "rounds": body.rounds,
+            "levers": body.levers,
+            "lever_options": lever_options,
             "overrides": overrides,
             "settings": settings_as_dict(season),
         },

@@ -4,6 +4,7 @@
 
 import { fmtNumber, t } from "./i18n.js";
 import { fmtFixed, fmtShare, weeklyChart, weeklyMeans } from "./season-chart.js";
+import { optionName } from "./season-rec.js";
 
 export const RUN_COLOURS = { A: "#1f6feb", B: "#d9480f" };
 
@@ -11,6 +12,7 @@ export const RUN_COLOURS = { A: "#1f6feb", B: "#d9480f" };
 const FIGURES = [
   ["orders", "count"],
   ["jobs_done", "count"],
+  ["assisted_visits_done", "count"],
   ["backlog_end", "count"],
   ["share_delivery_12h_customer", "share"],
   ["share_delivery_12h", "share"],
@@ -104,6 +106,9 @@ function runCard(run) {
       verdict: rec.met ? t("rec_met") : t("rec_not_met"),
       extra: fmtNumber(rec.extra_cost_cny),
     })));
+    if (rec.levers) {
+      card.append(el("p", "rec", t("rec_levers_line", { option: optionName(rec.levers.chosen) })));
+    }
   }
   return card;
 }

@@ -36,6 +36,9 @@ const INPUT_OF = {
   replications: "replications",
   rounds: "rounds",
   target_share: "target",
+  target_clock: "target-clock",
+  levers: "levers",
+  lever_options: "levers",
   fixture: "fixture",
   "crews.temp_per_week": "temp-per-week",
   "demand.peak_start_day": "peak-start",
@@ -113,6 +116,11 @@ export function readForm() {
   }
   const crews = parseCrewList(document.getElementById("temp-per-week").value);
   if (crews.length) setPath(body, "settings.crews.temp_per_week", crews);
+  if (recommend) {
+    // the clock the target is judged on, and the search beyond hiring (docs/season.md)
+    body.target_clock = document.getElementById("target-clock").value;
+    body.levers = document.getElementById("levers").checked;
+  }
   return body;
 }
 
@@ -141,10 +149,13 @@ export function inputOfApiError(err) {
   return null;
 }
 
-/** Target and rounds only mean something with "recommend": enable them with it. */
+/** Target, rounds, the target's clock and the lever search only mean something with
+ * "recommend": enable them with it. */
 export function syncRecommendFields() {
   const on = document.getElementById("recommend").checked;
-  for (const id of ["target", "rounds"]) document.getElementById(id).disabled = !on;
+  for (const id of ["target", "rounds", "target-clock", "levers"]) {
+    document.getElementById(id).disabled = !on;
+  }
 }
 
 export { FormError };

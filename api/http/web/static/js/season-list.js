@@ -3,10 +3,12 @@
 //
 // Each row shows when and by whom it was asked, what season, its status, a progress bar with
 // the worker's message, and the actions its status allows: Cancel (queued, running; for the
-// roles that may start simulations), Open report, Daily figures and Compare (done).
+// roles that may start simulations), Open report, Recommendation (done, when one was asked
+// for), Daily figures and Compare (done).
 
 import { t } from "./i18n.js";
 import { fmtShare } from "./season-chart.js";
+import { optionName } from "./season-rec.js";
 
 const ACTIVE = new Set(["queued", "running"]);
 
@@ -33,7 +35,11 @@ export function seasonText(sim) {
     (p.replications || 1) === 1 ? t("season_rep_one") : t("season_reps", { n: p.replications }),
   ];
   if (p.fixture === "own") parts.unshift(t("season_own"));
-  if (p.recommend) parts.push(t("season_target", { target: fmtShare(s.target_share, 0) }));
+  if (p.recommend) {
+    parts.push(t("season_target", { target: fmtShare(s.target_share, 0) }));
+    if (s.target_clock === "customer") parts.push(t("season_clock_customer"));
+    if (p.levers) parts.push(t("season_levers"));
+  }
   return parts.join(" · ");
 }
 
@@ -45,6 +51,10 @@ const MESSAGES = [
   [/^replication (\d+) \(seed (\d+)\) done$/, (m) => t("msg_rep_done", { k: m[1], seed: m[2] })],
   [/^capacity search: round (\d+): temporary crews per week (.+)$/,
     (m) => t("msg_round", { round: m[1], plan: m[2] })],
+  [/^lever search: (.+): round (\d+): temporary crews per week (.+)$/,
+    (m) => t("msg_lever_round", { option: optionName(m[1]), round: m[2], plan: m[3] })],
+  [/^lever search: (.+): worst peak week (.+), cost (.+) CNY$/,
+    (m) => t("msg_lever_done", { option: optionName(m[1]), worst: m[2], cost: m[3] })],
   [/^writing the report$/, () => t("msg_report")],
   [/^starting$/, () => t("msg_starting")],
   [/^requeued:/, () => t("msg_requeued")],
@@ -95,6 +105,9 @@ function actions(sim, { canRun, selected }) {
   }
   if (sim.status === "done") {
     cell.append(actionButton("report", t("open_report")));
+    if (sim.params && sim.params.recommend) {
+      cell.append(actionButton("recommendation", t("show_rec")));
+    }
     cell.append(actionButton("csv", t("days_csv")));
     const label = el("label", "compare-pick");
     const box = el("input");

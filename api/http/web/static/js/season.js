@@ -4,8 +4,9 @@
 // The list is polled every 2 s while a simulation is queued or running, and not at all
 // otherwise. The report is fetched with the bearer token and shown from a blob: URL in a
 // sandboxed frame, so the token never appears in a URL. Modules beside this one: the text
-// (season-strings.js), the form (season-form.js), the table (season-list.js) and the
-// comparison with its chart (season-compare.js, season-chart.js).
+// (season-strings.js), the form (season-form.js), the table (season-list.js), one run's
+// recommendation with its levers (season-rec.js) and the comparison with its chart
+// (season-compare.js, season-chart.js).
 
 import { api } from "./api.js";
 import { t } from "./i18n.js";
@@ -20,6 +21,7 @@ import {
 } from "./season-form.js";
 import { isActive, renderRuns } from "./season-list.js";
 import { renderComparison } from "./season-compare.js";
+import { renderRecommendation } from "./season-rec.js";
 
 const POLL_MS = 2000;
 /** roles that may start and cancel simulations (managers read them) */
@@ -164,6 +166,29 @@ function onTableClick(event) {
   if (button.dataset.action === "cancel") cancelRun(id);
   else if (button.dataset.action === "report") openReport(id);
   else if (button.dataset.action === "csv") downloadCsv(id);
+  else if (button.dataset.action === "recommendation") showRecommendation(id);
+}
+
+// ---- one run's recommendation
+
+/** The recommendation of a finished run (levers, cost, weeks on both clocks) in its panel. */
+async function showRecommendation(id) {
+  try {
+    const sim = await detailsOf(id);
+    renderRecommendation($("rec-body"), sim);
+    $("rec-run").textContent = t("rec_for", { id: id.slice(0, 8) });
+    $("rec-panel").hidden = false;
+    $("rec-panel").dataset.id = id;
+    $("rec-panel").scrollIntoView({ block: "nearest" });
+  } catch (err) {
+    say(err.message, "error");
+  }
+}
+
+function closeRecommendation() {
+  $("rec-panel").hidden = true;
+  $("rec-body").replaceChildren();
+  delete $("rec-panel").dataset.id;
 }
 
 function onTableChange(event) {
@@ -257,6 +282,7 @@ function start() {
   $("report-close").addEventListener("click", () => $("report-dialog").close());
   $("report-dialog").addEventListener("close", onReportClosed);
   $("compare-clear").addEventListener("click", clearComparison);
+  $("rec-close").addEventListener("click", closeRecommendation);
   showComparison();
   refresh();
 }
