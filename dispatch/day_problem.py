@@ -14,6 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from dispatch.errors import InputError
+from dispatch.link_rules import (
+    MAX_LINK_GAP_MINUTES,
+    MAX_SECOND_VISIT_CNY,
+    CrewMode,
+    check_rule,
+    rule_for,
+)
 from dispatch.models import CallbackPolicy, Crew, Depot, Job, JobKind
 from dispatch.promises import PromiseBook
 from dispatch.zones import Zone
@@ -126,6 +133,10 @@ class JobSync:
     second: str
     min_delay_minutes: int = 0
     max_delay_minutes: int = 0
+    #: derived from an assisting job (`Job.assists`) by the problem, not given: derived
+    #: again whenever the problem is made (a copy with other jobs or another tolerance) and
+    #: not written to the problem file
+    assist: bool = field(default=False, compare=False)
 
 
 @dataclass
@@ -144,9 +155,14 @@ class DispatchProblem:
     #: jobs farther than this from every depot are rejected as outside the region
     max_km_from_depot: float = 80.0
     name: str = ""
-    #: two-person visits (see `JobSync`); the planner's zone split and repair passes do not
-    #: know them yet, so they are for problems solved whole (`dispatch.benchmarks.hhcrsp`)
+    #: two-person visits (see `JobSync`): those given here (the home-healthcare benchmark's,
+    #: `dispatch.benchmarks.hhcrsp`) and one per assisting job (`Job.assists`), derived when
+    #: the problem is made. Every pass of the planner keeps a pair whole: both on two crews
+    #: within the delays, or neither
     syncs: list[JobSync] = field(default_factory=list)
+    #: how many minutes after the assisted crew starts the assisting crew may start
+    #: (`Job.assists`): 0 is "at the same minute"; a plan setting
+    assist_tolerance_minutes: int = 15
     #: the least certification score per job kind (`Crew.certifications`), the plan settings'
     #: `certification`: written into the jobs of that kind that state none
     #: (`Job.min_certification`, which is what eligibility and the validator read)
@@ -156,7 +172,21 @@ class DispatchProblem:
     #: crew preferred): written into each callback that names its `original_crew`
     callback_policy: Mapping[str, CallbackPolicy] = field(default_factory=dict)
 
+    #: the most minutes from a delivery's end to its installation's start, per product
+    #: category and/or region (`dispatch.link_rules` has the keys and which one wins; no
+    #: key that matches: no limit). Held in the model, the later passes, the validator and
+    #: across days (`Job.delivered_at`). Each at least `link_gap_minutes`
+    max_link_gap_minutes: Mapping[str, int] = field(default_factory=dict)
+    #: one combined crew or a truck then installers, per product category and/or region
+    #: (`dispatch.link_rules.CrewMode`; no key that matches: `auto`)
+    crew_mode: Mapping[str, CrewMode] = field(default_factory=dict)
+    #: what serving a linked order in two visits costs beyond the second trip's km and
+    #: driving (the customer's second appointment), in CNY: the price of the choice in the
+    #: `auto` crew mode; 0 leaves the choice to the km and hours alone
+    second_visit_cny: float = 0.0
+
     def __post_init__(self) -> None:
+        self._check_link_rules()
         for kind, score in self.certification.items():
             if not 0 <= score <= 100:
                 raise InputError(
@@ -176,6 +206,13 @@ class DispatchProblem:
                     )
         if self.link_gap_minutes < 0:
             raise InputError("problem", "link_gap_minutes", "must be >= 0")
+        if not 0 <= self.assist_tolerance_minutes <= 240:
+            raise InputError(
+                "problem",
+                "assist_tolerance_minutes",
+                f"must be 0 to 240, got {self.assist_tolerance_minutes}",
+            )
+        self.syncs = [*(s for s in self.syncs if not s.assist), *self._assist_syncs()]
         job_ids = {j.id for j in self.jobs}
         for k, sync in enumerate(self.syncs):
             for name in ("first", "second"):
@@ -187,6 +224,56 @@ class DispatchProblem:
                 raise InputError(
                     f"sync {k}", "max_delay_minutes", "need 0 <= min_delay_minutes <= max"
                 )
+
+    def _assist_syncs(self) -> list[JobSync]:
+        """One two-crew visit per assisting job whose assisted job is in the problem and
+        assists no other itself, unless given already (a problem file of an older writer,
+        which wrote them). Any other assisting job stays unsynced and the screening lists
+        it unassigned with the reason (`dispatch.planning.feasibility`): one bad link loses
+        nothing else. Made afresh each time, so a copy of the problem with fewer jobs (a
+        zone, a re-plan) or another tolerance never keeps a stale pair."""
+        by_id = self.jobs_by_id()
+        have = {(s.first, s.second) for s in self.syncs if not s.assist}
+        out = []
+        for job in self.jobs:
+            lead = by_id.get(job.assists) if job.assists else None
+            if lead is None or lead.assists is not None or (lead.id, job.id) in have:
+                continue
+            out.append(JobSync(lead.id, job.id, 0, self.assist_tolerance_minutes, assist=True))
+        return out
+
+    def _check_link_rules(self) -> None:
+        """The delivery-installation rules' keys and values (`dispatch.link_rules`)."""
+        self.crew_mode = {k: _crew_mode(v) for k, v in self.crew_mode.items()}
+        least = self.link_gap_minutes
+
+        def gap_problem(minutes: int) -> str | None:
+            if not isinstance(minutes, int) or isinstance(minutes, bool):
+                return f"must be whole minutes, got {minutes!r}"
+            if not least <= minutes <= MAX_LINK_GAP_MINUTES:
+                return (
+                    f"must be from the link gap ({least} min) to {MAX_LINK_GAP_MINUTES}, "
+                    f"got {minutes}"
+                )
+            return None
+
+        check_rule(self.max_link_gap_minutes, "problem", "max_link_gap_minutes", gap_problem)
+        check_rule(self.crew_mode, "problem", "crew_mode", lambda _m: None)
+        if not 0 <= self.second_visit_cny <= MAX_SECOND_VISIT_CNY:
+            raise InputError(
+                "problem",
+                "second_visit_cny",
+                f"must be 0 to {MAX_SECOND_VISIT_CNY:g}, got {self.second_visit_cny}",
+            )
+
+    def max_link_gap_for(self, job: Job) -> int | None:
+        """The most minutes from the delivery's end to this installation's start (None: no
+        limit; `max_link_gap_minutes`)."""
+        return rule_for(self.max_link_gap_minutes, job)
+
+    def crew_mode_for(self, job: Job) -> CrewMode:
+        """The crew mode of this installation's order (`crew_mode`)."""
+        return rule_for(self.crew_mode, job) or CrewMode.AUTO
 
     def jobs_by_id(self) -> dict[str, Job]:
         return {j.id: j for j in self.jobs}
@@ -228,3 +315,10 @@ def check_unique(kind: str, ids: list[str]) -> None:
         if i in seen:
             raise InputError(f"{kind} {i!r}", "id", "duplicate id")
         seen.add(i)
+
+
+def _crew_mode(value: object) -> CrewMode:
+    known = [m.value for m in CrewMode]
+    if isinstance(value, str) and value in known:
+        return CrewMode(value)
+    raise InputError("problem", "crew_mode", f"{value!r} is not one of: {', '.join(known)}")

@@ -149,6 +149,18 @@ class Job:
     #: for it, written in by the problem (`DispatchProblem.callback_policy`)
     original_crew: str | None = None
     callback_policy: CallbackPolicy | None = None
+    #: the id of the job this one assists (协助): a second crew at the same visit, working
+    #: with the first from the same start (within the problem's
+    #: `DispatchProblem.assist_tolerance_minutes`), e.g. a cabinet air conditioner carried up
+    #: to a high floor. The assisting visit is a job of its own (its own skills, people and
+    #: service time; usually the same order, place and windows) so that each crew reports its
+    #: own arrival and completion; the pair is planned on two crews or not at all.
+    assists: str | None = None
+    #: for an installation whose delivery is done and not in the day's problem (delivered
+    #: on an earlier day, or planned on one by the horizon): when that delivery ended. The
+    #: installation then starts no earlier than this plus the link gap and no later than
+    #: this plus its maximum gap (`DispatchProblem.max_link_gap_minutes`)
+    delivered_at: datetime | None = None
     address: str = field(default="", repr=False)
     customer_name: str = field(default="", repr=False)
     customer_phone: str = field(default="", repr=False)
@@ -209,7 +221,8 @@ class Job:
         self._check_planning_fields(rec)
 
     def _check_planning_fields(self, rec: str) -> None:
-        """The fields the planning rules write in: roll-over's and certification's."""
+        """The fields the planning rules write in (roll-over's and certification's), and the
+        assisted job's id."""
         if self.first_due is not None and self.first_due > self.windows[0].start.date():
             raise InputError(
                 rec,
@@ -217,6 +230,14 @@ class Job:
                 f"{self.first_due} is after the job's first window "
                 f"({self.windows[0].start.date()}): a job is carried forward, never back",
             )
+        if self.assists is not None and (
+            not isinstance(self.assists, str) or not self.assists.strip()
+        ):
+            raise InputError(rec, "assists", "must be a job id")
+        if self.assists == self.id:
+            raise InputError(rec, "assists", "a job cannot assist itself")
+        if self.delivered_at is not None and self.kind is not JobKind.INSTALLATION:
+            raise InputError(rec, "delivered_at", "only an installation waits for a delivery")
         if self.min_certification is not None and not 0 <= self.min_certification <= 100:
             raise InputError(
                 rec, "min_certification", f"must be 0 to 100, got {self.min_certification}"

@@ -42,6 +42,17 @@ class UnassignedReason(StrEnum):
     DELIVERY_END_GAP = "delivery_end_gap"  # its delivery's planned end + the gap is too late
     JOBS_PER_DAY = "jobs_per_day"  # that crew already does its most jobs a day
     VEHICLE_FULL = "vehicle_full"  # that crew's vehicle has no room left for it
+    #: half of a two-crew visit (an assisted job and its assisting job, `Job.assists`) that
+    #: could not be planned whole: the detail says why (the partner cannot be planned, no
+    #: second crew may do it, no two crews are free at the same time)
+    ASSIST_PAIR = "assist_pair_unplanned"
+    #: an installation that cannot start within its order's maximum gap after its delivery
+    #: ends (`DispatchProblem.max_link_gap_minutes`): the detail names the delivery, its
+    #: end and the gap (a delivery done on an earlier day: `Job.delivered_at`)
+    MAX_LINK_GAP = "max_link_gap"
+    #: an order whose crew mode (`DispatchProblem.crew_mode`) no crew could keep: one
+    #: combined crew for both visits, or a truck then installers
+    CREW_MODE = "crew_mode"
 
 
 #: reasons that say the eligible crews' days are full (the day lacked capacity for the job)

@@ -7,7 +7,9 @@ seconds and metres, shared with the planner; none of the planner's timing code),
 every route through `routing.validate` (arrivals from the travel times, service ends, windows,
 shift start and end, the lunch inside its window and not during a job, capacities, jobs per
 day, linked-job order and gap, two-person visits, each job once) and checks the domain rules
-directly against jobs and crews (crew kind, skills, people, jobs per day).
+directly against jobs and crews (crew kind, skills, people, jobs per day, and an order's own
+rules, `dispatch.link_rules`: its installation within the maximum gap of its delivery's end,
+here or on an earlier day, and its crew mode's crews).
 
 It then compares every figure the plan states with its own recomputation (`_stated_figures`):
 each stop's promise deadline (from the problem's promise rules), its slack as stated in a plan
@@ -23,9 +25,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from dispatch.models import CREW_CAN_DO, Crew, Job
+from dispatch.link_rules import CrewMode, linked_pairs, mode_allows
+from dispatch.models import CREW_CAN_DO, Crew, Job, JobKind
 from dispatch.plan import CrewRoute, Plan, PlannedStop
 from dispatch.translate import Translation, build_travel, translate
 from routing.problem import BreakTime, RouteSchedule, RoutingSolution, StopTime
@@ -80,8 +83,13 @@ def validate_plan(plan: Plan, travel: TravelModel | None = None) -> list[PlanVio
     deadlines = {j.id: problem.promises.deadline(j) for j in problem.jobs}
     tr = translate(problem, travel, deadlines, range(len(problem.jobs)), range(len(problem.crews)))
     solution = _as_solution(plan, jobs, crews)
+    # an order's maximum gap is said in the plan's own terms by `_link_rules`; a one-visit
+    # order's (a gap of 0: the installation the moment the delivery ends) only here
+    one_visit = {tr.job_ids[p.after] for p in tr.routing.precedences if p.same_vehicle}
     for v in validate_solution(tr.routing, solution):
-        out.append(PlanViolation(v.rule, v.message, v.visit, v.vehicle))
+        if v.rule != "max_gap" or v.visit in one_visit:
+            out.append(PlanViolation(v.rule, v.message, v.visit, v.vehicle))
+    out += _link_rules(plan, jobs, crews)
     out += _stated_figures(plan, tr, solution, deadlines)
     return out
 
@@ -174,6 +182,63 @@ def _domain_rules(
                     )
                 )
     return out
+
+
+def _link_rules(
+    plan: Plan, jobs: dict[str, tuple[int, Job]], crews: dict[str, tuple[int, Crew]]
+) -> list[PlanViolation]:
+    """An order's delivery and installation under its rules (`dispatch.link_rules`): the
+    installation starts within the maximum gap after the delivery ends (the delivery in the
+    plan, or done earlier: `Job.delivered_at`), and the crew mode's crews serve the order
+    (`split`: no combined crew; `combined`: a combined crew, one visit, which
+    `routing.validate` checks as `same_vehicle`)."""
+    problem = plan.problem
+    out: list[PlanViolation] = []
+    stops = {s.job_id: (r.crew_id, s) for r in plan.routes for s in r.stops}
+    pairs = linked_pairs(problem.jobs)
+    for i, d in pairs.items():
+        inst, delivery = problem.jobs[i], problem.jobs[d]
+        mode = problem.crew_mode_for(inst)
+        for job in (delivery, inst):
+            crew_id = stops[job.id][0] if job.id in stops else ""
+            kind = crews[crew_id][1].kind if crew_id else None
+            if kind is not None and not mode_allows(mode, kind, job.kind):
+                message = (
+                    f"order {job.order_id} is to be served {_MODE_WORDS[mode]}, not with its "
+                    f"{job.kind.value} by a {kind.value}"
+                )
+                out.append(PlanViolation("crew_mode", message, job.id, crew_id))
+    for job_id, (crew_id, stop) in stops.items():
+        inst = jobs[job_id][1]
+        most = problem.max_link_gap_for(inst)
+        if inst.kind is not JobKind.INSTALLATION or most is None:
+            continue
+        k = jobs[job_id][0]
+        if k in pairs:
+            delivery = problem.jobs[pairs[k]]
+            if delivery.id not in stops:
+                continue  # `routing.validate`: an installation without its delivery
+            ended, by = stops[delivery.id][1].end, f"its delivery {delivery.id} ends"
+        elif inst.delivered_at is not None:
+            ended, by = inst.delivered_at, "its delivery ended"
+        else:
+            continue
+        if stop.start > ended + timedelta(minutes=most):
+            late = int((stop.start - ended).total_seconds() // 60)
+            message = (
+                f"starts {_when(stop.start)}, {late} min after {by} {_when(ended)}: more than "
+                f"the maximum gap of {most} min"
+            )
+            out.append(PlanViolation("max_link_gap", message, job_id, crew_id))
+    return out
+
+
+#: how a crew mode's order is to be served, for the messages
+_MODE_WORDS = {
+    CrewMode.COMBINED: "in one visit by a combined crew",
+    CrewMode.SPLIT: "in two visits, the delivery by a delivery truck",
+    CrewMode.AUTO: "by any crew",
+}
 
 
 def _as_solution(

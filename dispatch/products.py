@@ -10,9 +10,12 @@ and a demo day describe the same business. The rules are documented in
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from dispatch.models import JobKind, ProductCategory
+from dispatch.models import Job, JobKind, ProductCategory
+from dispatch.service_time import estimate_minutes
 
 C = ProductCategory
 
@@ -114,3 +117,45 @@ def size_variant(cat: C, u: float) -> tuple[float, float, bool]:
         if u < acc or k == len(VARIANTS[cat]) - 1:
             return fv, fw, cat is C.TV and k >= 2
     return 1.0, 1.0, False
+
+
+#: the suffix of an assisting job's id: the assisted job's id + this
+ASSIST_SUFFIX = "-A"
+
+
+def needs_assist(job: Job) -> bool:
+    """Does this job need a second crew to assist (协助)? A cabinet air conditioner installed
+    on the 4th floor or higher of a building without a lift is carried up the stairs by two
+    crews: about 3 % of the demo city's installations (fixtures/README.md)."""
+    return (
+        job.kind is JobKind.INSTALLATION
+        and job.category is C.CABINET_AC
+        and not job.has_lift
+        and job.floor >= 4
+        and job.assists is None
+    )
+
+
+def with_assisting_jobs(jobs: list[Job]) -> list[Job]:
+    """`jobs`, each one that `needs_assist` followed by its assisting job (`Job.assists`):
+    id `<job id>-A`, one person (the lead crew keeps at most two: three people on the stairs
+    in all), `work_at_height` from the 3rd floor, the lead's windows, customer and service
+    time, so both crews are on site together. Deterministic: no draw."""
+    out: list[Job] = []
+    for job in jobs:
+        if not needs_assist(job):
+            out.append(job)
+            continue
+        lead = dataclasses.replace(job, people=min(job.people, 2))
+        out.append(lead)
+        out.append(
+            dataclasses.replace(
+                lead,
+                id=f"{job.id}{ASSIST_SUFFIX}",
+                people=1,
+                skills=frozenset({"work_at_height"} if job.floor >= 3 else ()),
+                service_minutes=estimate_minutes(lead),
+                assists=job.id,
+            )
+        )
+    return out

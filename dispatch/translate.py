@@ -19,6 +19,7 @@ import numpy as np
 
 from dispatch.day_problem import DispatchProblem
 from dispatch.errors import InputError
+from dispatch.link_rules import CrewMode, linked_pairs, mode_allows
 from dispatch.models import CallbackPolicy, Crew, CrewKind, Job, JobKind
 from dispatch.record_rules import EARLIEST, LATEST, format_number
 from dispatch.roll_over import carried_urgency
@@ -62,6 +63,7 @@ def out_of_range(job: Job) -> str | None:
     The record readers refuse such values at the door; a job built in code may still hold
     them, and the screening then leaves it unassigned with this as the detail."""
     moments = [("confirmed_at", job.confirmed_at), ("deadline", job.deadline)]
+    moments += [("delivered_at", job.delivered_at)]
     moments += [(f"windows[{k}]", w.start) for k, w in enumerate(job.windows)]
     moments += [(f"windows[{k}]", w.end) for k, w in enumerate(job.windows)]
     for name, moment in moments:
@@ -196,14 +198,30 @@ class Translation:
 
 
 def clip_windows(problem: DispatchProblem, job: Job) -> tuple[tuple[int, int], ...]:
-    """The job's windows in plan-day seconds, clipped to the day; empty if none falls on it."""
+    """The job's windows in plan-day seconds, clipped to the day; empty if none falls on it.
+
+    An installation whose delivery was done earlier (`Job.delivered_at`) is clipped to its
+    `delivered_bounds` as well."""
     out = []
+    low, high = delivered_bounds(problem, job) or (0, 86_399)
     for w in job.windows:
         a, b = problem.to_seconds(w.start), problem.to_seconds(w.end)
-        a, b = max(a, 0), min(b, 86_399)
+        a, b = max(a, 0, low), min(b, 86_399, high)
         if a <= b:
             out.append((a, b))
     return tuple(out)
+
+
+def delivered_bounds(problem: DispatchProblem, job: Job) -> tuple[int, int] | None:
+    """For an installation whose delivery ended at `Job.delivered_at`: the earliest start
+    (that end + the link gap) and the latest (+ its maximum gap, `DispatchProblem.
+    max_link_gap_for`; the end of the day without one), in plan-day seconds; else None."""
+    if job.delivered_at is None or job.kind is not JobKind.INSTALLATION:
+        return None
+    done = _capped(problem.to_seconds(job.delivered_at))
+    most = problem.max_link_gap_for(job)
+    high = 86_399 if most is None else done + most * 60
+    return done + problem.link_gap_minutes * 60, high
 
 
 #: days overdue that still raise a job's drop penalty (older backlog counts as this old)
@@ -300,11 +318,17 @@ def translate(
     eligible: dict[str, list[int]] | None = None,
     not_before: dict[str, int] | None = None,
     continuations: dict[int, Continuation] | None = None,
+    not_after: dict[str, int] | None = None,
 ) -> Translation:
     """The routing problem for a subset of jobs and crews (indices into the problem's lists).
 
     `not_before[job_id]` (seconds) cuts the job's windows so it starts no earlier: used when
-    a job's linked delivery is already fixed on another crew's route.
+    a job's linked delivery is already fixed on another crew's route; `not_after[job_id]`
+    so it starts no later (that delivery's end + its maximum gap).
+
+    A delivery and an installation of one order in the subset are linked
+    (`link_precedence`); the crew mode of the order (`DispatchProblem.crew_mode_for`)
+    narrows the crews both may go to (`dispatch.link_rules.mode_allows`).
 
     `continuations[crew_index]` turns that crew into the rest of its day: it starts where
     and when its planned stops leave it, with what capacity, job count and break remain.
@@ -359,6 +383,9 @@ def translate(
         if not_before and job.id in not_before:
             floor = not_before[job.id]
             windows = tuple((max(a, floor), b) for a, b in windows if b >= floor)
+        if not_after and job.id in not_after:
+            ceiling = not_after[job.id]
+            windows = tuple((a, min(b, ceiling)) for a, b in windows if a <= ceiling)
         visits.append(
             Visit(
                 id=job.id,
@@ -378,11 +405,11 @@ def translate(
             )
         )
     precedences = []
-    gap = problem.link_gap_minutes * 60
-    deliveries = {j.order_id: k for k, j in enumerate(jobs) if j.kind is JobKind.DELIVERY}
-    for k, job in enumerate(jobs):
-        if job.kind is JobKind.INSTALLATION and job.order_id in deliveries:
-            precedences.append(Precedence(deliveries[job.order_id], k, gap))
+    for k, d in linked_pairs(jobs).items():
+        link = link_precedence(problem, jobs[k], d, k)
+        precedences.append(link)
+        if link.same_vehicle or problem.crew_mode_for(jobs[k]) is CrewMode.SPLIT:
+            visits[d], visits[k] = _mode_vehicles(visits[d], visits[k], crews, link)
     visit_of = {j.id: k for k, j in enumerate(jobs)}
     syncs = [  # two-person visits with both jobs in this subset
         Sync(
@@ -396,3 +423,41 @@ def translate(
     ]
     routing = RoutingProblem(visits, vehicles, sub, precedences, syncs)
     return Translation(routing, [j.id for j in jobs], [c.id for c in crews], global_locs)
+
+
+def link_precedence(problem: DispatchProblem, installation: Job, d: int, k: int) -> Precedence:
+    """The link from delivery visit `d` to installation visit `k` under the order's rules:
+    the link gap on two crews, the maximum gap (`DispatchProblem.max_link_gap_for`), and the
+    crew mode: `combined` is one visit (same crew, right after the delivery, no gap at all),
+    `auto` prices a second visit (`DispatchProblem.second_visit_cny`, in cents), `split`
+    leaves it to the crews allowed (`_mode_vehicles`)."""
+    gap = problem.link_gap_minutes * 60
+    most = problem.max_link_gap_for(installation)
+    max_gap = None if most is None else most * 60
+    mode = problem.crew_mode_for(installation)
+    if mode is CrewMode.COMBINED:
+        return Precedence(d, k, 0, 0, same_vehicle=True)
+    split = round(problem.second_visit_cny * 100) if mode is CrewMode.AUTO else 0
+    return Precedence(d, k, gap, max_gap, split_cost=_capped(split))
+
+
+def _mode_vehicles(
+    delivery: Visit, installation: Visit, crews: Sequence[Crew], link: Precedence
+) -> tuple[Visit, Visit]:
+    """The two visits with only the crews their order's crew mode allows: `split` no
+    combined crew delivers; `combined` only combined crews, and only those that may do
+    both."""
+    mode = CrewMode.COMBINED if link.same_vehicle else CrewMode.SPLIT
+    everyone = tuple(range(len(crews)))
+
+    def kept(visit: Visit, kind: JobKind) -> tuple[int, ...]:
+        allowed = everyone if visit.allowed_vehicles is None else visit.allowed_vehicles
+        return tuple(k for k in allowed if mode_allows(mode, crews[k].kind, kind))
+
+    d_ok, i_ok = kept(delivery, JobKind.DELIVERY), kept(installation, JobKind.INSTALLATION)
+    if link.same_vehicle:
+        d_ok = i_ok = tuple(k for k in d_ok if k in set(i_ok))
+    return (
+        dataclasses.replace(delivery, allowed_vehicles=d_ok),
+        dataclasses.replace(installation, allowed_vehicles=i_ok),
+    )

@@ -23,6 +23,7 @@ from ortools.constraint_solver import (
     routing_ils_pb2,
     routing_parameters_pb2,
 )
+from ortools.util import optional_boolean_pb2
 
 from routing.preferences import add_preferences
 from routing.problem import RoutingProblem, RoutingSolution
@@ -148,7 +149,8 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
     _add_disjunctions(problem, routing, index_of)
     add_preferences(problem, nodes.size, routing)
 
-    search = search_parameters(params, nodes.n_visits)
+    search = search_parameters(pair_safe(problem, params, nodes.n_visits), nodes.n_visits)
+    _pair_safe_operators(problem, search)
     _fit_to_wall(params, search, started)
     counter = {"n": 0}
     # The callback reaches the model through `holder`, emptied after the search: a closure
@@ -162,9 +164,7 @@ def solve(problem: RoutingProblem, params: SolveParams | None = None) -> Routing
         if params.progress is not None:
             dropped = sum(1 for i in index_of if model.NextVar(i).Value() == i)
             params.progress(
-                Progress(
-                    time.monotonic() - started, model.CostVar().Value(), counter["n"], dropped
-                )
+                Progress(time.monotonic() - started, model.CostVar().Value(), counter["n"], dropped)
             )
         if params.should_stop is not None and params.should_stop():
             model.CancelSearch()
@@ -326,6 +326,7 @@ def solve_best_of(
     `solution_limit` the clock is only a ceiling and every strategy runs, so the plan does
     not depend on how the time was shared (serial and cluster runs share it differently).
     """
+    strategies = pair_safe_strategies(problem, strategies)
     if not params.solution_limit:
         fits = int(params.time_limit_s // MIN_CONSTRUCTION_S)
         strategies = strategies[: max(1, min(len(strategies), fits))]
@@ -361,6 +362,43 @@ def _use_ils(search, ruin_size: int) -> None:
     rr.recreate_strategy.heuristic = _FS.LOCAL_CHEAPEST_INSERTION
     ils.improve_perturbed_solution = True
     ils.reference_solution_acceptance_strategy.simulated_annealing.automatic_temperatures = True
+
+
+def pair_safe(problem: RoutingProblem, params: SolveParams, n_visits: int) -> SolveParams:
+    """`params`, with parallel cheapest insertion instead of local cheapest insertion when
+    the problem has one-visit pairs (`Precedence.same_vehicle`, pickup-and-delivery pairs):
+    in OR-Tools 9.15 local cheapest insertion ran out of memory on them before its first
+    solution (a 220-visit zone group of the demo day in crew mode `combined`, with or
+    without their maximum gap of 0: std::bad_alloc past a 6 GB limit), where parallel
+    cheapest insertion solved every group in about 200 MB."""
+    pairs = any(p.same_vehicle for p in problem.precedences)
+    if pairs and _first_solution(params, n_visits) == "local_cheapest_insertion":
+        return replace(params, first_solution="parallel_cheapest_insertion")
+    return params
+
+
+def _pair_safe_operators(problem: RoutingProblem, search) -> None:
+    """No local search operator built on local cheapest insertion when the problem has
+    one-visit pairs (see `pair_safe`): its path LNS ran out of memory in the same way after
+    10-20 s of search on that zone group (past a 4 GB limit; 200 MB without it)."""
+    if any(p.same_vehicle for p in problem.precedences):
+        ops = search.local_search_operators
+        off = optional_boolean_pb2.BOOL_FALSE
+        ops.use_local_cheapest_insertion_path_lns = off
+        ops.use_local_cheapest_insertion_visit_types_lns = off
+        ops.use_local_cheapest_insertion_expensive_chain_lns = off
+        ops.use_local_cheapest_insertion_close_nodes_lns = off
+
+
+def pair_safe_strategies(problem: RoutingProblem, strategies: tuple[str, ...]) -> tuple[str, ...]:
+    """`strategies` without local cheapest insertion when the problem has one-visit pairs
+    (see `pair_safe`); parallel cheapest insertion in its place, once."""
+    if not any(p.same_vehicle for p in getattr(problem, "precedences", ())):
+        return strategies
+    safe = [
+        "parallel_cheapest_insertion" if s == "local_cheapest_insertion" else s for s in strategies
+    ]
+    return tuple(dict.fromkeys(safe))
 
 
 def _first_solution(params: SolveParams, n_visits: int) -> str:
@@ -405,18 +443,53 @@ def _add_time(problem, nodes, routing, drive) -> pywrapcp.RoutingDimension:
 
 
 def _add_costs(problem, nodes, routing, drive) -> None:
-    """Arc cost in cents: distance x cost per km + driving time x cost per hour, per class."""
+    """Arc cost in cents: distance x cost per km + driving time x cost per hour, per class
+    (and per the linked pairs whose delivery it may do but not the installation, for their
+    second visit's price: `_add_split_costs`)."""
     dist = problem.travel.distances[np.ix_(nodes.locations, nodes.locations)].astype(np.int64)
     cache: dict[tuple, int] = {}
+    priced = [p for p in problem.precedences if p.split_cost]
     for k, veh in enumerate(problem.vehicles):
-        key = (veh.profile, veh.cost_per_km, veh.cost_per_hour)
+        delivers_only = frozenset(
+            n
+            for n, p in enumerate(priced)
+            if _may(problem, p.before, k) and not _may(problem, p.after, k)
+        )
+        key = (veh.profile, veh.cost_per_km, veh.cost_per_hour, delivers_only)
         if key not in cache:
             cost = (dist * veh.cost_per_km) // 1000 + (
                 drive[veh.profile] * veh.cost_per_hour
             ) // 3600
             np.fill_diagonal(cost, 0)
+            _add_split_costs(priced, delivers_only, cost)
             cache[key] = routing.RegisterTransitMatrix(cost.tolist())
         routing.SetArcCostEvaluatorOfVehicle(cache[key], k)
+
+
+def _may(problem, visit: int, vehicle: int) -> bool:
+    allowed = problem.visits[visit].allowed_vehicles
+    return allowed is None or vehicle in allowed
+
+
+def _add_split_costs(priced: list, delivers_only: frozenset[int], cost: np.ndarray) -> None:
+    """A linked pair's second visit (`Precedence.split_cost`) as arc costs, half on each
+    side so that whichever of the two is placed first already sees it: every arc into
+    `after` costs half, except the one from `before` (the same crew going on from the same
+    visit); every arc into `before` costs the other half on a vehicle that may do `before`
+    but not `after` (`delivers_only`: a truck, whose delivery always needs a second visit).
+    So a truck and an installer pay it once, one crew doing both back to back nothing; a
+    combined crew that delivers and leaves pays half (the one case priced short). Arc costs
+    are what every first-solution heuristic and filter prices; a price on the installation
+    alone was seen too late: the delivery's crew was chosen first, on km alone, and on the
+    demo day 30 or 100 CNY left the 2 orders of 238 served in one visit unchanged."""
+    for n, p in enumerate(priced):
+        half = p.split_cost // 2
+        cost[:, p.after] += p.split_cost - half
+        cost[p.before, p.after] -= p.split_cost - half
+        cost[p.after, p.after] = 0
+        if n in delivers_only:
+            cost[:, p.before] += half
+            cost[p.before, p.before] = 0
 
 
 def _add_breaks(problem, nodes, routing, manager, dim) -> None:
@@ -511,6 +584,14 @@ def _add_precedences(problem, routing, dim, index_of, horizon) -> None:
     both: conservative, and the timing step (`routing.schedule`) drops it on a shared crew,
     which only makes stops earlier.
 
+    An order's own rules are in the same terms. A maximum gap (`Precedence.max_gap_s`) is
+    a node precedence the other way with a negative offset, as `_add_syncs` bounds a delay.
+    One visit by one crew (`Precedence.same_vehicle`, the `combined` crew mode) is a
+    pickup-and-delivery pair, which the insertion heuristics place as a pair and the filters
+    check, with a gap and a maximum gap of 0: back to back. A second trip's price
+    (`split_cost`) is an arc cost (`_add_split_costs`). None of them is a plain solver
+    constraint.
+
     "`after` only if `before` is served" is deliberately NOT a solver constraint here: as a
     plain `ActiveVar(after) <= ActiveVar(before)` it is invisible to the insertion filters,
     so on an overloaded day (more jobs than the crews can do, many dropped) the first
@@ -522,27 +603,82 @@ def _add_precedences(problem, routing, dim, index_of, horizon) -> None:
     """
     for p in problem.precedences:
         a, b = index_of[p.after], index_of[p.before]
-        dim.AddNodePrecedence(b, a, problem.visits[p.before].service_s + p.gap_s)
+        service = problem.visits[p.before].service_s
+        dim.AddNodePrecedence(b, a, service + p.gap_s)
+        latest_gap = problem.visits[p.after].latest_start - (
+            problem.visits[p.before].earliest_start + service
+        )
+        if p.max_gap_s is not None and latest_gap > p.max_gap_s:
+            # start(before) >= start(after) - (service + max gap): the other side of the
+            # link as a node precedence too, so the cumul filters see it (see the docstring);
+            # left out where the windows alone keep it (it made first solutions slower)
+            dim.AddNodePrecedence(a, b, -(service + p.max_gap_s))
+        if p.same_vehicle:
+            # one visit by one crew: a pickup-and-delivery pair (same vehicle, `before`
+            # first, both served or neither), which the insertion heuristics place as a
+            # pair and the filters check; the max gap of 0 makes the two back to back
+            routing.AddPickupAndDelivery(b, a)
 
 
 def _add_syncs(problem, routing, dim, index_of) -> None:
-    """Two-person visits: both served or neither, on two vehicles, starts `min..max` apart.
+    """Two-person visits: on two vehicles, starts `min..max` apart; both served or neither.
 
     The timing is a pair of dimension node precedences (start(second) >= start(first) + min
     and start(first) >= start(second) - max), which OR-Tools' cumul-bounds filter propagates
-    across routes during the search, as for `_add_precedences`; "both or neither" and "two
-    vehicles" are plain solver constraints (a vehicle variable is -1 when unserved).
+    across routes during the search, as for `_add_precedences`. "Two vehicles" is a plain
+    solver constraint (a vehicle variable is -1 when unserved).
+
+    "Both or neither" is priced, not constrained (`_add_disjunctions`): the pair shares one
+    disjunction whose penalty is paid once unless both are served, so serving half of it
+    earns nothing and the search drops or completes it. As a plain
+    `ActiveVar(a) == ActiveVar(b)` it is invisible to the insertion filters, as the
+    precedences' rule was: on the demo day with 29 assisted installations a zone group found
+    no first solution in its time (34 jobs `not_solved_in_time`, 1,448 of 1,529 planned),
+    against 1,497 planned with the priced pair. A half the search still leaves served is
+    flagged by the routing validator and taken off by the planner's timing step
+    (`dispatch.planning.assemble.time_day`), so no plan holds half a pair.
     """
     solver = routing.solver()
     for sy in problem.syncs:
         a, b = index_of[sy.first], index_of[sy.second]
-        solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
         different = solver.IsDifferentVar(routing.VehicleVar(a), routing.VehicleVar(b))
-        solver.Add(different >= routing.ActiveVar(a))
+        solver.Add(different >= routing.ActiveVar(a) + routing.ActiveVar(b) - 1)
         dim.AddNodePrecedence(a, b, sy.min_delay_s)
         dim.AddNodePrecedence(b, a, -sy.max_delay_s)
 
 
+def synced_groups(problem: RoutingProblem) -> list[list[int]]:
+    """The visits tied by syncs, as groups (a visit synced with two others: one group of
+    three), each sorted, in order of their first visit."""
+    parent: dict[int, int] = {}
+
+    def root(i: int) -> int:
+        while parent.get(i, i) != i:
+            i = parent[i]
+        return i
+
+    for sy in problem.syncs:
+        a, b = root(sy.first), root(sy.second)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in sorted({i for sy in problem.syncs for i in (sy.first, sy.second)}):
+        groups.setdefault(root(i), []).append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
 def _add_disjunctions(problem, routing, index_of) -> None:
+    """Each visit may be dropped at its penalty; a synced group (`synced_groups`) is one
+    disjunction, its penalty the sum of its visits' and paid once unless all are served."""
+    grouped: set[int] = set()
+    for group in synced_groups(problem):
+        grouped.update(group)
+        routing.AddDisjunction(
+            [index_of[i] for i in group],
+            int(sum(problem.visits[i].drop_penalty for i in group)),
+            len(group),
+            routing.PENALIZE_ONCE,
+        )
     for i, visit in enumerate(problem.visits):
-        routing.AddDisjunction([index_of[i]], int(visit.drop_penalty))
+        if i not in grouped:
+            routing.AddDisjunction([index_of[i]], int(visit.drop_penalty))

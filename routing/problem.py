@@ -120,11 +120,46 @@ class Precedence:
 
     If `before` is unassigned, `after` must be unassigned too (an installation cannot happen
     before its delivery).
+
+    `max_gap_s`, when set, is the other side: `after` starts no later than `max_gap_s` after
+    `before` ends, on whatever vehicles (an installation within so long of its delivery).
+    `same_vehicle`: both are served by one vehicle, `after` as the very next stop after
+    `before` (one visit by a crew that does both); with `max_gap_s` 0 it starts the moment
+    `before` ends. `split_cost` is what serving `after` other than right after `before` on
+    the same vehicle costs (a second trip to the same door), in cost units.
     """
 
     before: int
     after: int
     gap_s: int = 0
+    max_gap_s: int | None = None
+    same_vehicle: bool = False
+    split_cost: int = 0
+
+    def broken(
+        self, end: int, v_before: int, start: int, v_after: int, next_stop: bool = True
+    ) -> tuple[str, str] | None:
+        """The rule this link breaks, as (rule, what; times in seconds), or None.
+
+        `end` and `v_before`: when and on which vehicle `before` ends; `start` and
+        `v_after`: when and on which vehicle `after` starts; `next_stop`: `after` is the
+        stop right after `before` (read only when `same_vehicle`). Rules, the first broken:
+        "precedence" (starts before the end, + the gap on another vehicle), "same_vehicle"
+        (not the next stop of the same vehicle), "max_gap" (more than `max_gap_s` after the
+        end).
+        """
+        gap = self.gap_s if v_after != v_before else 0
+        if start < end + gap:
+            return "precedence", f"starts at {start}, before the end {end} + gap {gap}"
+        if self.same_vehicle and (v_after != v_before or not next_stop):
+            where = "on another vehicle" if v_after != v_before else "not as the next stop"
+            return "same_vehicle", f"is served {where}, not in the same visit"
+        if self.max_gap_s is not None and start > end + self.max_gap_s:
+            return "max_gap", (
+                f"starts at {start}, {start - end} s after the end {end}: more than the "
+                f"maximum gap of {self.max_gap_s} s"
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -187,6 +222,10 @@ class RoutingProblem:
                 raise ProblemError(f"precedence {p}: a visit cannot precede itself")
             if p.gap_s < 0:
                 raise ProblemError(f"precedence {p}: gap_s must be >= 0, got {p.gap_s}")
+            if p.max_gap_s is not None and p.max_gap_s < 0:
+                raise ProblemError(f"precedence {p}: max_gap_s must be >= 0")
+            if p.split_cost < 0:
+                raise ProblemError(f"precedence {p}: split_cost must be >= 0")
         for sy in self.syncs:
             for i in (sy.first, sy.second):
                 if not 0 <= i < len(self.visits):

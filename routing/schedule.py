@@ -9,6 +9,10 @@ are never later than the optimizer's, so the windows it respected stay respected
 Cross-route links (installation after a delivery done by another crew, two-person visits
 synchronised across crews) are resolved by repeating the forward pass until no start time
 moves; start times only grow, so this ends at the earliest times that satisfy every link.
+A maximum gap between two linked visits (`Precedence.max_gap_s`) is the one bound that
+points backwards: the first visit starts no earlier than the second's start less its own
+service and the gap, so a delivery is timed late enough for an installation its windows
+hold back (the least times satisfying every bound, as for the syncs).
 """
 
 from __future__ import annotations
@@ -42,19 +46,26 @@ def build_schedules(
     """
     break_positions = break_positions or {}
     fixed = fixed or {}
-    preds, synced = _link_index(problem)
+    preds, synced, pulls = _link_index(problem)
     vehicle_of = {v: veh for v, (_, veh) in fixed.items()}
     vehicle_of.update({v: veh for veh, seq in sequences for v in seq})
     base_ends = {v: end for v, (end, _) in fixed.items()}
     ends: dict[int, int] = dict(base_ends)
     routes: list[RouteSchedule] = []
-    # Syncs pull both ways (a start bound each way), so they may need one pass per visit, as
-    # Bellman-Ford does on a difference-constraint graph without positive cycles.
-    passes = len(problem.precedences) + 2 + (len(problem.visits) if problem.syncs else 0)
+    # Syncs and maximum gaps pull both ways (a start bound each way), so they may need one
+    # pass per visit, as Bellman-Ford does on a difference-constraint graph without positive
+    # cycles: the visits timed here are its only variables (`fixed` ones are constants), so
+    # one pass per timed visit, + 2, is enough. More would only follow a positive cycle
+    # (an installation two stops after its delivery that must start the moment it ends),
+    # whose times grow each pass until the validator refuses them anyway: an insertion
+    # trial of such a route took 590 passes in the demo day's crew mode `combined`.
+    two_way = problem.syncs or any(p.max_gap_s is not None for p in problem.precedences)
+    passes = len(problem.precedences) + 2 + (len(problem.visits) if two_way else 0)
+    passes = min(passes, sum(len(seq) for _, seq in sequences) + 2)
     for _ in range(passes):
         routes = [
             _time_route(
-                problem, veh, seq, break_positions.get(veh), preds, ends, vehicle_of, synced
+                problem, veh, seq, break_positions.get(veh), preds, ends, vehicle_of, synced, pulls
             )
             for veh, seq in sequences
         ]
@@ -67,12 +78,13 @@ def build_schedules(
 
 Links = dict[int, list[tuple[int, int]]]
 #: the link indexes of the last few problems timed (see `_link_index`)
-_LINK_CACHE: list[tuple[list, list, int, int, Links, Links]] = []
+_LINK_CACHE: list[tuple[list, list, int, int, tuple[Links, Links, Links]]] = []
 _LINK_CACHE_SIZE = 4
 
 
-def _link_index(problem: RoutingProblem) -> tuple[Links, Links]:
-    """Per visit: its (predecessor, gap) links and its (sync partner, offset) bounds.
+def _link_index(problem: RoutingProblem) -> tuple[Links, Links, Links]:
+    """Per visit: its (predecessor, gap) links, its (sync partner, offset) bounds and its
+    (linked successor, maximum gap) pulls.
 
     Repairs and re-plans time one route thousands of times against the same problem (the
     insertion repair of a 4,000-job day: 15,000 times); rebuilding this index from the day's
@@ -86,7 +98,7 @@ def _link_index(problem: RoutingProblem) -> tuple[Links, Links]:
     for entry in _LINK_CACHE:
         same = entry[0] is precedences and entry[1] is syncs
         if same and (entry[2], entry[3]) == (len(precedences), len(syncs)):
-            return entry[4], entry[5]
+            return entry[4]
     preds: Links = {}
     for p in precedences:
         preds.setdefault(p.after, []).append((p.before, p.gap_s))
@@ -95,9 +107,15 @@ def _link_index(problem: RoutingProblem) -> tuple[Links, Links]:
     for sy in syncs:
         synced.setdefault(sy.second, []).append((sy.first, sy.min_delay_s))
         synced.setdefault(sy.first, []).append((sy.second, -sy.max_delay_s))
-    _LINK_CACHE.insert(0, (precedences, syncs, len(precedences), len(syncs), preds, synced))
+    # pulls[v]: (successor, max gap): v ends no earlier than the successor's start - max gap
+    pulls: Links = {}
+    for p in precedences:
+        if p.max_gap_s is not None:
+            pulls.setdefault(p.before, []).append((p.after, p.max_gap_s))
+    index = (preds, synced, pulls)
+    _LINK_CACHE.insert(0, (precedences, syncs, len(precedences), len(syncs), index))
     del _LINK_CACHE[_LINK_CACHE_SIZE:]
-    return preds, synced
+    return index
 
 
 def _time_route(
@@ -109,6 +127,7 @@ def _time_route(
     ends: dict[int, int],
     vehicle_of: dict[int, int],
     synced: dict[int, list[tuple[int, int]]] | None = None,
+    pulls: dict[int, list[tuple[int, int]]] | None = None,
 ) -> RouteSchedule:
     veh = problem.vehicles[vehicle]
     travel = problem.travel
@@ -142,6 +161,10 @@ def _time_route(
         for partner, offset in (synced or {}).get(v, ()):
             if partner in ends:  # the partner's start is its end less its service
                 lower = max(lower, ends[partner] - problem.visits[partner].service_s + offset)
+        for after, max_gap in (pulls or {}).get(v, ()):
+            if after in ends:  # end no earlier than the linked visit's start less the gap
+                start_after = ends[after] - problem.visits[after].service_s
+                lower = max(lower, start_after - max_gap - visit.service_s)
         start = earliest_in_windows(lower, visit.windows)
         if start is None:  # windows closed: keep timing so the validator names the stop
             start = lower

@@ -9,9 +9,10 @@ soft deadlines is not a violation; `lateness` reports it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from routing.problem import RouteSchedule, RoutingProblem, RoutingSolution, Vehicle
+from routing.problem import Precedence, RouteSchedule, RoutingProblem, RoutingSolution, Vehicle
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,21 @@ def validate_solution(problem: RoutingProblem, solution: RoutingSolution) -> lis
             starts[s.visit] = (s.start, route.vehicle)
     if len(Counter(r.vehicle for r in solution.routes)) != len(solution.routes):
         out.append(Violation("vehicle", "a vehicle has more than one route"))
+    out += _check_precedences(problem, solution, starts, ends)
+    out += _check_syncs(problem, starts)
+    return out
+
+
+def _check_precedences(
+    problem: RoutingProblem,
+    solution: RoutingSolution,
+    starts: dict[int, tuple[int, int]],
+    ends: dict[int, tuple[int, int]],
+) -> list[Violation]:
+    """Linked visits: `after` only with `before`, after its end (+ gap on another vehicle),
+    within the maximum gap, and in the same visit where the link asks for one."""
+    out = []
+    position = {s.visit: (r.vehicle, k) for r in solution.routes for k, s in enumerate(r.stops)}
     for p in problem.precedences:
         before, after = problem.visits[p.before], problem.visits[p.after]
         if p.after in starts and p.before not in ends:
@@ -51,16 +67,102 @@ def validate_solution(problem: RoutingProblem, solution: RoutingSolution) -> lis
             start_after, v_after = starts[p.after]
             end_before, v_before = ends[p.before]
             gap = p.gap_s if v_after != v_before else 0
-            if start_after < end_before + gap:
-                out.append(
-                    Violation(
-                        "precedence",
-                        f"{after.id} starts at {start_after} before {before.id} ends at "
-                        f"{end_before} + gap {gap}",
-                        after.id,
-                    )
+            next_stop = position[p.after] == (v_before, position[p.before][1] + 1)
+            found = p.broken(end_before, v_before, start_after, v_after, next_stop)
+            if found is None:
+                continue
+            rule, _ = found
+            if rule == "precedence":
+                message = (
+                    f"{after.id} starts at {start_after} before {before.id} ends at "
+                    f"{end_before} + gap {gap}"
                 )
-    out += _check_syncs(problem, starts)
+            elif rule == "max_gap":
+                message = (
+                    f"{after.id} starts at {start_after}, {start_after - end_before} s after "
+                    f"{before.id} ends at {end_before}: more than the maximum gap of "
+                    f"{p.max_gap_s} s"
+                )
+            else:
+                message = (
+                    f"{after.id} is not served right after {before.id} by the same vehicle "
+                    "(one visit)"
+                )
+            out.append(Violation(rule, message, after.id))
+    return out
+
+
+#: the last few link indexes (`link_index`), keyed on their precedence list's identity
+_INDEXES: list[tuple[list[Precedence], int, dict[int, list[Precedence]]]] = []
+
+
+def link_index(problem: RoutingProblem) -> dict[int, list[Precedence]]:
+    """Visit -> the links (`Precedence`) it is in, either side, for `broken_links`, which a
+    repair pass calls for every trial. The last few are kept, keyed on the identity and
+    length of the problem's precedence list (as `routing.schedule` keeps its link index)."""
+    for precedences, n, index in _INDEXES:
+        if precedences is problem.precedences and n == len(precedences):
+            return index
+    out: dict[int, list[Precedence]] = {}
+    for p in problem.precedences:
+        out.setdefault(p.before, []).append(p)
+        out.setdefault(p.after, []).append(p)
+    _INDEXES.insert(0, (problem.precedences, len(problem.precedences), out))
+    del _INDEXES[4:]
+    return out
+
+
+def order_rules(problem: RoutingProblem) -> bool:
+    """Does any link have a maximum gap or ask for one visit (what `broken_links` adds to
+    the order and gap a repair pass checks itself)?"""
+    return any(p.max_gap_s is not None or p.same_vehicle for p in problem.precedences)
+
+
+def broken_links(
+    problem: RoutingProblem,
+    route: RouteSchedule,
+    elsewhere: Mapping[int, tuple[int, int]],
+    index: Mapping[int, list[Precedence]],
+) -> list[tuple[Precedence, str, int]]:
+    """The links of `route`'s stops that it breaks, between its own stops and with visits
+    planned on other routes (`elsewhere[visit] = (end, vehicle)`; a visit on `route` is read
+    from `route`): (link, rule as `Precedence.broken` names it, seconds past the bound; 0
+    for "same_vehicle"). A link whose other visit is planned nowhere is left to the caller.
+    `index` is `link_index(problem)`."""
+    pos = {s.visit: n for n, s in enumerate(route.stops)}
+    out = []
+    seen: set[int] = set()
+    for s in route.stops:
+        for p in index.get(s.visit, ()):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            if p.before in pos:
+                end, v_before = route.stops[pos[p.before]].end, route.vehicle
+            elif p.before in elsewhere:
+                end, v_before = elsewhere[p.before]
+            else:
+                continue
+            if p.after in pos:
+                start, v_after = route.stops[pos[p.after]].start, route.vehicle
+            elif p.after in elsewhere:
+                done, v_after = elsewhere[p.after]
+                start = done - problem.visits[p.after].service_s
+            else:
+                continue
+            next_stop = p.before in pos and pos.get(p.after) == pos[p.before] + 1
+            found = p.broken(end, v_before, start, v_after, next_stop)
+            if found is None:
+                continue
+            rule = found[0]
+            if rule == "max_gap":
+                assert p.max_gap_s is not None  # (the rule is only broken with one)
+                over = start - end - p.max_gap_s
+            elif rule == "precedence":
+                over = end + (p.gap_s if v_after != v_before else 0) - start
+            else:
+                over = 0
+            out.append((p, rule, over))
     return out
 
 

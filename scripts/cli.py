@@ -277,9 +277,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     (args.out / "kpis.json").write_text(json.dumps(kpis.as_dict(), indent=2), encoding="utf-8")
     summary = "\n".join([*(f"WARNING: {w}" for w in plan.warnings), format_kpis(kpis)])
     (args.out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    _write_linked_orders(plan, args.out / "linked_orders.csv")
     print(f"plan for {problem.date} ({problem.name or 'custom'}), {plan.stats.get('wall_s')} s")
     print(summary)
-    written = "plan.geojson, kpis.json, summary.txt"
+    written = "plan.geojson, kpis.json, summary.txt, linked_orders.csv"
     if not args.no_baseline:
         print(_baseline_line(plan, args.out))
         written += ", baseline.json"
@@ -296,6 +297,31 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print("exit 3: a group found no first solution (--allow-unsolved: exit 0)", file=sys.stderr)
         return EXIT_UNSOLVED
     return 0
+
+
+def _write_linked_orders(plan: Plan, path: Path) -> None:
+    """One row per linked order with both visits planned: its crews and how it was served
+    (`dispatch.planning.linked_modes`: combined or truck_then_installers), with the km to
+    the door for a second visit."""
+    import csv
+    import io
+
+    from dispatch.planning.linked_modes import linked_orders
+    from dispatch.translate import build_travel
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["order_id", "delivery", "installation", "delivery_crew", "installation_crew", "mode",
+         "second_trip_km"]
+    )  # fmt: skip
+    for o in linked_orders(plan, build_travel(plan.problem, lazy=True)):
+        km = "" if o.second_trip_m is None else f"{o.second_trip_m / 1000:.1f}"
+        writer.writerow(
+            [o.order_id, o.delivery, o.installation, o.delivery_crew, o.installation_crew,
+             o.mode.value, km]
+        )  # fmt: skip
+    path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
 def _baseline_line(plan: Plan, out: Path) -> str:

@@ -103,6 +103,7 @@ def _job_query() -> Any:
         followed_up.label("followed_up"),
         JobRow.region,
         JobRow.record["deadline"],
+        JobRow.record["assists"],
     ).outerjoin(CrewRow, CrewRow.id == JobRow.crew_id)
 
 
@@ -123,6 +124,7 @@ def _fact(row: Any) -> JobFact:
         followed_up,
         region,
         deadline,
+        assists,
     ) = row
     return JobFact(
         job_id=job_id,
@@ -140,6 +142,7 @@ def _fact(row: Any) -> JobFact:
         followed_up=bool(followed_up),
         region=region,
         deadline=_explicit_deadline(deadline),
+        assisting=bool(assists),  # the record's `assists` (a job id), absent or null if none
     )
 
 

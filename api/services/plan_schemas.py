@@ -31,7 +31,10 @@ class PlanIn(BaseModel):
         None,
         description="plan settings, as a settings file holds them (docs/data-formats.md, "
         '"Plan settings"): `travel` (speeds_kmh per crew kind, detour_factor, rush_hours), '
-        "`promises` per region, `link_gap_minutes`, `max_km_from_depot`, `service_time`; "
+        "`promises` per region, `link_gap_minutes`, `assist_tolerance_minutes` (0-240), "
+        "`max_km_from_depot`, `service_time`, `certification`, `callbacks`, "
+        "`max_link_gap_minutes` and `crew_mode` (by product category and/or region), "
+        "`second_visit_cny`; "
         "left-out keys keep the defaults. The travel provider is the service's own: "
         "`travel.provider` is refused. Each problem is a 422 naming `settings.<key path>`.",
         examples=[{"travel": {"speeds_kmh": {"delivery_truck": 20}}, "link_gap_minutes": 45}],

@@ -187,9 +187,10 @@ def solve_instance(
     Ruin-and-recreate by default: at 8 s it beat guided local search on both instances tried
     (009: 810,000 vs 1,014,480 engine cost; 000: equal), see docs/benchmarks.md.
 
-    Not through `dispatch.planning.planner.make_plan`: its zone split and its repair passes
-    (leftover insertion, re-timing drops) do not know two-person syncs yet and could plan half a
-    visit. Here the problem is translated whole, solved, timed by `routing.schedule` and returned
+    Not through `dispatch.planning.planner.make_plan`, which since issue 22 keeps two-crew
+    visits whole too (zone split, second pass, repairs), but is tuned for city days (zone
+    groups, drop penalties by urgency), not for a benchmark that counts every served service:
+    here the problem is translated whole, solved, timed by `routing.schedule` and returned
     unvalidated: the caller validates (`dispatch.plan_validator`,
     `dispatch.benchmarks.hhcrsp_score`).
     """

@@ -186,8 +186,9 @@ def _extended(
                 allowed_vehicles=None if len(allowed) == len(problem.crews) else allowed,
             )
         )
-    links = [
-        Precedence(p.before + n_jobs, p.after + n_jobs, p.gap_s) for p in own.routing.precedences
+    links = [  # the whole link, an order's maximum gap and crew mode included
+        dataclasses.replace(p, before=p.before + n_jobs, after=p.after + n_jobs)
+        for p in own.routing.precedences
     ]
     where = np.array([job_location(problem, n_jobs + i) for i in range(n_added)], dtype=np.int64)
     assert isinstance(travel, LazyHaversineModel)  # `PreparedDay.fast`: haversine only
@@ -213,7 +214,12 @@ def _links(base: VisitLinks, added: Sequence[Precedence]) -> VisitLinks:
         return base
     delivery_of = dict(base.delivery_of)
     waiting = dict(base.waiting)
+    rules = dict(base.rules)
+    by_visit = dict(base.by_visit)
     for p in added:
         delivery_of[p.after] = (p.before, p.gap_s)
         waiting[p.before] = [*waiting.get(p.before, []), p.after]
-    return VisitLinks(delivery_of, waiting, base.partners)
+        rules[p.after] = p
+        for v in (p.before, p.after):
+            by_visit[v] = [*by_visit.get(v, []), p]
+    return VisitLinks(delivery_of, waiting, base.partners, rules, by_visit)

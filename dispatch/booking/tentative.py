@@ -18,6 +18,10 @@ that booked days plan inside their slots). It packs worse than the solver, so a 
 refuse a slot the solver could still have fitted: the cost of honesty. Jobs it cannot place
 (`unplaced`) are reported with the quote: the day is already over-booked for them.
 
+It places no two-crew visit (an assisted job and its assisting job, `Job.assists`): the fast
+pass has no pair placement yet, so a day's pairs are listed `unplaced` and their crews' hours
+look free to a quote; the planner itself places pairs whole (`dispatch.planning.leftovers`).
+
 It ignores what the day has become once crews are on the road (started jobs, positions):
 quotes are for days that have not started, the first slot `SlotGrid.lead_minutes` ahead.
 
@@ -88,4 +92,4 @@ def tentative_routes(
 
 
 def _settle_from_empty_slowly(routed: RoutedDay, eligible: Mapping[str, list[int]]) -> Settled:
-    return settle_leftovers(routed, [], [], eligible)
+    return settle_leftovers(routed, [], [], eligible, place_pairs=False)

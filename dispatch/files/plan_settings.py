@@ -2,8 +2,11 @@
 
 A dispatcher tunes the engine for a city in one place instead of in code: travel (crew speeds,
 the detour factor, rush hours, optionally the provider), the promise hours per region with
-their clock and cut-offs, the gap between a delivery and its installation, the region's
-radius, and the numbers of the service-time estimate (`dispatch.service_time`).
+their clock and cut-offs, the gap between a delivery and its installation (the least, and the
+most per product category or region, with the crew mode and the price of a second visit:
+`dispatch.link_rules`), how many minutes
+after the assisted crew an assisting crew may start (`Job.assists`), the region's radius, and
+the numbers of the service-time estimate (`dispatch.service_time`).
 
 One schema for every door: `dispatch plan --settings FILE` (JSON, or TOML by suffix), the
 service's `POST /plans` `settings` object, and the `settings` a saved plan records. Every
@@ -12,13 +15,13 @@ silently ignored), and every problem is an `InputError` naming the record (`sett
 'city.json'`, `request body`) and the key path (`travel.speeds_kmh.delivery_truck`), all of
 them reported at once as `InputErrors`. A key left out keeps the problem's current value.
 
-The problem carries travel, promises, link gap and radius itself; the service-time numbers
-it does not, so `apply_settings` writes the estimates they give into the jobs that state no
-`service_minutes` (capped at the record rule's 720): every later reader (planner, validator,
-re-plan) then sees the same durations. `effective_settings` dumps everything a plan was made
-with, defaults included, for plan.json; `check_recorded` checks such a record against the
-plan's problem when the plan is read back. docs/data-formats.md ("Plan settings") has the
-format and an example (fixtures/settings.example.json).
+The problem carries travel, promises, link gap, assist tolerance and radius itself; the
+service-time numbers it does not, so `apply_settings` writes the estimates they give into the
+jobs that state no `service_minutes` (capped at the record rule's 720): every later reader
+(planner, validator, re-plan) then sees the same durations. `effective_settings` dumps
+everything a plan was made with, defaults included, for plan.json; `check_recorded` checks
+such a record against the plan's problem when the plan is read back. docs/data-formats.md
+("Plan settings") has the format and an example (fixtures/settings.example.json).
 """
 
 from __future__ import annotations
@@ -149,6 +152,10 @@ def apply_settings(
     return dataclasses.replace(
         problem,
         jobs=jobs,
+        # the assisted pairs' syncs are derived again under it (`JobSync.assist`)
+        assist_tolerance_minutes=problem.assist_tolerance_minutes
+        if s.assist_tolerance_minutes is None
+        else s.assist_tolerance_minutes,
         travel=travel,
         promises=PromiseBook(policies),
         link_gap_minutes=problem.link_gap_minutes
@@ -159,6 +166,11 @@ def apply_settings(
         else s.max_km_from_depot,
         certification={**problem.certification, **s.certification},
         callback_policy={**problem.callback_policy, **s.callbacks},
+        max_link_gap_minutes={**problem.max_link_gap_minutes, **s.max_link_gap_minutes},
+        crew_mode={**problem.crew_mode, **s.crew_mode},
+        second_visit_cny=problem.second_visit_cny
+        if s.second_visit_cny is None
+        else s.second_visit_cny,
     )
 
 
@@ -184,6 +196,7 @@ def settings_of(problem: DispatchProblem, rules: ServiceTimeRules = DEFAULT_RULE
             for region, policy in problem.promises.policies.items()
         },
         link_gap_minutes=problem.link_gap_minutes,
+        assist_tolerance_minutes=problem.assist_tolerance_minutes,
         max_km_from_depot=problem.max_km_from_depot,
         base_minutes=rules.base_minutes,
         stairs_minutes_per_floor={k: rules.stairs_minutes_per_floor.get(k, 0) for k in JobKind},
@@ -191,6 +204,11 @@ def settings_of(problem: DispatchProblem, rules: ServiceTimeRules = DEFAULT_RULE
         height_minutes=rules.height_minutes,
         certification=dict(problem.certification),
         callbacks=dict(problem.callback_policy),
+        # the delivery-installation rules: left out at their defaults (none, auto, 0), so
+        # a plan that sets none records no key an older reader would not know
+        max_link_gap_minutes=dict(problem.max_link_gap_minutes),
+        crew_mode=dict(problem.crew_mode),
+        second_visit_cny=problem.second_visit_cny or None,
     )
 
 

@@ -36,6 +36,7 @@ from dispatch.files.records import (
     job_from_dict,
     job_to_dict,
 )
+from dispatch.link_rules import CrewMode
 from dispatch.models import CallbackPolicy, JobKind
 from dispatch.promises import PromiseBook, PromiseClock, RegionPolicy
 from dispatch.record_rules import check_id
@@ -46,6 +47,7 @@ T = TypeVar("T")
 _PROBLEM_KEYS = (
     "name", "date", "link_gap_minutes", "max_km_from_depot", "travel", "promises",
     "depots", "crews", "jobs", "zones", "syncs", "certification", "callback_policy",
+    "assist_tolerance_minutes", "max_link_gap_minutes", "crew_mode", "second_visit_cny",
 )  # fmt: skip
 _TRAVEL_KEYS = (
     "provider", "detour_factor", "speeds_kmh", "rush_hours", "osm_file", "osrm_url", "matrix_s",
@@ -64,6 +66,7 @@ def problem_to_dict(
         "name": p.name,
         "date": p.date.isoformat(),
         "link_gap_minutes": p.link_gap_minutes,
+        "assist_tolerance_minutes": p.assist_tolerance_minutes,
         "max_km_from_depot": p.max_km_from_depot,
         "travel": {
             "provider": p.travel.provider,
@@ -80,7 +83,12 @@ def problem_to_dict(
         "crews": [crew_to_dict(c) for c in p.crews],
         "jobs": [job_to_dict(j, include_personal_data=include_personal_data) for j in p.jobs],
         "zones": [json.loads(json.dumps(z.to_geojson())) for z in p.zones],  # tuples -> lists
-        **({"syncs": [dataclasses.asdict(s) for s in p.syncs]} if p.syncs else {}),
+        # the given syncs only: an assisting job's is derived again when the file is read
+        **(
+            {"syncs": [_sync_dict(s) for s in p.syncs if not s.assist]}
+            if any(not s.assist for s in p.syncs)
+            else {}
+        ),
         # written only when set (`DispatchProblem.certification`), like the syncs
         **(
             {"certification": {str(k): v for k, v in p.certification.items()}}
@@ -92,7 +100,20 @@ def problem_to_dict(
             if p.callback_policy
             else {}
         ),
+        # the delivery-installation rules (`dispatch.link_rules`), written only when set
+        **_link_rules_to_dict(p),
     }
+
+
+def _link_rules_to_dict(p: DispatchProblem) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if p.max_link_gap_minutes:
+        out["max_link_gap_minutes"] = dict(p.max_link_gap_minutes)
+    if p.crew_mode:
+        out["crew_mode"] = {k: v.value for k, v in p.crew_mode.items()}
+    if p.second_visit_cny:
+        out["second_visit_cny"] = p.second_visit_cny
+    return out
 
 
 def problem_from_dict(d: Mapping[str, Any], *, source: str = "") -> DispatchProblem:
@@ -190,6 +211,30 @@ def _certification(raw: object, base: str, errors: list[InputError]) -> dict[Job
     return out
 
 
+def _keyed(
+    raw: Mapping[str, Any],
+    key: str,
+    parse: Callable[[object], T],
+    base: str,
+    errors: list[InputError],
+) -> dict[str, T]:
+    """A rule keyed by product category and/or region (`dispatch.link_rules`), each value
+    parsed; the keys are checked when the problem is made."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        errors.append(InputError(base, key, "must be an object of key: value"))
+        return {}
+    out: dict[str, T] = {}
+    for name, item in value.items():
+        try:
+            out[str(name)] = parse(item)
+        except ValueError as exc:
+            errors.append(InputError(base, f"{key}.{name}", str(exc)))
+    return out
+
+
 def _callback_policy(raw: object, base: str, errors: list[InputError]) -> dict[str, CallbackPolicy]:
     """The problem's callback policy per region: `{region: "prefer_original" | ...}`."""
     if raw is None:
@@ -217,12 +262,17 @@ def _problem(
     values = {
         "name": r.text("name"),
         "link_gap_minutes": r.get("link_gap_minutes", parse_int, 30),
+        # a problem written before assisted jobs (`Job.assists`) has none: the default
+        "assist_tolerance_minutes": r.get("assist_tolerance_minutes", parse_int, 15),
         "max_km_from_depot": r.get("max_km_from_depot", parse_float, 80.0),
         "travel": _travel(object_at(raw, "travel", base, errors), base, errors),
         "promises": _promises(object_at(raw, "promises", base, errors), base, errors),
         "syncs": _syncs(raw, base, errors),
         "certification": _certification(raw.get("certification"), base, errors),
         "callback_policy": _callback_policy(raw.get("callback_policy"), base, errors),
+        "max_link_gap_minutes": _keyed(raw, "max_link_gap_minutes", parse_int, base, errors),
+        "crew_mode": _keyed(raw, "crew_mode", enum_parser(CrewMode), base, errors),
+        "second_visit_cny": r.get("second_visit_cny", parse_float, 0.0),
     }
     found: dict[str, list[tuple[str, Any]]] = {
         "depots": _records(raw, "depots", depot_from_dict, base, errors),
@@ -296,6 +346,10 @@ def _parse_matrix(value: object) -> tuple[tuple[int, ...], ...]:
     if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
         raise ValueError("must be a list of rows of whole seconds")
     return tuple(tuple(parse_int(x) for x in row) for row in value)
+
+
+def _sync_dict(s: JobSync) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(s).items() if k != "assist"}
 
 
 def _syncs(raw: Mapping[str, Any], base: str, errors: list[InputError]) -> list[JobSync]:

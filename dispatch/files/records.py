@@ -70,7 +70,8 @@ JOB_FIELDS: tuple[str, ...] = (
     "id", "kind", "order_id", "confirmed_at", "lon", "lat", "windows", "category", "quantity",
     "volume_l", "weight_kg", "floor", "has_lift", "service_minutes", "skills", "people",
     "priority", "region", "zone", "deadline", "address", "customer_name", "customer_phone",
-    "first_due", "min_certification", "original_crew", "callback_policy",
+    "first_due", "min_certification", "original_crew", "callback_policy", "assists",
+    "delivered_at",
 )  # fmt: skip
 JOB_REQUIRED = frozenset({"id", "kind", "confirmed_at", "lon", "lat", "windows"})
 #: the job columns that hold personal data (blanked when a plan is shared without it)
@@ -163,6 +164,8 @@ def job_from_dict(raw: Mapping[str, object], where: str = "", *, quiet: Iterable
         "min_certification": _number(r, b, "min_certification", None),
         "original_crew": r.get("original_crew", parse_id, None),
         "callback_policy": r.get("callback_policy", enum_parser(CallbackPolicy), None),
+        "assists": r.get("assists", parse_id, None),
+        "delivered_at": r.get("delivered_at", parse_datetime, None),
         "address": r.text("address"),
         "customer_name": r.text("customer_name"),
         "customer_phone": r.text("customer_phone"),
@@ -270,6 +273,10 @@ def job_to_dict(job: Job, *, include_personal_data: bool = True) -> dict[str, An
         record["original_crew"] = job.original_crew
     if job.callback_policy is not None:
         record["callback_policy"] = job.callback_policy.value
+    if job.assists is not None:  # an assisting visit's: the job it assists
+        record["assists"] = job.assists
+    if job.delivered_at is not None:  # an installation whose delivery was done earlier
+        record["delivered_at"] = format_datetime(job.delivered_at)
     if not include_personal_data:
         record.update(dict.fromkeys(PERSONAL_FIELDS, ""))
     return record

@@ -26,6 +26,12 @@ from dispatch.files.fields import (
     parse_int,
     parse_text,
 )
+from dispatch.link_rules import (
+    MAX_LINK_GAP_MINUTES,
+    MAX_SECOND_VISIT_CNY,
+    CrewMode,
+    rule_key_parts,
+)
 from dispatch.models import CallbackPolicy, CrewKind, JobKind, ProductCategory
 from dispatch.promises import PromiseClock, RegionPolicy, default_policies
 from dispatch.record_rules import JOB_BOUNDS, Bounds, check_id
@@ -37,12 +43,15 @@ SETTINGS_BOUNDS: dict[str, Bounds] = {
     "rush_factor": Bounds(1, 5),  # travel takes at most five times as long in a rush hour
     "promise_hours": Bounds(1, 720),  # 30 days
     "link_gap_minutes": Bounds(0, 720, whole=True),
+    "assist_tolerance_minutes": Bounds(0, 240, whole=True),
     "max_km_from_depot": Bounds(1, 1000),
     "base_minutes": JOB_BOUNDS["service_minutes"],  # what a job may state, 1 to 720
     "stairs_minutes_per_floor": Bounds(0, 60, whole=True),
     "height_floor": Bounds(1, JOB_BOUNDS["floor"].high, whole=True),
     "height_minutes": Bounds(0, 240, whole=True),
     "certification": Bounds(0, 100, whole=True),  # the least score, on the 100-point scale
+    "max_link_gap_minutes": Bounds(0, MAX_LINK_GAP_MINUTES, whole=True),
+    "second_visit_cny": Bounds(0, MAX_SECOND_VISIT_CNY),
 }
 MAX_RUSH_HOURS = 12
 MAX_REGIONS = 100
@@ -51,7 +60,8 @@ SAME_DAY = "same_day"
 
 _TOP_KEYS = (
     "travel", "promises", "link_gap_minutes", "max_km_from_depot", "service_time",
-    "certification", "callbacks",
+    "certification", "callbacks", "assist_tolerance_minutes", "max_link_gap_minutes",
+    "crew_mode", "second_visit_cny",
 )  # fmt: skip
 _TRAVEL_KEYS = ("provider", "detour_factor", "speeds_kmh", "rush_hours")
 HOURS_KEYS = ("delivery_hours", "installation_hours", "repair_hours", "pickup_hours")
@@ -75,6 +85,9 @@ class PlanSettings:
     rush_hours: tuple[tuple[str, str, float], ...] | None = None
     promises: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     link_gap_minutes: int | None = None
+    #: how late the assisting crew may start after the assisted one
+    #: (`DispatchProblem.assist_tolerance_minutes`)
+    assist_tolerance_minutes: int | None = None
     max_km_from_depot: float | None = None
     base_minutes: Mapping[JobKind, Mapping[ProductCategory, int]] = field(default_factory=dict)
     stairs_minutes_per_floor: Mapping[JobKind, int] = field(default_factory=dict)
@@ -84,6 +97,12 @@ class PlanSettings:
     certification: Mapping[JobKind, int] = field(default_factory=dict)
     #: who serves a region's callbacks (`DispatchProblem.callback_policy`)
     callbacks: Mapping[str, CallbackPolicy] = field(default_factory=dict)
+    #: the delivery-installation rules by product category and/or region
+    #: (`dispatch.link_rules`; `DispatchProblem.max_link_gap_minutes`, `.crew_mode`)
+    max_link_gap_minutes: Mapping[str, int] = field(default_factory=dict)
+    crew_mode: Mapping[str, CrewMode] = field(default_factory=dict)
+    #: the price of a second visit to one customer (`DispatchProblem.second_visit_cny`)
+    second_visit_cny: float | None = None
 
 
 def parse_settings(raw: object, record: str, prefix: str = "") -> PlanSettings:
@@ -105,6 +124,9 @@ def parse_settings(raw: object, record: str, prefix: str = "") -> PlanSettings:
         values["rush_hours"] = r.get(travel, "travel.rush_hours", _parse_rush_hours)
     values["promises"] = _promises(r, top.get("promises", {}))
     values["link_gap_minutes"] = r.number(top, "link_gap_minutes", "link_gap_minutes")
+    values["assist_tolerance_minutes"] = r.number(
+        top, "assist_tolerance_minutes", "assist_tolerance_minutes"
+    )
     values["max_km_from_depot"] = r.number(top, "max_km_from_depot", "max_km_from_depot")
     service = r.obj(top.get("service_time", {}), "service_time", _SERVICE_KEYS)
     if service is not None:
@@ -125,6 +147,14 @@ def parse_settings(raw: object, record: str, prefix: str = "") -> PlanSettings:
         lambda v, path: r.bounded(v, path, "certification"),
     )  # fmt: skip
     values["callbacks"] = _callbacks(r, top.get("callbacks", {}))
+    values["max_link_gap_minutes"] = _link_rule(
+        r, top.get("max_link_gap_minutes", {}), "max_link_gap_minutes",
+        lambda v, path: r.bounded(v, path, "max_link_gap_minutes"),
+    )  # fmt: skip
+    values["crew_mode"] = _link_rule(
+        r, top.get("crew_mode", {}), "crew_mode", lambda v, path: _crew_mode(r, v, path)
+    )
+    values["second_visit_cny"] = r.number(top, "second_visit_cny", "second_visit_cny")
     if r.errors:
         raise InputErrors(r.errors)
     given = {k: v for k, v in values.items() if v is not _UNSET}
@@ -143,6 +173,34 @@ def _callbacks(r: _Reader, raw: object) -> dict[str, CallbackPolicy]:
         except ValueError as exc:
             r.fail(path, str(exc))
     return out
+
+
+def _link_rule(
+    r: _Reader, raw: object, path: str, parse: Callable[[object, str], Any]
+) -> dict[str, Any]:
+    """A rule keyed by product category and/or region (`dispatch.link_rules`: "*",
+    "split_ac", "@rural", "split_ac@rural"), each value parsed; bad ones reported."""
+    keys = r.obj(raw, path, None)
+    out: dict[str, Any] = {}
+    for key, value in (keys or {}).items():
+        where = join_path(path, str(key))
+        try:
+            rule_key_parts(str(key))
+        except ValueError as exc:
+            r.fail(where, str(exc))
+            continue
+        parsed = parse(value, where)
+        if parsed is not _UNSET:
+            out[str(key)] = parsed
+    return out
+
+
+def _crew_mode(r: _Reader, value: object, path: str) -> Any:
+    try:
+        return enum_parser(CrewMode)(value)
+    except ValueError as exc:
+        r.fail(path, str(exc))
+        return _UNSET
 
 
 class _Reader:
@@ -359,9 +417,13 @@ def settings_to_dict(settings: PlanSettings) -> dict[str, Any]:
         "travel": {k: v for k, v in travel.items() if v is not None} or None,
         "promises": promises or None,
         "link_gap_minutes": s.link_gap_minutes,
+        "assist_tolerance_minutes": s.assist_tolerance_minutes,
         "max_km_from_depot": s.max_km_from_depot,
         "service_time": {k: v for k, v in service.items() if v is not None} or None,
         "certification": {str(k): v for k, v in s.certification.items()} or None,
         "callbacks": {r: p.value for r, p in s.callbacks.items()} or None,
+        "max_link_gap_minutes": dict(s.max_link_gap_minutes) or None,
+        "crew_mode": {k: m.value for k, m in s.crew_mode.items()} or None,
+        "second_visit_cny": s.second_visit_cny,
     }
     return {k: v for k, v in out.items() if v is not None}

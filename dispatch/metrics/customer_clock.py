@@ -41,8 +41,8 @@ def promise_shares(
     stops = {s.job_id: s for r in plan.routes for s in r.stops}
     tallies = {clock: {k: [0, 0, 0] for k in PROMISED_KINDS} for clock in (CUSTOMER, PLANNING)}
     for job in plan.problem.jobs:
-        if job.kind not in PROMISED_KINDS:
-            continue
+        if job.kind not in PROMISED_KINDS or job.assists is not None:
+            continue  # an assisting visit is the same order's promise: its lead job counts
         policy = policies.get(job.region)
         hours = policy.hours_for(job.kind) if policy is not None else None
         if hours is None:

@@ -8,6 +8,10 @@ read them; they are the *planning clock's* shares, for every kind (repairs and p
 Unassigned jobs count as not on time in the "of all" shares, so a plan cannot look good by
 leaving hard jobs out.
 
+Linked orders (a delivery and its installation in the day's problem) are counted by how they
+were served: in one visit by one crew (`combined`) or in two (`truck_then_installers`), with
+their shares and the km driven to the door for the second visits (`linked_order_kpis`).
+
 Utilisation is busy (driving + service) time over the shift time of the crews used, i.e. the
 crews with at least one stop: an empty route (a crew whose last stop was moved away by an
 override or a re-plan) neither adds busy time nor shift time.
@@ -18,10 +22,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from dispatch.link_rules import VisitMode
 from dispatch.metrics.customer_clock import promise_shares
 from dispatch.models import JobKind
 from dispatch.plan import Plan
+from dispatch.planning.linked_modes import linked_orders
 from dispatch.promise_clocks import CUSTOMER, PLANNING, clock_labels
+from dispatch.translate import build_travel
 
 
 @dataclass
@@ -45,6 +52,12 @@ class PlanKpis:
     promise_shares: dict[str, dict[str, dict]] = field(default_factory=dict)
     #: {"customer" | "planning": the clock's label}
     promise_clocks: dict[str, str] = field(default_factory=dict)
+    #: linked orders (a delivery and its installation in the day's problem) with both visits
+    #: planned, by how they were served (`dispatch.planning.linked_modes`): "orders",
+    #: "combined" (one crew, one visit) and "truck_then_installers" (two visits) with their
+    #: shares of "orders", and "second_trip_km" (the km driven to the door for the second
+    #: visits; None where the travel model is a road network, which the KPIs do not build)
+    linked_orders: dict[str, float | int | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +114,33 @@ def plan_kpis(plan: Plan) -> PlanKpis:
             for clock, by_kind in promise_shares(plan).items()
         },
         promise_clocks=clock_labels(problem.promises.policies),
+        linked_orders=linked_order_kpis(plan),
     )
+
+
+def linked_order_kpis(plan: Plan) -> dict[str, float | int | None]:
+    """The `linked_orders` figures: counts and shares of each crew mode, and the second
+    trips' km from the plan's own travel settings when those are computed without a road
+    network ("haversine", "matrix"), else None."""
+    cheap = plan.problem.travel.provider in ("haversine", "matrix")
+    orders = linked_orders(plan)
+    two = [o for o in orders if o.mode is VisitMode.TRUCK_THEN_INSTALLERS]
+    km: float | None = None
+    if cheap:
+        km = 0.0
+        if two:
+            measured = linked_orders(plan, build_travel(plan.problem, lazy=True))
+            km = sum(o.second_trip_m or 0 for o in measured) / 1000
+    n = len(orders)
+    combined = n - len(two)
+    return {
+        "orders": n,
+        "combined": combined,
+        "truck_then_installers": len(two),
+        "combined_share": combined / n if n else None,
+        "truck_then_installers_share": len(two) / n if n else None,
+        "second_trip_km": None if km is None else round(km, 1),
+    }
 
 
 def _share_text(share: dict) -> str:
@@ -109,6 +148,23 @@ def _share_text(share: dict) -> str:
     planned = "–" if of_planned is None else f"{of_planned:.1%}"
     every = "–" if of_all is None else f"{of_all:.1%}"
     return f"{planned} of planned, {every} of all"
+
+
+def _linked_rows(linked: dict[str, float | int | None]) -> list[tuple[str, str]]:
+    """The crew-mode lines of the summary (none when no linked order is planned)."""
+    if not linked.get("orders"):
+        return []
+    km = linked.get("second_trip_km")
+    rows = [("linked orders (delivery + installation)", f"{linked['orders']}")]
+    for mode, label in (
+        ("combined", "one visit, one crew"),
+        ("truck_then_installers", "two visits"),
+    ):
+        share = linked.get(f"{mode}_share")
+        rows.append((f"  {mode} ({label})", f"{linked[mode]} ({share or 0:.1%})"))
+    if km is not None:
+        rows.append(("  km to the door for second visits", f"{km:,.1f}"))
+    return rows
 
 
 def format_kpis(k: PlanKpis) -> str:
@@ -136,6 +192,7 @@ def format_kpis(k: PlanKpis) -> str:
                     f"{k.on_time_share_by_kind[kind]:.1%} of planned",
                 )
             )
+    rows += _linked_rows(k.linked_orders)
     rows += [
         ("late jobs (planning clock)", f"{k.late_jobs}"),
         ("km driven", f"{k.km:,.1f}"),

@@ -85,6 +85,11 @@ class JobFact:
     followed_up: bool = False  # a follow-up call reached the customer
     region: str | None = None
     deadline: datetime | None = None
+    #: an assisting visit (`Job.assists`: a second crew at another job's visit): it keeps no
+    #: promise of its own and gets no follow-up call or callback, so the customer-facing
+    #: figures (promise shares, same-day completion, follow-up coverage, callback rate)
+    #: count its lead job only; the crews' figures (completion, lateness) count it
+    assisting: bool = False
 
     def __post_init__(self) -> None:
         rec = f"job {self.job_id!r}"
@@ -246,10 +251,11 @@ def service_metrics(
 
     live = [j for j in jobs if not j.cancelled]
     due = [j for j in live if in_period(j.due_date)]
-    received = [j for j in live if in_period(j.received_at.date())]
+    received = [j for j in live if in_period(j.received_at.date()) and not j.assisting]
     completed = [
         j for j in jobs if j.completed and j.completed_at and in_period(j.completed_at.date())
     ]
+    customers_completed = [j for j in completed if not j.assisting]
 
     repeated = called_back(jobs, callbacks)
 
@@ -282,10 +288,10 @@ def service_metrics(
             "shares": {key: clock for key, (_, clock) in PROMISE_SHARES.items()},
         },
         "follow_up_coverage": Ratio(
-            sum(1 for j in completed if j.followed_up), len(completed)
+            sum(1 for j in customers_completed if j.followed_up), len(customers_completed)
         ).as_dict(),
         "callback_rate": Ratio(
-            sum(1 for j in completed if j.job_id in repeated), len(completed)
+            sum(1 for j in customers_completed if j.job_id in repeated), len(customers_completed)
         ).as_dict(),
         "lateness": lateness,
         "utilisation": Ratio(

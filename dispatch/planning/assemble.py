@@ -110,6 +110,10 @@ def to_plan(
     ordered = {j.order_id for j in problem.jobs if j.kind is JobKind.DELIVERY}
     delivered = {j.order_id for j in problem.jobs if j.kind is JobKind.DELIVERY and j.id in planned}
     dropped = {full.job_ids[v] for v in timing_drops}
+    partners: dict[str, list[str]] = {}
+    for sy in problem.syncs:
+        partners.setdefault(sy.first, []).append(sy.second)
+        partners.setdefault(sy.second, []).append(sy.first)
     unassigned = list(pre_unassigned)
     for job in problem.jobs:
         if job.id in planned or job.id in screened:
@@ -123,6 +127,12 @@ def to_plan(
             reason, detail = UnassignedReason.NOT_SOLVED_IN_TIME, unsolved[job.id]
         elif job.id in reasons:
             reason, detail = reasons[job.id]
+        elif job.id in partners:
+            reason, detail = (
+                UnassignedReason.ASSIST_PAIR,
+                "no two eligible crews were free at the same time for it and "
+                f"{', '.join(partners[job.id])} (a two-crew visit: both or neither)",
+            )
         elif job.id in dropped:
             reason, detail = (
                 UnassignedReason.NO_CAPACITY_LEFT,

@@ -276,7 +276,9 @@ def neighbours(groups: list[Group]) -> dict[str, list[str]]:
 
 
 def _keep_orders_together(problem: DispatchProblem, jobs_in: dict[str, list[int]]) -> None:
-    """Installations follow their delivery's group so the link can be enforced."""
+    """Installations follow their delivery's group so the link can be enforced, and the
+    halves of a two-crew visit (`DispatchProblem.syncs`) follow its first half, so the pair
+    is planned whole in one solve (or, left over, offered whole to the neighbours' crews)."""
     delivery_zone = {
         problem.jobs[i].order_id: z
         for z, idx in jobs_in.items()
@@ -290,6 +292,16 @@ def _keep_orders_together(problem: DispatchProblem, jobs_in: dict[str, list[int]
             if job.kind is JobKind.INSTALLATION and target is not None and target != z:
                 idx.remove(i)
                 jobs_in[target].append(i)
+    if not problem.syncs:
+        return
+    pos = {j.id: i for i, j in enumerate(problem.jobs)}
+    zone_of = {i: z for z, idx in jobs_in.items() for i in idx}
+    for sy in problem.syncs:  # given in order: a visit synced with two others follows one
+        a, b = pos[sy.first], pos[sy.second]
+        if a in zone_of and b in zone_of and zone_of[a] != zone_of[b]:
+            jobs_in[zone_of[b]].remove(b)
+            jobs_in[zone_of[a]].append(b)
+            zone_of[b] = zone_of[a]
 
 
 def time_limits(sizes: list[int], workers: int, budget: float) -> list[float]:

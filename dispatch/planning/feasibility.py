@@ -15,6 +15,7 @@ import numpy as np
 from dispatch.day_problem import DispatchProblem
 from dispatch.models import CREW_CAN_DO, CallbackPolicy, Crew, Job, JobKind
 from dispatch.plan import Unassigned, UnassignedReason
+from dispatch.planning.link_screen import screen_links
 from dispatch.record_rules import format_number
 from dispatch.translate import (
     clip_windows,
@@ -176,7 +177,9 @@ def screen(problem: DispatchProblem, travel: TravelModel) -> Screening:
             )
             continue
         eligible[job.id] = reachable.tolist()
+    screen_links(problem, eligible, unassigned)  # crew modes, earlier deliveries' gaps
     _drop_orphan_installations(problem, eligible, unassigned)
+    _drop_broken_pairs(problem, eligible, unassigned)
     return Screening(eligible, unassigned)
 
 
@@ -311,3 +314,59 @@ def _drop_orphan_installations(
                     f"the delivery of order {job.order_id} cannot be planned today",
                 )
             )
+
+
+def _drop_broken_pairs(
+    problem: DispatchProblem, eligible: dict[str, list[int]], unassigned: list[Unassigned]
+) -> None:
+    """A two-crew visit (`DispatchProblem.syncs`, an assisted job and its assisting job) is
+    planned whole or not at all: when one half cannot be planned, or no two different crews
+    may do the halves, every servable half is listed unassigned (`assist_pair_unplanned`)
+    with the reason. An assisting job whose assisted job is not in the problem (or assists
+    another itself) cannot be planned either."""
+    by_id = problem.jobs_by_id()
+    for job in problem.jobs:
+        if job.assists is None or job.id not in eligible:
+            continue
+        lead = by_id.get(job.assists)
+        why = None
+        if lead is None:
+            why = f"the job it assists, {job.assists}, is not in this day's problem"
+        elif lead.assists is not None:
+            why = f"the job it assists, {lead.id}, assists {lead.assists} itself"
+        if why is not None:
+            del eligible[job.id]
+            unassigned.append(Unassigned(job.id, UnassignedReason.ASSIST_PAIR, why))
+    failed = {u.job_id: u for u in unassigned}
+    changed = True
+    while changed:  # a visit synced with two others: one failure spreads to all of them
+        changed = False
+        for sy in problem.syncs:
+            pair = (sy.first, sy.second)
+            lost = [j for j in pair if j not in eligible]
+            if not lost:
+                crews = {k for j in pair for k in eligible[j]}
+                if len(crews) >= 2:
+                    continue
+                why = (
+                    f"{sy.first} and {sy.second} need two different crews at once; only "
+                    f"{problem.crews[crews.pop()].id} may do either"
+                )
+                for j in pair:
+                    del eligible[j]
+                    failed[j] = Unassigned(j, UnassignedReason.ASSIST_PAIR, why)
+                    unassigned.append(failed[j])
+                changed = True
+                continue
+            for j in pair:
+                if j in eligible:
+                    other = lost[0]
+                    cause = failed[other].reason.value if other in failed else "unknown"
+                    del eligible[j]
+                    failed[j] = Unassigned(
+                        j,
+                        UnassignedReason.ASSIST_PAIR,
+                        f"its partner in the two-crew visit, {other}, cannot be planned ({cause})",
+                    )
+                    unassigned.append(failed[j])
+                    changed = True

@@ -101,8 +101,10 @@ def plan_figures(plan: Plan, customer: CustomerClock = CUSTOMER_CLOCK) -> PlanFi
     for job in problem.jobs:
         policy = policies.get(job.region)
         hours = policy.hours_for(job.kind) if policy is not None else None
-        if job.kind not in counts or hours is None:
-            continue  # a kind without a promise in hours, or a region without a policy
+        if job.kind not in counts or hours is None or job.assists is not None:
+            # a kind without a promise in hours, a region without a policy, or an assisting
+            # visit (its lead job keeps the order's promise: `promise_shares` does the same)
+            continue
         end = ends.get(job.id)
         tally = counts[job.kind]
         tally[0] += end is not None and customer.within(job.confirmed_at, end, hours)

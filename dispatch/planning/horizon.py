@@ -9,6 +9,11 @@ the jobs whose promise falls after the day (`dispatch.translate.urgency` 0), so 
 installations that can wait spread into the next day inside their promise; the horizon shows
 whether they then keep it, on the customer's clock (calendar hours from the order).
 
+An installation whose delivery an earlier day planned carries that delivery's end
+(`Job.delivered_at`, `after_delivery`), so its order's maximum gap holds across days: its
+windows are cut to end by the delivery's end + the gap, and one with none left is
+unassigned `max_link_gap`.
+
 This is a rolling horizon, not one model of all the days: day 1 does not see day 2's
 orders, so it cannot hold capacity back for them. Each day's plan passes the validator like
 any plan (`make_plan`).
@@ -18,11 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from dispatch.day_problem import DispatchProblem
-from dispatch.models import Job
+from dispatch.models import Job, JobKind
 from dispatch.plan import Plan
 from dispatch.planning.planner import PlanOptions, make_plan
 from dispatch.promise_clocks import CUSTOMER_CLOCK, PROMISED_KINDS
@@ -80,8 +85,10 @@ class Horizon:
         for day in self.days:
             policies = day.plan.problem.promises.policies
             for job in day.plan.problem.jobs:
-                if job.id in seen or job.kind not in PROMISED_KINDS:
-                    continue  # a carried job is counted once, on the first day it was offered
+                if job.id in seen or job.kind not in PROMISED_KINDS or job.assists is not None:
+                    # a carried job is counted once, on the first day it was offered; an
+                    # assisting visit not at all (its lead job keeps the order's promise)
+                    continue
                 seen.add(job.id)
                 policy = policies.get(job.region)
                 hours = policy.hours_for(job.kind) if policy is not None else None
@@ -129,6 +136,7 @@ def plan_horizon(
         raise ValueError(f"a horizon is 1 to {MAX_HORIZON_DAYS} days, got {days}")
     out: list[HorizonDay] = []
     carried: list[Job] = []
+    delivered: dict[str, datetime] = {}  # order -> its delivery's planned end
     problem = first
     for k in range(days):
         day = first.date + timedelta(days=k)
@@ -136,8 +144,14 @@ def plan_horizon(
             own = next_day(day)
             ids = {j.id for j in own.jobs}
             moved = [carried_to(j, day) for j in carried if j.id not in ids]
-            problem = replace(own, date=day, jobs=[*moved, *own.jobs])
+            jobs = [after_delivery(j, delivered) for j in [*moved, *own.jobs]]
+            problem = replace(own, date=day, jobs=jobs)
         plan = make_plan(problem, options)
+        jobs_by_id = problem.jobs_by_id()
+        for r in plan.routes:
+            for s in r.stops:
+                if jobs_by_id[s.job_id].kind is JobKind.DELIVERY:
+                    delivered[jobs_by_id[s.job_id].order_id] = s.end
         old = sum(1 for j in problem.jobs if days_carried(j, day))
         done = HorizonDay(
             plan,
@@ -151,3 +165,17 @@ def plan_horizon(
         by_id = {j.id: j for j in problem.jobs}
         carried = [by_id[i] for i in done.carried_out]
     return Horizon(out)
+
+
+def after_delivery(job: Job, delivered: dict[str, datetime]) -> Job:
+    """An installation whose order's delivery an earlier day of the horizon planned, with
+    that delivery's end as its `delivered_at` (so its maximum gap holds across days: its
+    windows end by then + the gap, `dispatch.translate.delivered_bounds`); any other job,
+    or one that states its own, as it is."""
+    if (
+        job.kind is not JobKind.INSTALLATION
+        or job.delivered_at is not None
+        or job.order_id not in delivered
+    ):
+        return job
+    return replace(job, delivered_at=delivered[job.order_id])

@@ -5,7 +5,8 @@ appends after a crew's last stop; a morning job next to a zone border can still 
 two stops of the neighbouring zone's crew. This pass tries every eligible crew within reach
 and every position, times the changed route with the real travel times, keeps only
 insertions that break no hard rule and delay no delivery whose installation another crew
-waits for, and takes the one that adds the fewest metres. Most urgent jobs first.
+waits for (nor break an order's maximum gap or one visit: `routing.validate.broken_links`),
+and takes the one that adds the fewest metres. Most urgent jobs first.
 
 It is bounded by a number of route evaluations, not by the clock, so it stays deterministic.
 """
@@ -16,8 +17,9 @@ import itertools
 
 from dispatch.planning.assemble import DaySequences
 from dispatch.translate import Translation
+from routing.problem import Precedence, RoutingProblem
 from routing.schedule import build_schedules
-from routing.validate import check_route
+from routing.validate import broken_links, check_route, link_index, order_rules
 
 #: how far (metres, road) a crew's route may pass from a job to be tried for it
 REACH_M = 15_000
@@ -30,7 +32,7 @@ def _route_metres(full: Translation, vehicle: int, seq: list[int]) -> int:
     return int(sum(int(p.travel.distances[a, b]) for a, b in itertools.pairwise(locs)))
 
 
-def insert_leftovers(  # noqa: C901 - greedy insertion loop with precedence and sync bookkeeping; split into candidate search and commit steps
+def insert_leftovers(  # noqa: C901, PLR0915 - greedy insertion loop with precedence and sync bookkeeping; split into candidate search and commit steps
     full: Translation,
     day: DaySequences,
     left: list[int],
@@ -48,10 +50,16 @@ def insert_leftovers(  # noqa: C901 - greedy insertion loop with precedence and 
     preds_of: dict[int, list[int]] = {}
     for pr in p.precedences:
         preds_of.setdefault(pr.after, []).append(pr.before)
-    for sy in getattr(p, "syncs", ()):
+    order_rules = _order_rules(p, preds_of)
+    for sy in p.syncs:
         preds_of.setdefault(sy.second, []).append(sy.first)
         preds_of.setdefault(sy.first, []).append(sy.second)
-    order = sorted(left, key=lambda v: (v not in awaited, -p.visits[v].drop_penalty, v))
+    # half of a two-crew visit is not tried: only a solve or the last pass places pairs
+    synced = {i for sy in p.syncs for i in (sy.first, sy.second)}
+    order = sorted(
+        (v for v in left if v not in synced),
+        key=lambda v: (v not in awaited, -p.visits[v].drop_penalty, v),
+    )
     inserted: list[int] = []
     evaluations = 0
     for v in order:
@@ -90,6 +98,8 @@ def insert_leftovers(  # noqa: C901 - greedy insertion loop with precedence and 
                     continue
                 if v in before_of and not _after_delivery(p, route, v, before_of[v], ends, k):
                     continue
+                if order_rules and broken_links(p, route, linked, order_rules):
+                    continue
                 cost = _route_metres(full, k, new_seq) - base_m
                 if best is None or cost < best[0]:
                     best = (cost, k, new_seq, brk, route)
@@ -107,6 +117,17 @@ def insert_leftovers(  # noqa: C901 - greedy insertion loop with precedence and 
         if evaluations >= max_evaluations:
             break
     return inserted
+
+
+def _order_rules(p: RoutingProblem, preds_of: dict[int, list[int]]) -> dict[int, list[Precedence]]:
+    """The day's links by visit (`routing.validate.link_index`) when an order has a maximum
+    gap or asks for one visit, so that every trial's links are checked
+    (`routing.validate.broken_links`); empty otherwise. A delivery with a maximum gap is
+    timed against its installation (which pulls it later): added to `preds_of`."""
+    for pr in p.precedences:
+        if pr.max_gap_s is not None:
+            preds_of.setdefault(pr.before, []).append(pr.after)
+    return link_index(p) if order_rules(p) else {}
 
 
 def _after_delivery(p, route, v: int, before: int, ends, k: int) -> bool:

@@ -37,6 +37,8 @@ REASON_OF = {
     "pushes": UnassignedReason.NO_CAPACITY_LEFT,
     "link": UnassignedReason.NO_CAPACITY_LEFT,
     "other": UnassignedReason.NO_CAPACITY_LEFT,
+    "max_gap": UnassignedReason.MAX_LINK_GAP,
+    "crew_mode": UnassignedReason.CREW_MODE,
 }
 
 
@@ -45,7 +47,8 @@ class Miss:
     """One crew's closest failed trial of a job (or the bound that ruled its slots out)."""
 
     crew: int
-    #: "shift", "lunch", "window", "pushes", "link", "jobs", "load" or "other"
+    #: "shift", "lunch", "window", "pushes", "link", "jobs", "load", "other", or an
+    #: order's rule: "max_gap" (its maximum gap, by `over_s`), "crew_mode" (its one visit)
     rule: str
     over_s: int  # seconds past the limit of a timed rule (0 for counted rules)
     #: counted rules broken (lunch, link, job limit, load) plus further timed rules broken
@@ -87,6 +90,8 @@ def reason_for(
             f"the {gap // 60} min gap the closest crew {crew} could start it {clock(miss.at)}"
             f", {minutes(over)} min after its window closes {clock(miss.at - over)}"
         )
+    if rule in ("max_gap", "crew_mode") and miss.other is not None:
+        return REASON_OF[rule], f"closest crew: {_order_rule_text(routed, ends, v, miss)}"
     if rule == "shift":
         if miss.at is None:
             text = (
@@ -130,6 +135,39 @@ def reason_for(
     else:
         text = f"{crew} came closest, but its day is full at this job's windows"
     return REASON_OF.get(rule, UnassignedReason.NO_CAPACITY_LEFT), f"closest crew: {text}"
+
+
+def _order_rule_text(
+    routed: RoutedDay, ends: dict[int, tuple[int, int]], v: int, miss: Miss
+) -> str:
+    """What an order's maximum gap or one visit ruled out, for `reason_for`."""
+    problem = routed.problem
+    p = routed.full.routing
+    crew = p.vehicles[miss.crew].id
+    other = miss.other
+    assert other is not None  # (the caller's condition)
+    links = {pr.after: pr for pr in p.precedences}
+    link = links.get(v) or links.get(other)
+    if miss.rule == "crew_mode":
+        return (
+            f"{crew} came closest, but order {problem.jobs[v].order_id} is to be served in one "
+            "visit (crew mode combined): its installation right after its delivery, on the "
+            "crew that delivers"
+        )
+    most = (link.max_gap_s or 0) // 60 if link is not None else 0
+    over = max(1, -(-miss.over_s // 60))
+    at = "" if miss.at is None else f" at {problem.from_seconds(miss.at):%H:%M}"
+    if link is not None and link.after == v and other in ends:
+        end, dk = ends[other]
+        return (
+            f"its delivery {p.visits[other].id} ends {problem.from_seconds(end):%H:%M} on "
+            f"{p.vehicles[dk].id}; {crew} could start it{at}, {over} min past the maximum "
+            f"gap of {most} min"
+        )
+    return (
+        f"{crew} could do it only {over} min too early for installation "
+        f"{p.visits[other].id} (its maximum gap of {most} min)"
+    )
 
 
 __all__ = ["REASON_OF", "Miss", "reason_for"]

@@ -40,7 +40,7 @@ from dispatch.planning.assemble import DaySequences, time_day
 from dispatch.planning.leftover_reasons import Miss, reason_for
 from dispatch.planning.routed_day import RoutedDay, TimedDay
 from routing.problem import RouteSchedule, Vehicle
-from routing.validate import Violation
+from routing.validate import Violation, broken_links
 
 #: timed trials for the whole day (about half a millisecond each): the 1,500-job demo day
 #: spends about 200, the 4,000-job peak day about 5,000 (700 jobs that fit nowhere, each
@@ -68,6 +68,8 @@ class LeftoverDay(TimedDay):
     """The routes as the pass changes them, with the planned times it reads."""
 
     busy: dict[int, int] = field(default_factory=dict)  # vehicle -> its route's busy seconds
+    #: the unplanned half of a two-crew visit whose other half is being tried (`_try_pair`)
+    pending: set[int] = field(default_factory=set)
 
     def commit(self, k: int, seq: list[int], route: RouteSchedule) -> None:
         self.seqs[k] = seq
@@ -86,10 +88,13 @@ def settle_leftovers(
     drops: list[int],
     eligible: Mapping[str, list[int]],
     max_evaluations: int = MAX_EVALUATIONS,
+    place_pairs: bool = True,
 ) -> Settled:
     """Place what fits of the eligible jobs not on `routes`; reasons for the rest.
 
     `routes` and `drops` are `time_day`'s result; `eligible[job_id]` the screening's crews.
+    `place_pairs=False` leaves two-crew visits with neither half planned as they are (the
+    booking's tentative day, whose fast twin `dispatch.booking.greedy` has no pair placement).
     """
     day = _day(routed, routes)
     p = routed.full.routing
@@ -105,8 +110,16 @@ def settle_leftovers(
             break
         if v in day.links.delivery_of and day.links.delivery_of[v][0] not in day.ends:
             continue  # its delivery is not planned (`to_plan` says so)
-        if any(o not in day.ends for o, *_ in day.links.partners.get(v, ())):
-            continue  # half of a two-person visit
+        if v in day.ends:
+            continue  # placed with its partner (`_try_pair`)
+        partners = [o for o, *_ in day.links.partners.get(v, ())]
+        if any(o not in day.ends for o in partners):
+            if not place_pairs or len(partners) != 1 or v > partners[0]:
+                continue  # a larger group, or the pair's other half (tried with its first)
+            pair, n = _try_pair(day, v, partners[0], eligible, max_evaluations - evaluations)
+            evaluations += n
+            placed += pair
+            continue
         found, tried, n = _try_job(
             day, v, eligible[problem.jobs[v].id], max_evaluations - evaluations
         )
@@ -121,6 +134,64 @@ def settle_leftovers(
     placed = [v for v in placed if v not in more]  # (a re-timing takes none out so far)
     reasons = {problem.jobs[v].id: reason_for(routed, day.ends, v, m) for v, m in misses.items()}
     return Settled(timed, sorted({*drops, *more} - set(placed)), placed, reasons, evaluations)
+
+
+def _try_pair(
+    day: LeftoverDay, a: int, b: int, eligible: Mapping[str, list[int]], budget: int
+) -> tuple[list[int], int]:
+    """Both halves of a two-crew visit, neither planned: each half in turn placed first where
+    it fits cheapest (its partner pending), then the other beside it on another crew, its
+    start within the pair's delays (`_link_broken`, `judge_route`); the first half is taken
+    back when the second fits nowhere. Returns the visits placed (both or none) and the
+    timed trials spent. A pair that fits nowhere keeps the planner's reason for pairs
+    (`dispatch.planning.assemble.to_plan`)."""
+    jobs = day.routed.problem.jobs
+    spent = 0
+    for first, second in ((a, b), (b, a)):
+        if spent >= budget:
+            break
+        day.pending = {second}
+        found, _, n = _try_job(day, first, eligible[jobs[first].id], budget - spent)
+        day.pending = set()
+        spent += n
+        if found is None:
+            continue
+        k, seq, route = found
+        saved = (day.seqs.get(k), day.breaks.get(k), day.routes.get(k))
+        day.commit(k, seq, route)
+        other, _, n = _try_job(day, second, eligible[jobs[second].id], budget - spent)
+        spent += n
+        if other is not None:
+            day.commit(*other)
+            return [first, second], spent
+        _undo(day, k, saved, first)
+    return [], spent
+
+
+def _undo(
+    day: LeftoverDay,
+    k: int,
+    saved: tuple[list[int] | None, int | None, RouteSchedule | None],
+    visit: int,
+) -> None:
+    """Vehicle k's route as it was before `visit` was committed to it."""
+    seq, brk, route = saved
+    day.seqs.pop(k, None)
+    day.breaks.pop(k, None)
+    day.routes.pop(k, None)
+    if seq is not None:
+        day.seqs[k] = seq
+    if brk is not None:
+        day.breaks[k] = brk
+    if route is not None:
+        day.routes[k] = route
+    day.busy.pop(k, None)
+    day.ends.pop(visit, None)
+    day.starts.pop(visit, None)
+    if route is not None:
+        for s in route.stops:
+            day.ends[s.visit] = (s.end, k)
+            day.starts[s.visit] = s.start
 
 
 def _day(routed: RoutedDay, routes: list[RouteSchedule]) -> LeftoverDay:
@@ -167,7 +238,7 @@ def _trials(
     p = day.routed.full.routing
     veh, visit = p.vehicles[k], p.visits[v]
     seq = day.seqs.get(k, [])
-    if any(day.ends[o][1] == k for o, *_ in day.links.partners.get(v, ())):
+    if any(o in day.ends and day.ends[o][1] == k for o, *_ in day.links.partners.get(v, ())):
         return []  # the two halves of a two-person visit need two crews
     full = full_for(day, v, k)
     if full is not None:
@@ -177,6 +248,10 @@ def _trials(
     if not_before > visit.windows[-1][1]:
         d = day.links.delivery_of[v][0]
         missed(Miss(k, "link", not_before - visit.windows[-1][1], 0, at=not_before, other=d))
+        return []
+    ruled_out = order_rule_bound(day, v, k)
+    if ruled_out is not None:
+        missed(ruled_out)
         return []
     free = veh.shift_end - veh.shift_start - busy_until(day, k)
     if visit.service_s - MARGIN_S > free:
@@ -251,6 +326,25 @@ def link_floor(day: LeftoverDay, v: int, k: int) -> tuple[int, int]:
     return end + gap, -1
 
 
+def order_rule_bound(day: LeftoverDay, v: int, k: int) -> Miss | None:
+    """Installation v on vehicle k, its delivery on another route: ruled out by its order's
+    one visit (another crew delivers), or by its maximum gap (the gap ends before its first
+    window opens; the delivery, on another route, stays where it is)."""
+    rule = day.links.rules.get(v)
+    if rule is None or rule.before not in day.ends:
+        return None
+    end, dk = day.ends[rule.before]
+    if dk == k:
+        return None
+    if rule.same_vehicle:
+        return Miss(k, "crew_mode", 0, 1, other=rule.before)
+    opens = day.routed.full.routing.visits[v].windows[0][0]
+    if rule.max_gap_s is not None and end + rule.max_gap_s < opens:
+        over = opens - end - rule.max_gap_s
+        return Miss(k, "max_gap", over, 0, at=opens, other=rule.before, bound=True)
+    return None
+
+
 def lunch_gaps(veh: Vehicle, brk: int | None, pos: int, n: int) -> list[int | None]:
     """Where the lunch goes when a job is put at `pos` of a route of n stops whose lunch
     follows stop `brk`: kept after the same stop, or right before or right after the job
@@ -286,10 +380,17 @@ def fixed_elsewhere(day: LeftoverDay, seq: list[int]) -> dict[int, tuple[int, in
         linked = [o for o, *_ in day.links.partners.get(x, ())]
         if x in day.links.delivery_of:
             linked.append(day.links.delivery_of[x][0])
+        # an installation with a maximum gap pulls its delivery (`routing.schedule`)
+        linked += [i for i in day.links.waiting.get(x, ()) if _has_max_gap(day, i)]
         for o in linked:
             if o not in on_route and o in day.ends:
                 fixed[o] = day.ends[o]
     return fixed
+
+
+def _has_max_gap(day: LeftoverDay, installation: int) -> bool:
+    rule = day.links.rules.get(installation)
+    return rule is not None and rule.max_gap_s is not None
 
 
 def judge_route(
@@ -300,7 +401,7 @@ def judge_route(
     k = route.vehicle
     link = _link_broken(day, route)
     if not violations and link is None:
-        return None
+        return _order_rule_miss(day, v, route)
     rules = {x.rule for x in violations}
     me = next(s for s in route.stops if s.visit == v)
     own = _past_window(p.visits[v].windows, me.start)
@@ -322,6 +423,23 @@ def judge_route(
     rule = max(amounts, key=lambda r: amounts[r])
     at = {"window": me.start, "shift": route.return_arrival}.get(rule, me.start)
     return Miss(k, rule, total, broken - 1, at=at, other=pushed if rule == "pushes" else None)
+
+
+def _order_rule_miss(day: LeftoverDay, v: int, route: RouteSchedule) -> Miss | None:
+    """A trial that keeps every other rule but an order's maximum gap ("max_gap", by how
+    many seconds) or its one visit ("crew_mode"): the link it breaks, else None."""
+    p = day.routed.full.routing
+    elsewhere = fixed_elsewhere(day, [s.visit for s in route.stops])
+    broken = broken_links(p, route, elsewhere, day.links.by_visit)
+    found = [(rule, over, link) for link, rule, over in broken if rule != "precedence"]
+    if not found:
+        return None
+    rule, over, link = max(found, key=lambda f: (f[0] == "max_gap", f[1]))
+    me = next(s for s in route.stops if s.visit == v)
+    other = link.before if link.after == v else link.after
+    if rule == "max_gap":
+        return Miss(route.vehicle, "max_gap", over, 0, at=me.start, other=other)
+    return Miss(route.vehicle, "crew_mode", 0, 1, at=me.start, other=other)
 
 
 def _past_window(windows: tuple[tuple[int, int], ...], start: int) -> int:
@@ -351,6 +469,8 @@ def _link_broken(day: LeftoverDay, route: RouteSchedule) -> int | None:
             if planned_elsewhere and day.starts[inst] < end[x] + day.links.delivery_of[inst][1]:
                 return x
         for other, lo, hi, first in day.links.partners.get(x, ()):
+            if other in day.pending and other not in day.starts:
+                continue  # the other half, placed next (`_try_pair`)
             if other in order or other not in day.starts:
                 return other
             delay = day.starts[other] - start[x] if first else start[x] - day.starts[other]

@@ -11,7 +11,8 @@ stops held at their planned times) and checked with the route validator
 (`routing.validate.check_route`) and the rules between routes: an installation starts after
 its delivery ends (plus the link gap on another crew), a delivery another crew's
 installation waits for still ends in time for it, a two-person visit stays within its
-partner's delay and is never half planned. A job that passes somewhere is placeable: the
+partner's delay and is never half planned, and an order keeps its maximum gap and its one
+visit (`routing.validate.broken_links`). A job that passes somewhere is placeable: the
 plan left it out although it fits.
 
 It deliberately shares no search code with the planner's insertion passes
@@ -32,7 +33,7 @@ from dispatch.planning.routed_day import TimedDay, routed_day
 from routing.problem import RouteSchedule, RoutingProblem
 from routing.schedule import build_schedules
 from routing.travel import TravelModel
-from routing.validate import check_route
+from routing.validate import broken_links, check_route
 
 #: seconds of slack in every lower bound (integer rounding of legs, a moved lunch's wait)
 MARGIN_S = 300
@@ -155,12 +156,20 @@ def _fits(st: _State, v: int, k: int, pos: int, gap: int | None) -> bool:
         linked = [o for o, *_ in st.links.partners.get(x, ())]
         if x in st.links.delivery_of:
             linked.append(st.links.delivery_of[x][0])
+        # an installation with a maximum gap pulls its delivery later (`routing.schedule`)
+        rules = st.links.rules
+        linked += [i for i in st.links.waiting.get(x, ()) if rules[i].max_gap_s is not None]
         for o in linked:
             if o not in on_route and o in st.ends:
                 fixed[o] = st.ends[o]
     hints = {k: gap} if gap is not None else {}
     route = build_schedules(p, [(k, new_seq)], hints, fixed)[0]
-    return not check_route(p, route) and _links_hold(st, p, route)
+    return (
+        not check_route(p, route)
+        and _links_hold(st, p, route)
+        # an order's maximum gap and one visit, against the other routes as planned
+        and not broken_links(p, route, fixed, st.links.by_visit)
+    )
 
 
 def _links_hold(st: _State, p: RoutingProblem, route: RouteSchedule) -> bool:

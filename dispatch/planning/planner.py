@@ -18,6 +18,16 @@
    `Plan.warnings` (its jobs that the later passes could not place are unassigned
    `not_solved_in_time`); `dispatch plan` exits 3.
 
+Two-crew visits (an assisted job and its assisting job, `Job.assists`; `DispatchProblem.syncs`)
+are kept whole by every step: the screening lists both halves unassigned when one cannot be
+planned or no two crews may do them (`assist_pair_unplanned`); the decomposition puts both in
+one group; each solve prices "both or neither" (`routing.ortools_model._add_syncs`) and the
+second pass offers a group's left-over pair to its neighbours' crews together; the insertion
+repair leaves pairs alone; the last pass places a pair whole on two crews (one half, then the
+other beside it, or neither: `dispatch.planning.leftovers`); the timing step takes off any half
+left alone. The validator refuses half a pair, both halves on one crew, or starts too far
+apart.
+
 On a cluster only the group solves travel: each task is one group's routing problem (its
 own dense sub-matrices, a few MB), so the main process needs the whole day's jobs and crews
 but never all-pairs matrices, and the solver memory is spread over the workers. Results come
@@ -49,6 +59,7 @@ from dispatch.planning.decompose import Group, make_groups, neighbours, time_lim
 from dispatch.planning.feasibility import screen
 from dispatch.planning.insertion import insert_leftovers
 from dispatch.planning.leftovers import settle_leftovers
+from dispatch.planning.linked_modes import mode_stats
 from dispatch.planning.routed_day import RoutedDay, routed_day
 from dispatch.translate import Continuation, Translation, build_travel, job_demand
 from routing.ortools_model import Progress, SolveParams, solve, solve_best_of
@@ -163,6 +174,7 @@ def make_plan(problem: DispatchProblem, options: PlanOptions | None = None) -> P
         placed_by_last_pass=len(settled.placed),
         last_pass_trials=settled.evaluations,
     )
+    plan.stats.update(mode_stats(plan, travel))  # one visit or two per linked order
     report("validating", 0.98)
     before_validation = time.monotonic()
     violations = validate_plan(plan, travel)
@@ -397,11 +409,12 @@ def _second_pass(
 
     `routes` are the timed routes so far (by crew index). An installation whose delivery is
     already on a route keeps the link through a "not before the delivery's end + gap" bound
-    on its windows.
+    on its windows, and a "not after its end + the maximum gap" one when its order has a
+    maximum gap (`link_bounds`).
     """
     problem, full = routed.problem, routed.full
-    gap = problem.link_gap_minutes * 60
     delivery_end = {}
+    delivery_at: dict[str, tuple[int, bool]] = {}  # order -> (crew, delivery is its last stop)
     continuations: dict[int, Continuation] = {}
     for k, r in routes.items():
         if not r.stops:
@@ -420,6 +433,7 @@ def _second_pass(
             load[1] += d[1]
             if job.kind is JobKind.DELIVERY:
                 delivery_end[job.order_id] = s.end
+                delivery_at[job.order_id] = (k, s is r.stops[-1])
         continuations[k] = Continuation(
             location=int(full.location_map[full.routing.visits[last.visit].location]),
             free_at=free_at,
@@ -427,11 +441,7 @@ def _second_pass(
             load_used=(load[0], load[1]),
             break_done=r.break_ is not None,
         )
-    not_before = {
-        problem.jobs[i].id: delivery_end[problem.jobs[i].order_id] + gap
-        for i in left
-        if problem.jobs[i].kind is JobKind.INSTALLATION and problem.jobs[i].order_id in delivery_end
-    }
+    not_before, not_after, eligible = link_bounds(routed, left, delivery_end, delivery_at, eligible)
     # Only crews that may do a leftover job, still have half an hour of shift left and may
     # still take a job.
     wanted = {k for i in left for k in eligible[problem.jobs[i].id]}
@@ -446,10 +456,44 @@ def _second_pass(
         return c.free_at + 1800 < vehicles[k].shift_end and (most is None or c.visits_used < most)
 
     crews = [k for k in sorted(wanted) if may_take_more(k)]
-    tr = routed.part(left, crews, eligible, not_before, continuations)
+    tr = routed.part(left, crews, eligible, not_before, continuations, not_after)
     return tr, solve(
         tr.routing, SolveParams(time_limit_s=limit, solution_limit=options.solution_limit)
     )
+
+
+def link_bounds(
+    routed: RoutedDay,
+    left: list[int],
+    delivery_end: dict[str, int],
+    delivery_at: dict[str, tuple[int, bool]],
+    eligible: dict[str, list[int]],
+) -> tuple[dict[str, int], dict[str, int], dict[str, list[int]]]:
+    """For the second pass: the installations of `left` whose delivery is on a route
+    (`delivery_end` by order), as (not before, not after, eligible crews) bounds of their
+    windows: its end + the link gap, its end + the maximum gap. An order served in one
+    visit (`Precedence.same_vehicle`) may only follow its delivery on that crew at once, so
+    only when the delivery is the crew's last stop (its windows cut to that one moment);
+    otherwise no crew is left it here."""
+    problem = routed.problem
+    rules = {p.after: p for p in routed.full.routing.precedences}
+    not_before: dict[str, int] = {}
+    not_after: dict[str, int] = {}
+    narrowed = dict(eligible)
+    for i in left:
+        job = problem.jobs[i]
+        if job.kind is not JobKind.INSTALLATION or job.order_id not in delivery_end:
+            continue
+        end = delivery_end[job.order_id]
+        link = rules.get(i)
+        gap = problem.link_gap_minutes * 60 if link is None else link.gap_s
+        not_before[job.id] = end + gap
+        if link is not None and link.max_gap_s is not None:
+            not_after[job.id] = end + link.max_gap_s
+        if link is not None and link.same_vehicle:
+            crew, last = delivery_at[job.order_id]
+            narrowed[job.id] = [crew] if last and crew in eligible[job.id] else []
+    return not_before, not_after, narrowed
 
 
 __all__ = ["PlanOptions", "Progress", "make_plan"]

@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Self
 
 from dispatch.day_problem import DispatchProblem
 from dispatch.plan import CrewRoute, Plan, PlannedBreak, PlannedStop
 from dispatch.translate import Continuation, Translation, build_travel, translate
-from routing.problem import BreakTime, RouteSchedule, StopTime
+from routing.problem import BreakTime, Precedence, RouteSchedule, StopTime
 from routing.schedule import build_schedules
 from routing.travel import TravelModel
-from routing.validate import Violation, check_route
+from routing.validate import Violation, check_route, link_index
 
 #: vehicle -> visits in route order
 Sequences = dict[int, list[int]]
@@ -50,6 +50,12 @@ class VisitLinks:
     delivery_of: dict[int, tuple[int, int]]
     waiting: dict[int, list[int]]
     partners: dict[int, list[tuple[int, int, int, bool]]]
+    #: installation -> its whole link (`routing.problem.Precedence`: the maximum gap, one
+    #: visit by one crew)
+    rules: dict[int, Precedence] = field(default_factory=dict)
+    #: visit -> the links it is in, either side (`routing.validate.link_index`, for
+    #: `routing.validate.broken_links`)
+    by_visit: dict[int, list[Precedence]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,12 @@ class RoutedDay:
         eligible: dict[str, list[int]] | None = None,
         not_before: dict[str, int] | None = None,
         continuations: dict[int, Continuation] | None = None,
+        not_after: dict[str, int] | None = None,
     ) -> Translation:
         """Some jobs and crews as their own routing problem (see
         `dispatch.translate.translate`
-        for `eligible`, `not_before` and `continuations`), on this day's travel model."""
+        for `eligible`, `not_before`, `continuations` and `not_after`), on this day's travel
+        model."""
         return translate(
             self.problem,
             self.travel,
@@ -87,6 +95,7 @@ class RoutedDay:
             eligible,
             not_before,
             continuations,
+            not_after,
         )
 
     # ---- a plan's routes in routing form
@@ -136,7 +145,8 @@ class RoutedDay:
             partners.setdefault(sy.second, []).append(
                 (sy.first, sy.min_delay_s, sy.max_delay_s, False)
             )
-        return VisitLinks(delivery_of, waiting, partners)
+        rules = {p.after: p for p in self.full.routing.precedences}
+        return VisitLinks(delivery_of, waiting, partners, rules, link_index(self.full.routing))
 
     # ---- timing and rules
 

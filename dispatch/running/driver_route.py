@@ -6,6 +6,13 @@ lift), what to bring, and the jobs of the same order that other crews do (an ins
 when the delivery he waits for is planned to end). Customer contact (address, name, phone)
 is personal data: `include_contact=False` leaves those keys out entirely.
 
+A stop that is half of a two-crew visit (an assisted job and the job assisting it,
+`Job.assists`, paired in `DispatchProblem.syncs`) carries `assist`: whether this crew is
+assisted or assists, when the crews meet (the assisted job's planned start; the assisting
+crew starts within the plan's `assist_tolerance_minutes` of it) and the partner jobs' crews.
+Of the partner crew nothing else is shown (its route, its other stops, its times); the
+partner's job is left out of `linked`, which it would otherwise repeat.
+
 Times are local ISO datetimes to the minute ("2026-06-18T09:05"), seconds cut off, so every
 time has the same shape; cutting (not rounding) keeps a start inside its window on screen.
 The output depends only on the plan, so the same plan gives byte-identical JSON; numbers are
@@ -36,6 +43,7 @@ def driver_route(plan: Plan, crew_id: str, *, include_contact: bool = True) -> d
     depots = {d.id: d for d in problem.depots}
     route = next((r for r in plan.routes if r.crew_id == crew_id), None)
     jobs = problem.jobs_by_id()
+    pairs = assist_pairs(plan)
     # other crews' planned stops, by order, for the "linked" jobs
     by_order: dict[str, list[tuple[str, Job, PlannedStop]]] = {}
     for r in plan.routes:
@@ -65,10 +73,47 @@ def driver_route(plan: Plan, crew_id: str, *, include_contact: bool = True) -> d
         else {"start": _time(route.lunch.start), "minutes": route.lunch.minutes},
         distance_km=round(route.distance_m / 1000, 1),
         stops=[
-            _stop(k, jobs[s.job_id], s, by_order, include_contact)
+            _stop(k, jobs[s.job_id], s, by_order, pairs.get(s.job_id), include_contact)
             for k, s in enumerate(route.stops, start=1)
         ],
     )
+    return out
+
+
+def assist_pairs(plan: Plan) -> dict[str, dict[str, Any]]:
+    """Per job that is half of a two-crew visit, its `assist` entry: `role` ("assisted": the
+    crew that leads the visit; "assisting": the crew that helps), `meet` (the assisted job's
+    planned start, to the minute; None while it is not on the plan) and `partners`, each
+    partner job's `job_id` and `crew_id` (None while it is not on the plan), in id order.
+
+    The pairs are the problem's syncs (first: assisted, second: assisting) and, for a pair
+    the problem did not sync, each job's `Job.assists` whose assisted job is in the problem.
+    """
+    problem = plan.problem
+    jobs = problem.jobs_by_id()
+    links = {(sy.first, sy.second) for sy in problem.syncs}
+    for job in problem.jobs:
+        if job.assists is not None and job.assists in jobs:
+            links.add((job.assists, job.id))
+    placed = {s.job_id: (r.crew_id, s) for r in plan.routes for s in r.stops}
+    partners: dict[str, set[str]] = {}
+    assisted_by: dict[str, str] = {}  # an assisting job -> the job it assists
+    for first, second in sorted(links):
+        partners.setdefault(first, set()).add(second)
+        partners.setdefault(second, set()).add(first)
+        assisted_by.setdefault(second, first)
+    out: dict[str, dict[str, Any]] = {}
+    for job_id, others in partners.items():
+        lead = assisted_by.get(job_id, job_id)
+        lead_stop = placed.get(lead)
+        out[job_id] = {
+            "role": "assisting" if job_id in assisted_by else "assisted",
+            "meet": _time(lead_stop[1].start) if lead_stop else None,
+            "partners": [
+                {"job_id": other, "crew_id": placed[other][0] if other in placed else None}
+                for other in sorted(others)
+            ],
+        }
     return out
 
 
@@ -90,13 +135,16 @@ def _stop(
     job: Job,
     stop: PlannedStop,
     by_order: dict[str, list[tuple[str, Job, PlannedStop]]],
+    assist: dict[str, Any] | None,
     include_contact: bool,
 ) -> dict[str, Any]:
     window = next((w for w in job.windows if w.start <= stop.start <= w.end), None)
+    partner_ids = {p["job_id"] for p in assist["partners"]} if assist else set()
     linked = sorted(
         (
             {"job_id": other.id, "kind": other.kind.value, "crew_id": crew_id, "end": _time(s.end)}
             for crew_id, other, s in by_order.get(job.order_id, [])
+            if other.id not in partner_ids
         ),
         key=lambda x: (x["end"], x["job_id"]),
     )
@@ -126,6 +174,8 @@ def _stop(
         "priority": job.priority.value,
         "linked": linked,
     }
+    if assist is not None:  # only a half of a two-crew visit has it
+        out["assist"] = {**assist, "partners": [dict(p) for p in assist["partners"]]}
     if include_contact:
         out.update(
             address=job.address,
@@ -137,4 +187,4 @@ def _stop(
     return out
 
 
-__all__ = ["driver_route"]
+__all__ = ["assist_pairs", "driver_route"]

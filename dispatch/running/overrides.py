@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dispatch.day_problem import DispatchProblem
+from dispatch.link_rules import CrewMode
 from dispatch.models import CrewKind, Job, JobKind
 from dispatch.plan import CrewRoute, Plan, PlannedStop, Unassigned, UnassignedReason
 from dispatch.plan_validator import PlanViolation, validate_plan
 from dispatch.planning.routed_day import RoutedDay, put_in, routed_day, take_out
 from dispatch.translate import Translation, job_demand
-from routing.problem import RouteSchedule
+from routing.problem import RouteSchedule, RoutingProblem
 from routing.travel import TravelModel
 
 
@@ -106,9 +107,13 @@ def apply_move(
     visit = job_pos[move.job_id]
     source = take_out(seqs, breaks, visit)
     target = None
+    partners = [o for o, *_ in prepared.visit_links().partners.get(visit, ())]
+    taken_with: list[int] = []
     if move.crew_id is None:
         if source is None:
             raise InvalidMove([f"job {move.job_id}: is on no route, there is nothing to take off"])
+        # half of a two-crew visit is no visit: its partners come off with it
+        taken_with = [o for o in partners if take_out(seqs, breaks, o) is not None]
     else:
         target = crew_pos[move.crew_id]
         seq = seqs.setdefault(target, [])
@@ -121,6 +126,10 @@ def apply_move(
                 ]
             )
         put_in(seqs, breaks, target, pos, visit)
+        on_routes = {v for seq in seqs.values() for v in seq}
+        for other in partners:
+            if other not in on_routes:
+                _place_partner(prepared, seqs, breaks, visit, other, move)
     seqs = {k: s for k, s in seqs.items() if s}
 
     full = prepared.full
@@ -132,11 +141,21 @@ def apply_move(
         timed = prepared.time(seqs, breaks)
     routes = prepared.crew_routes(timed)
 
-    unassigned = [u for u in plan.unassigned if u.job_id != move.job_id]
+    planned_ids = {s.job_id for r in routes for s in r.stops}
+    unassigned = [u for u in plan.unassigned if u.job_id not in planned_ids | {move.job_id}]
     if move.crew_id is None:
         assert source is not None
         detail = f"taken off crew {problem.crews[source].id}'s route by the dispatcher"
         unassigned.append(Unassigned(move.job_id, UnassignedReason.REMOVED_BY_DISPATCHER, detail))
+        for other in taken_with:
+            unassigned.append(
+                Unassigned(
+                    full.job_ids[other],
+                    UnassignedReason.REMOVED_BY_DISPATCHER,
+                    f"taken off with {move.job_id}, its partner in a two-crew visit, by the "
+                    "dispatcher",
+                )
+            )
     stats = dict(plan.stats)
     before = stats.get("overrides", 0)
     stats["overrides"] = (int(before) if math.isfinite(before) else 0) + 1
@@ -147,6 +166,68 @@ def apply_move(
         touched = {move.crew_id} | ({problem.crews[source].id} if source is not None else set())
         raise OverrideRefused(_reasons(new, full, violations, move, touched), violations)
     return new
+
+
+def _place_partner(
+    prepared: RoutedDay,
+    seqs: dict[int, list[int]],
+    breaks: dict[int, int],
+    visit: int,
+    other: int,
+    move: Move,
+) -> None:
+    """Put `other`, the unplanned partner of `visit` in a two-crew visit, where it fits: on
+    another crew that may do it, at the position whose route then ends earliest, the two
+    routes timed together and each within its hard rules (the whole day is validated after).
+    Raises `OverrideRefused` when no crew can take it, naming the pair: a two-crew visit is
+    placed whole or not at all."""
+    full = prepared.full
+    p = full.routing
+    problem = prepared.problem
+    busy = {k for k, seq in seqs.items() for v in seq if v == visit}
+    job = problem.jobs[other]
+    ends = {s.visit: (s.end, r.vehicle) for r in prepared.time(seqs, breaks) for s in r.stops}
+    best: tuple[int, int, int] | None = None
+    for k, crew in enumerate(problem.crews):
+        if k in busy or not crew.can_do(job):
+            continue
+        allowed = p.visits[other].allowed_vehicles
+        if allowed is not None and k not in allowed:
+            continue
+        seq = seqs.get(k, [])
+        for pos in range(len(seq) + 1):
+            trial = {k: [*seq[:pos], other, *seq[pos:]], **{b: seqs[b] for b in busy}}
+            trial_breaks = dict(breaks)
+            if k in trial_breaks and pos <= trial_breaks[k]:
+                trial_breaks[k] += 1
+            fixed = {v: e for v, e in ends.items() if e[1] not in trial}
+            timed = prepared.time(trial, trial_breaks, fixed)
+            if any(prepared.check(r) for r in timed):
+                continue
+            starts = {st.visit: st.start for r in timed for st in r.stops}
+            if not _synced_in(p, starts, visit, other):
+                continue
+            end = next(r.return_arrival for r in timed if r.vehicle == k)
+            if best is None or end < best[0]:
+                best = (end, k, pos)
+    if best is None:
+        raise OverrideRefused(
+            [
+                f"job {move.job_id}: its partner in a two-crew visit, {job.id}, is not planned "
+                "and no other crew that may do it is free at the same time: a two-crew visit "
+                "is planned whole or not at all"
+            ]
+        )
+    put_in(seqs, breaks, best[1], best[2], other)
+
+
+def _synced_in(p: RoutingProblem, starts: dict[int, int], a: int, b: int) -> bool:
+    """Do visits a and b start within their sync's delays (both timed)?"""
+    for sy in p.syncs:
+        if {sy.first, sy.second} == {a, b} and sy.first in starts and sy.second in starts:
+            delay = starts[sy.second] - starts[sy.first]
+            return sy.min_delay_s <= delay <= sy.max_delay_s
+    return False
 
 
 def _circular_links(
@@ -280,7 +361,9 @@ def _reasons(
         return _clock(moment, problem)
 
     eligibility = {
-        (v.job_id, v.crew_id) for v in violations if v.rule in {"kind", "skills", "people"}
+        (v.job_id, v.crew_id)
+        for v in violations
+        if v.rule in {"kind", "skills", "people", "crew_mode"}
     }
     out: list[str] = []
     for v in violations:
@@ -327,16 +410,51 @@ def _reasons(
                 f"{lunch.window_end.strftime('%H:%M')} (it would start at "
                 f"{clock(route.lunch.start)})"
             )
-        elif v.rule == "precedence" and v.job_id:
-            text = _link_reason(problem, full, stops, v.job_id, clock)
+        elif v.rule in {"precedence", "sync"} and v.job_id:
+            text = (
+                _link_reason(problem, full, stops, v.job_id, clock)
+                if v.rule == "precedence"
+                else _sync_reason(problem, stops, v.job_id, clock)
+            )
         # a rule broken on a crew the move did not touch: name the link that carried it there
         untouched = route is not None and route.crew_id not in touched
         explained = text is not None and "after its delivery" in text
         if text and untouched and v.rule in {"window", "shift", "break"} and not explained:
             assert route is not None  # (untouched)
             text += _held_back(problem, full, stops, route, touched, clock)
-        out.append(text or str(v))
+        # an order's own rules (`dispatch.link_rules`): its maximum gap, its crew mode
+        out.append(text or _order_rule_reason(problem, stops, v, clock) or str(v))
     return list(dict.fromkeys(out))
+
+
+def _sync_reason(
+    problem: DispatchProblem, stops: Stops, job_id: str, clock: Callable[[datetime], str]
+) -> str:
+    """Why a two-crew visit would break: a half alone, both on one crew, or starts too far
+    apart (the delays allowed)."""
+    for sy in problem.syncs:
+        if job_id not in (sy.first, sy.second):
+            continue
+        a, b = stops.get(sy.first), stops.get(sy.second)
+        if a is None or b is None:
+            lone = sy.first if a is not None else sy.second
+            other = sy.second if lone == sy.first else sy.first
+            return (
+                f"job {lone}: would be planned without {other}, its partner in a two-crew "
+                "visit (both or neither)"
+            )
+        if a[0].crew_id == b[0].crew_id:
+            return (
+                f"jobs {sy.first} and {sy.second}: a two-crew visit needs two crews, both "
+                f"would be on crew {a[0].crew_id}"
+            )
+        return (
+            f"jobs {sy.first} and {sy.second}: a two-crew visit; {sy.second} "
+            f"({b[0].crew_id}) would start at {clock(b[1].start)}, {sy.first} "
+            f"({a[0].crew_id}) at {clock(a[1].start)}: the second must start "
+            f"{sy.min_delay_minutes} to {sy.max_delay_minutes} min after the first"
+        )
+    return f"job {job_id}: its two-crew visit would break"
 
 
 def _held_back(
@@ -382,6 +500,9 @@ def _window_reason(
     problem: DispatchProblem, full: Translation, stops: Stops, job_id: str, clock: Clock
 ) -> str:
     job = problem.jobs_by_id()[job_id]
+    pulled = _pulled_reason(problem, stops, job, clock)
+    if pulled is not None:  # a delivery its installation's maximum gap holds back
+        return pulled
     route, stop = stops[job_id]
     closes = job.windows[-1].end
     which = "the window closes" if len(job.windows) == 1 else "its last window closes"
@@ -449,3 +570,87 @@ def _capacity_reason(plan: Plan, crew_id: str, move: Move, jobs: dict[str, Job])
         return None
     with_job = f" with job {move.job_id}" if move.crew_id == crew_id else ""
     return f"crew {crew_id}: the vehicle{with_job} would carry " + " and ".join(over)
+
+
+def _order_rule_reason(
+    problem: DispatchProblem, stops: Stops, v: PlanViolation, clock: Clock
+) -> str | None:
+    """An order's own rules (`dispatch.link_rules`) in words: the installation too long
+    after its delivery (the maximum gap), the one visit split, or a crew the order's crew
+    mode does not use."""
+    job = problem.jobs_by_id().get(v.job_id or "")
+    if job is None or v.rule not in {"max_link_gap", "same_vehicle", "crew_mode"}:
+        return None
+    if v.rule == "crew_mode":
+        mode = problem.crew_mode_for(_installation_of(problem, job) or job)
+        how = (
+            "in one visit by a combined crew"
+            if mode is CrewMode.COMBINED
+            else "in two visits, the delivery by a delivery truck"
+        )
+        crew = next((c for c in problem.crews if c.id == v.crew_id), None)
+        who = f"a {_kind(crew.kind)}" if crew is not None else "not such a crew"
+        return (
+            f"job {job.id}: order {job.order_id} is to be served {how} (crew mode "
+            f"{mode.value}); crew {v.crew_id} is {who}"
+        )
+    delivery = next(
+        (j for j in problem.jobs if j.order_id == job.order_id and j.kind is JobKind.DELIVERY),
+        None,
+    )
+    if v.rule == "same_vehicle":
+        what = f"delivery {delivery.id}" if delivery is not None else "its delivery"
+        return (
+            f"job {job.id}: order {job.order_id} is to be served in one visit (crew mode "
+            f"combined): the installation must come right after its {what}, on the same crew"
+        )
+    most = problem.max_link_gap_for(job)
+    if job.id not in stops or most is None:
+        return None
+    route, stop = stops[job.id]
+    if delivery is not None and delivery.id in stops:
+        d_route, d_stop = stops[delivery.id]
+        ended = d_stop.end
+        after = f"its delivery {delivery.id} (crew {d_route.crew_id}) ends at {clock(ended)}"
+    elif job.delivered_at is not None:
+        ended = job.delivered_at
+        after = f"its delivery ended at {clock(ended)}"
+    else:
+        return None
+    late = int((stop.start - ended).total_seconds() // 60)
+    return (
+        f"job {job.id}: the installation (crew {route.crew_id}) would start at "
+        f"{clock(stop.start)}, {late} min after {after}: more than the {most}-minute maximum "
+        f"gap between a delivery and its installation"
+    )
+
+
+def _installation_of(problem: DispatchProblem, job: Job) -> Job | None:
+    """The installation of the job's order (the job itself when it is one), or None."""
+    if job.kind is JobKind.INSTALLATION:
+        return job
+    return next(
+        (j for j in problem.jobs if j.order_id == job.order_id and j.kind is JobKind.INSTALLATION),
+        None,
+    )
+
+
+def _pulled_reason(problem: DispatchProblem, stops: Stops, job: Job, clock: Clock) -> str | None:
+    """A delivery timed out of its window by its installation's maximum gap (the schedule
+    starts a delivery no earlier than its installation's start less the gap and its own
+    service): the gap named; None for any other window."""
+    inst = _installation_of(problem, job) if job.kind is JobKind.DELIVERY else None
+    most = problem.max_link_gap_for(inst) if inst is not None else None
+    if inst is None or most is None or inst.id not in stops:
+        return None
+    route, stop = stops[job.id]
+    i_route, i_stop = stops[inst.id]
+    if stop.end != i_stop.start - timedelta(minutes=most):
+        return None
+    closes = job.windows[-1].end
+    return (
+        f"job {job.id}: its installation {inst.id} (crew {i_route.crew_id}) would start at "
+        f"{clock(i_stop.start)}; within the {most}-minute maximum gap between a delivery and "
+        f"its installation, crew {route.crew_id} would have to start the delivery at "
+        f"{clock(stop.start)}, outside its window (it closes at {clock(closes)})"
+    )

@@ -26,12 +26,35 @@ DAY = date(2026, 6, 18)
 
 @pytest.fixture(scope="module")
 def normal() -> DispatchProblem:
-    return demo_problem()
+    """The normal day as drawn (its assisting jobs, added on top, are tested on their own)."""
+    return demo_problem(assisted=False)
 
 
 @pytest.fixture(scope="module")
 def peak() -> DispatchProblem:
-    return demo_problem(peak=True)
+    return demo_problem(peak=True, assisted=False)
+
+
+@pytest.mark.parametrize(("peak_day", "helpers"), [(False, 16), (True, 63)])
+def test_a_few_per_cent_of_installations_get_an_assisting_crew(peak_day: bool, helpers: int):
+    """Cabinet ACs carried up 4+ floors without a lift: one assisting job each, on top of
+    the jobs drawn (fixtures/README.md gives the counts), tied to its lead by a sync."""
+    drawn = demo_problem(peak=peak_day, assisted=False)
+    day = demo_problem(peak=peak_day)
+    assisting = [j for j in day.jobs if j.assists]
+    assert len(assisting) == helpers == len(day.jobs) - len(drawn.jobs)
+    installs = sum(1 for j in drawn.jobs if j.kind is JobKind.INSTALLATION)
+    assert 0.02 <= helpers / installs <= 0.04
+    leads = day.jobs_by_id()
+    for a in assisting:
+        lead = leads[a.assists]
+        assert (a.order_id, a.location, a.windows, a.kind) == (
+            lead.order_id, lead.location, lead.windows, lead.kind)  # fmt: skip
+        assert lead.category is ProductCategory.CABINET_AC and not lead.has_lift
+        assert lead.floor >= 4 and a.people == 1 and lead.people <= 2
+    assert {(s.first, s.second) for s in day.syncs} == {(a.assists, a.id) for a in assisting}
+    drawn_ids = [j.id for j in drawn.jobs]
+    assert [j.id for j in day.jobs if not j.assists] == drawn_ids  # nothing else changes
 
 
 def km(a, b) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -397,3 +398,21 @@ def test_filter_rows_matches_every_given_field():
     assert [j.job_id for j in filter_rows(jobs, crew_id="C1", zone="south")] == ["J3"]
     assert [j.job_id for j in filter_rows(jobs, crew_kind="installation_crew")] == ["J2"]
     assert len(filter_rows(jobs)) == 4
+
+
+def test_an_assisting_visit_counts_for_the_crews_not_for_the_customer():
+    """An installation done at 30 h and its assisting visit (a second crew, `Job.assists`):
+    the promise share, same-day completion, follow-up coverage and callback rate count the
+    installation once (1 of 1 late); completion counts both visits (2 of 2)."""
+    lead = job("I1", kind="installation", completed=t(3, 14), followed_up=True)
+    helper = dataclasses.replace(
+        job("I1-A", kind="installation", completed=t(3, 14)), assisting=True
+    )
+    m = metrics([lead, helper])
+    share = m["installations_within_24h"]
+    assert (share["numerator"], share["denominator"]) == (0, 1)
+    coverage = m["follow_up_coverage"]
+    assert (coverage["numerator"], coverage["denominator"]) == (1, 1)
+    assert m["callback_rate"]["denominator"] == 1
+    assert m["same_day_completion"]["denominator"] == 1
+    assert m["completion_rate"]["denominator"] == 2

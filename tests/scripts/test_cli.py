@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from fixtures.shanghai import DEFAULT_DAY, demo_problem
 
 #: one combined crew (it carries goods, so its capacities are given)
 CREWS_CSV = (
@@ -42,7 +45,8 @@ def test_plan_writes_plan_geojson_and_summary(demo_out):
     """plan.json carries the problem; plan.geojson is a FeatureCollection with routes."""
     plan = json.loads((demo_out / "plan.json").read_text())
     assert plan["format"] == "fieldroute-plan/1"
-    assert len(plan["problem"]["jobs"]) == 80
+    jobs = plan["problem"]["jobs"]
+    assert len([j for j in jobs if "assists" not in j]) == 80  # and their assisting jobs
     geo = json.loads((demo_out / "plan.geojson").read_text())
     kinds = {f["geometry"]["type"] for f in geo["features"]}
     assert {"LineString", "Point"} <= kinds
@@ -143,7 +147,10 @@ def test_a_horizon_writes_each_day_and_its_table(tmp_path):
     first, second = table["days"]
     day1 = json.loads((tmp_path / "plan.json").read_text())
     assert first["carried_out"] == len(day1["unassigned"]) == second["carried_in"]
-    assert second["new_jobs"] == 60 and table["open_at_end"] == second["carried_out"]
+    # day 2's 60 orders drawn, plus an assisting job for each that needs a second crew
+    next_day = DEFAULT_DAY + timedelta(days=1)
+    assert second["new_jobs"] == len(demo_problem(day=next_day, jobs=60, seed=1).jobs)
+    assert table["open_at_end"] == second["carried_out"]
     valid = _dispatch("validate", str(tmp_path / "day-2" / "plan.json"))
     assert valid.returncode == 0, valid.stdout
     refused = _dispatch("plan", "--fixture", "shanghai", "--days", "8", "--out", str(tmp_path))

@@ -9,6 +9,9 @@ and the jobs' latest change, so a reload that finds nothing new costs a 304. A p
 roads ("osm", "osrm" travel) gives each route its `road_line`, which the map draws instead of
 straight lines between the stops.
 
+A job that assists another (a two-crew visit, `Job.assists`) carries `assists`, the assisted
+job's id; the board marks both halves with the partner's crew and the time they meet.
+
 Customer names, addresses and phones are included only for the roles that see personal data
 (`Principal.sees_personal_data`); a planner's board shows ids and figures, and the jobs'
 locations coarsened to about a kilometre, without floor (`dispatch.privacy`).
@@ -121,6 +124,8 @@ def board_body(
                 **{k: j.get(k) for k in fields},
                 "windows": [[w["start"], w["end"]] for w in j.get("windows") or []],
                 "status": states.get(j["id"], "unknown"),
+                # an assisting job's: the job it assists (the board marks both halves)
+                **({"assists": j["assists"]} if j.get("assists") else {}),
             }
         )
         for j in problem.get("jobs", [])

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.context import AppContext
 from api.http.auth import require
@@ -31,7 +32,7 @@ from dispatch.errors import InputError, InputErrors
 from dispatch.files.coords import CoordSystem, records_to_wgs84
 from dispatch.files.importers import read_jobs
 from dispatch.files.records import job_from_dict, job_to_dict
-from dispatch.models import JobKind, Priority, ProductCategory
+from dispatch.models import Job, JobKind, Priority, ProductCategory
 from dispatch.record_rules import JOB_BOUNDS, JOB_DEFAULTS, MAX_JOB_SKILLS, MAX_WINDOWS
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -74,6 +75,13 @@ class JobIn(BaseModel):
         None,
         description="the least certification score (0-100) for its kind the crew must hold; "
         "default: the service's rule for its kind (FIELDROUTE_CERTIFICATION), if any",
+    )
+    assists: Ident | None = Field(
+        None,
+        description="the id of the job this one assists (协助): a second crew at the same visit, "
+        "starting with the first crew (within the plan setting `assist_tolerance_minutes`, "
+        "default 15); the pair is planned on two crews or not at all. The job must exist, in "
+        "the same region, and assist no other itself (422 naming `assists` otherwise)",
     )
     fault: Text | None = Field(None, description="fault code of a repair (for callbacks)")
     address: Text = ""
@@ -123,6 +131,44 @@ def job_record(body: JobIn, ctx: AppContext) -> dict[str, Any]:
     return raw
 
 
+def _check_assisted(session: Session, record: str, job: Job, batch: dict[str, Job]) -> None:
+    """The job an assisting job names (`Job.assists`): in `batch` (the same import) or stored,
+    in the job's own region (another region's is no job to this caller, and never planned
+    with it), and itself no assisting job; an `InputError` on `assists` if not."""
+    lead_id = job.assists
+    if lead_id is None:
+        return
+    lead = batch.get(lead_id)
+    if lead is not None:
+        region, leads_other = lead.region, lead.assists
+    else:
+        row = session.get(JobRow, lead_id)
+        region = row.region if row is not None else None
+        leads_other = row.record.get("assists") if row is not None else None
+    if region != job.region:
+        raise InputError(record, "assists", f"no job {lead_id!r} in region {job.region!r}")
+    if leads_other:
+        raise InputError(
+            record,
+            "assists",
+            f"job {lead_id!r} assists {leads_other!r} itself: name the job that leads the visit",
+        )
+
+
+def _check_assisted_jobs(session: Session, jobs: list[Job]) -> None:
+    """`_check_assisted` for every assisting job of an import; all problems at once. A job
+    may assist one that comes later in the same file."""
+    batch = {j.id: j for j in jobs}
+    errors = []
+    for job in jobs:
+        try:
+            _check_assisted(session, f"job {job.id!r}", job, batch)
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        raise InputErrors(errors)
+
+
 COORDS = Query(
     CoordSystem.WGS84,
     description="the system lon/lat are given in: wgs84 (GPS, OpenStreetMap) or gcj02 "
@@ -143,6 +189,7 @@ def create_job(
     (job,) = with_zones(records_to_wgs84([job], coords), load_zones(session))
     if session.get(JobRow, job.id) is not None:
         raise Conflict(f"job {job.id!r} already exists", field="id")
+    _check_assisted(session, "request body", job, {})
     now = ctx.settings.now()
     lock_days(session, [(job.region, job.day)], now)  # a booking never oversells its day
     row = new_job_row(job, now, fault=body.fault)
@@ -188,6 +235,7 @@ async def import_jobs(
         raise InputErrors(
             [InputError(f"job {i!r}", "id", "already exists") for i in ids if i in existing]
         )
+    _check_assisted_jobs(session, jobs)
     jobs = with_zones(records_to_wgs84(jobs, coords), load_zones(session))
     now = ctx.settings.now()
     lock_days(session, {(j.region, j.day) for j in jobs}, now)  # as bookings do (quotes)

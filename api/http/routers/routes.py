@@ -3,9 +3,10 @@
 `GET /me/route` is the driver's own route (crew from the token); `GET /routes/{crew_id}` any
 crew's for the office. Stops come in planned order with ETA, start, end, window, the door,
 what to bring and the jobs of the same order other crews do (`dispatch.running.driver_route`), plus
-each job's live `status`; cancelled jobs are left out. Customer contact (address, name,
-phone) is shown to the crew's own driver and to dispatchers and admins; planners and
-managers get the route without those keys.
+each job's live `status`; cancelled jobs are left out. A stop that is half of a two-crew
+visit (an assisted job, `Job.assists`) says so in `assist`: the partner crew and when they
+meet. Customer contact (address, name, phone) is shown to the crew's own driver and to
+dispatchers and admins; planners and managers get the route without those keys.
 
 The body is compact JSON with a strong `ETag`: a phone polling on a weak connection sends
 `If-None-Match` and gets `304` with no body while nothing changed. The ETag is derived from
@@ -105,6 +106,28 @@ class LinkedOut(BaseModel):
     end: str
 
 
+class PartnerOut(BaseModel):
+    model_config = _STRICT
+    job_id: str
+    crew_id: str | None = Field(description="null while the partner's job is not on the plan")
+
+
+class AssistOut(BaseModel):
+    """A two-crew visit (`Job.assists`): this crew's part, when the crews meet, the others."""
+
+    model_config = _STRICT
+    role: Literal["assisted", "assisting"] = Field(
+        description="assisted: this crew leads the visit; assisting: it helps the crew that does"
+    )
+    meet: str | None = Field(
+        description="the assisted job's planned start: when the crews meet at the door (the "
+        "assisting crew starts within the plan's `assist_tolerance_minutes` of it)"
+    )
+    partners: list[PartnerOut] = Field(
+        description="the other half (or halves): job and crew only, no route or times of theirs"
+    )
+
+
 class StopOut(BaseModel):
     model_config = _STRICT
     seq: int
@@ -125,6 +148,9 @@ class StopOut(BaseModel):
     bring: BringOut
     priority: str
     linked: list[LinkedOut]
+    assist: AssistOut | None = Field(
+        None, description="only on a stop that is half of a two-crew visit (assisted job)"
+    )
     address: str | None = None
     customer_name: str | None = None
     customer_phone: str | None = None

@@ -105,4 +105,9 @@ def fixed_deliveries(day: Day, seq: Sequence[int]) -> dict[int, tuple[int, int]]
             b = day.before_of[x][0]
             if b not in on_route and b in day.ends:
                 fixed[b] = day.ends[b]
+    # an installation with a maximum gap pulls its delivery later (`routing.schedule`)
+    for p in day.full.routing.precedences:
+        pulls = p.max_gap_s is not None and p.before in on_route and p.after not in on_route
+        if pulls and p.after in day.ends:
+            fixed[p.after] = day.ends[p.after]
     return fixed

@@ -31,6 +31,9 @@ class Binding(StrEnum):
     LATE_ROUTE = "late_route"  # planned, but it ends after its promise deadline
     #: a crew has room for it with every rule kept: the planner's bounded search missed it
     ROOM_ON_ROUTE = "room_on_route"
+    #: half of a two-crew visit (`Job.assists`) whose pair could not be planned whole: its
+    #: partner cannot be planned, or no two crews are free at the same time
+    ASSIST_PAIR = "assist_pair"
 
 
 @dataclass(frozen=True)

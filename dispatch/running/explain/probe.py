@@ -19,14 +19,14 @@ from dispatch.planning.insertion import REACH_M
 from dispatch.running.explain.day import Day, fixed_deliveries
 from routing.problem import RouteSchedule, RoutingProblem, Vehicle
 from routing.schedule import build_schedules
-from routing.validate import check_route
+from routing.validate import broken_links, check_route, link_index, order_rules
 
 #: crews tried per job even when none passes within `REACH_M`
 MIN_CANDIDATE_CREWS = 3
 #: route evaluations (one timing + validation each) per job
 MAX_EVALUATIONS_PER_JOB = 250
 #: probe rules, most telling first when a slot breaks several counted rules
-COUNTED = ("max_jobs", "capacity", "break", "link", "other")
+COUNTED = ("max_jobs", "capacity", "break", "link", "order", "other")
 
 
 @dataclass(frozen=True)
@@ -152,9 +152,21 @@ def _counted_rules(day: Day, v: int, k: int, route: RouteSchedule, rules: set[st
         old_ends.setdefault(v, day.ends[v][0])
     if any(s.visit in day.awaited and s.end > old_ends.get(s.visit, s.end) for s in route.stops):
         counted.append("link")
+    if _breaks_order_rules(day, route):
+        counted.append("order")
     if rules - {"max_visits", "capacity", "break", "window", "shift"}:
         counted.append("other")
     return counted
+
+
+def _breaks_order_rules(day: Day, route: RouteSchedule) -> bool:
+    """Does the trial break an order's maximum gap or one visit (`dispatch.link_rules`)
+    with its own stops or the planned ones of other crews?"""
+    p = day.full.routing
+    if not order_rules(p):
+        return False
+    found = broken_links(p, route, day.ends, link_index(p))
+    return any(rule != "precedence" for _, rule, _ in found)
 
 
 def _most_pushed(p: RoutingProblem, v: int, route: RouteSchedule) -> tuple[int | None, int]:

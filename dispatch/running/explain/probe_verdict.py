@@ -42,6 +42,10 @@ RULE_VERBS: dict[str, tuple[str, str]] = {
     "capacity": ("overload the vehicle", "overloads the vehicle"),
     "break": ("leave no room for lunch", "leaves no room for lunch"),
     "link": ("delay a linked delivery", "delays a linked delivery"),
+    "order": (
+        "break their order's maximum gap or one visit",
+        "breaks its order's maximum gap or one visit",
+    ),
     "other": ("break another rule", "breaks another rule"),
 }
 
@@ -188,5 +192,10 @@ def _busy_because(day: Day, job: Job, best: Slot, rule: str, share: str) -> str:
         return (
             f"fitting it {slot_text(day, best)} would delay a delivery that another "
             f"crew's installation waits for{share}"
+        )
+    if rule == "order":
+        return (
+            f"fitting it {slot_text(day, best)} would break its order's rule between the "
+            f"delivery and the installation (its maximum gap, or one visit by one crew){share}"
         )
     return f"the closest fit, {slot_text(day, best)}, breaks a hard rule{share}"

@@ -56,6 +56,8 @@ def _unassigned(day: Day, job: Job, u: Unassigned) -> tuple[Binding, str, list[F
         return Binding.OUTSIDE_REGION, _outside(day, job, u), []
     if reason is UnassignedReason.WINDOW_NOT_ON_PLAN_DAY:
         return _not_on_day(day, job)
+    if reason is UnassignedReason.ASSIST_PAIR:
+        return _pair(day, job, u)
     linked = _linked(day, job, v)
     if linked is not None:
         return linked
@@ -81,6 +83,23 @@ def _unassigned(day: Day, job: Job, u: Unassigned) -> tuple[Binding, str, list[F
     elif reason is UnassignedReason.CREW_UNAVAILABLE:  # handed over by a re-plan
         prefix = "its crew went off duty and nobody took it over; "
     return full(day, job, v, slots, tried, prefix)
+
+
+def _pair(day: Day, job: Job, u: Unassigned) -> tuple[Binding, str, list[Fix]]:
+    """Half of a two-crew visit planned neither: the pair's reason, and a crew for the half
+    the fewest crews may do (where a second crew is what was missing)."""
+    partners = [
+        sy.second if sy.first == job.id else sy.first
+        for sy in day.problem.syncs
+        if job.id in (sy.first, sy.second)
+    ]
+    fixes = []
+    if partners and "crew" in u.detail:
+        halves = [job, *(day.problem.jobs[day.job_pos[p]] for p in partners if p in day.job_pos)]
+        scarce = min(halves, key=lambda j: (sum(c.can_do(j) for c in day.problem.crews), j.id))
+        fixes.append(add_crew(day, scarce))
+    with_whom = f" (with {', '.join(partners)})" if partners else ""
+    return Binding.ASSIST_PAIR, f"a two-crew visit{with_whom}: {u.detail}", fixes
 
 
 def _outside(day: Day, job: Job, u: Unassigned) -> str:

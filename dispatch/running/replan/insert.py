@@ -19,13 +19,14 @@ import itertools
 
 from dispatch.plan import Unassigned
 from dispatch.planning.feasibility import screen
+from dispatch.running.replan.pairs import keeps_pairs
 from dispatch.running.replan.problem import ReplanProblem
 from dispatch.running.replan.sequences import CrewSequences, Ledger
 from dispatch.running.replan.settle import time_routes
 from dispatch.translate import build_travel
 from routing.problem import RouteSchedule
 from routing.schedule import build_schedules
-from routing.validate import check_route
+from routing.validate import broken_links, check_route, link_index, order_rules
 
 #: when no eligible crew passes within reach of a job, try this many of the nearest
 NEAREST_FALLBACK = 5
@@ -127,11 +128,16 @@ def _keeps_rules(
     rp: ReplanProblem, route: RouteSchedule, v: int, old_ends: dict[int, int], ends: Ends
 ) -> bool:
     """Route (with v inserted) breaks no rule, ends no awaited delivery later than before,
-    and, when v is an installation, starts it after its delivery."""
+    keeps v's two-crew visits (`keeps_pairs`) and, when v is an installation, starts it
+    after its delivery."""
     if check_route(rp.sched, route):
         return False
     if any(s.visit in rp.awaited and s.end > old_ends.get(s.visit, s.end) for s in route.stops):
         return False
+    if rp.sched.syncs and not keeps_pairs(rp.sched, route, v, ends):
+        return False
+    if order_rules(rp.sched) and broken_links(rp.sched, route, ends, link_index(rp.sched)):
+        return False  # an order's maximum gap or one visit
     return not (v in rp.before_of and not after_delivery(route, v, rp.before_of[v], ends))
 
 

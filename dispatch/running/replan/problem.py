@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dispatch.day_problem import DispatchProblem
+from dispatch.link_rules import MAX_LINK_GAP_MINUTES, CrewMode, rule_key
 from dispatch.models import JobKind
 from dispatch.plan import CrewRoute, Plan, PlannedStop
 from dispatch.planning.routed_day import OnRoutedDay, RoutedDay, routed_day
@@ -30,7 +31,7 @@ from dispatch.running.replan.options import ReplanOptions
 from dispatch.running.replan.state import DayState
 from dispatch.service_time import estimate_minutes
 from dispatch.translate import Translation
-from routing.problem import RoutingProblem
+from routing.problem import Precedence, RoutingProblem, Visit
 
 
 @dataclass
@@ -66,6 +67,9 @@ class ReplanProblem(OnRoutedDay):
     break_taken: dict[int, bool] = field(default_factory=dict)  # crew -> lunch begun by `at`
     crew_patch: dict[int, dict[str, int]] = field(default_factory=dict)  # relaxed shift/lunch
     day_over: set[int] = field(default_factory=set)  # crews whose shift is over by `at`
+    #: installations whose delivery is a fact and whose maximum gap after it closed before
+    #: any of their windows: visit -> the latest start the gap allowed (seconds); expired
+    gap_closed: dict[int, int] = field(default_factory=dict)
 
 
 def build_problem(
@@ -78,7 +82,7 @@ def build_problem(
     routed = routed_day(base)
     full, job_pos, crew_pos = routed.full, routed.job_pos, routed.crew_pos
     at_s = base.to_seconds(state.at)
-    sched, expired = _sched_problem(full, base, facts, at_s)
+    sched, expired, gap_closed = _sched_problem(full, base, facts, at_s)
     notified_dt = {j: s.start for j, (_, s) in old_stops.items() if j in job_pos} | {
         j: t for j, t in state.notified_eta.items() if j in job_pos
     }
@@ -102,6 +106,7 @@ def build_problem(
         weight=[j.priority.weight for j in base.jobs],
         awaited={pr.before for pr in sched.precedences},
         before_of={pr.after: (pr.before, pr.gap_s) for pr in sched.precedences},
+        gap_closed=gap_closed,
     )
 
 
@@ -145,7 +150,45 @@ def _base_problem(
         jobs.append(job)
     jobs += list(state.new_jobs)
     gap = _link_gap(old, facts, old_stops)
-    return dataclasses.replace(old, jobs=jobs, link_gap_minutes=gap)
+    max_gaps, modes = _pinned_order_rules(old, facts, old_stops)
+    return dataclasses.replace(
+        old, jobs=jobs, link_gap_minutes=gap, max_link_gap_minutes=max_gaps, crew_mode=modes
+    )
+
+
+def _pinned_order_rules(
+    old: DispatchProblem,
+    facts: dict[str, tuple[datetime, datetime]],
+    old_stops: dict[str, tuple[CrewRoute, PlannedStop]],
+) -> tuple[dict[str, int], dict[str, CrewMode]]:
+    """The problem's maximum gaps and crew modes (`dispatch.link_rules`), loosened where a
+    pinned installation already started later after its delivery than its rule allows (the
+    rule's key widened to what the facts left), or a one-visit order (`combined`) was in
+    fact served otherwise (its key set to `auto`): facts are never refused, as `_link_gap`
+    shrinks the link gap. The loosened key covers the day's other orders under it too."""
+    max_gaps = dict(old.max_link_gap_minutes)
+    modes = dict(old.crew_mode)
+    crew_of = {j: r.crew_id for j, (r, _) in old_stops.items()}
+    deliveries = {j.order_id: j.id for j in old.jobs if j.kind is JobKind.DELIVERY}
+    for job in old.jobs:
+        if job.kind is not JobKind.INSTALLATION or job.id not in facts:
+            continue
+        delivery = deliveries.get(job.order_id)
+        ended = facts[delivery][1] if delivery in facts else job.delivered_at
+        if delivery is not None and delivery not in facts:
+            continue
+        if ended is None:
+            continue
+        left = math.ceil((facts[job.id][0] - ended).total_seconds() / 60)
+        key = rule_key(max_gaps, job)
+        if key is not None and left > max_gaps[key]:
+            max_gaps[key] = min(left, MAX_LINK_GAP_MINUTES)
+        mode_key = rule_key(modes, job)
+        one_visit = delivery is not None and crew_of.get(delivery) == crew_of.get(job.id)
+        served_otherwise = not one_visit or left > 0
+        if mode_key is not None and modes[mode_key] is CrewMode.COMBINED and served_otherwise:
+            modes[mode_key] = CrewMode.AUTO
+    return max_gaps, modes
 
 
 def _link_gap(
@@ -175,10 +218,12 @@ def _sched_problem(
     base: DispatchProblem,
     facts: dict[str, tuple[datetime, datetime]],
     at_s: int,
-) -> tuple[RoutingProblem, set[int]]:
+) -> tuple[RoutingProblem, set[int], dict[int, int]]:
     """The routing problem the re-plan times against: pinned stops at their actual start,
     nothing else before `at`; and the visits that can no longer start (their windows all
-    closed before `at`). Crews are adjusted later (`settle.settle_pinned`)."""
+    closed before `at`, or cut away by an order's maximum gap after its delivery's fact:
+    `_gap_after_facts`, which returns them too). Crews are adjusted later
+    (`settle.settle_pinned`)."""
     p = full.routing
     visits = list(p.visits)
     expired: set[int] = set()
@@ -193,4 +238,35 @@ def _sched_problem(
             visits[v] = dataclasses.replace(visit, windows=clipped)
         else:
             expired.add(v)
-    return RoutingProblem(visits, list(p.vehicles), p.travel, list(p.precedences)), expired
+    links, gap_closed = _gap_after_facts(full, base, facts, visits)
+    expired |= set(gap_closed)
+    sched = RoutingProblem(visits, list(p.vehicles), p.travel, links, list(p.syncs))
+    return sched, expired, gap_closed
+
+
+def _gap_after_facts(
+    full: Translation,
+    base: DispatchProblem,
+    facts: dict[str, tuple[datetime, datetime]],
+    visits: list[Visit],
+) -> tuple[list[Precedence], dict[int, int]]:
+    """The links, where a delivery is a fact, without their maximum gap: it becomes a cut
+    of the installation's windows (to start by the delivery's actual end + the gap), so the
+    timing's pull never moves the fact. An installation with no window left gets a closed
+    one (its stop is released) and is returned with its latest start."""
+    links = []
+    closed: dict[int, int] = {}
+    for pr in full.routing.precedences:
+        delivery = full.job_ids[pr.before]
+        if pr.max_gap_s is None or delivery not in facts:
+            links.append(pr)
+            continue
+        latest = base.to_seconds(facts[delivery][1]) + pr.max_gap_s
+        if full.job_ids[pr.after] not in facts:
+            v = pr.after
+            cut = tuple((a, min(b, latest)) for a, b in visits[v].windows if a <= latest)
+            if not cut:
+                closed[v] = latest
+            visits[v] = dataclasses.replace(visits[v], windows=cut or ((0, 0),))
+        links.append(dataclasses.replace(pr, max_gap_s=None))
+    return links, closed

@@ -26,7 +26,7 @@ from dispatch.translate import Continuation, Translation, job_demand, job_locati
 from routing.ortools_model import SolveParams, solve
 from routing.problem import RouteSchedule, RoutingSolution
 from routing.schedule import build_schedules
-from routing.validate import check_route
+from routing.validate import broken_links, check_route, link_index, order_rules
 
 #: phase 3 looks at most at this many crews
 MAX_SOLVE_CREWS = 40
@@ -88,12 +88,15 @@ def _sub_problem(
             eligible[job_id] = [k for k in crews if allowed is None or k in set(allowed)]
     ends = {s.visit: (s.end, r.vehicle) for r in routes.values() for s in r.stops}
     not_before = {}
+    not_after = {}
     for pr in p.precedences:
         if pr.after in set(visits) and pr.before not in set(visits) and pr.before in ends:
             end, k = ends[pr.before]
             not_before[rp.full.job_ids[pr.after]] = end + pr.gap_s
+            if pr.max_gap_s is not None:
+                not_after[rp.full.job_ids[pr.after]] = end + pr.max_gap_s
     conts = {k: _continuation(rp, day, k, routes) for k in crews if day.prefix.get(k, 0)}
-    tr = rp.routed.part(visits, crews, eligible, not_before, conts)
+    tr = rp.routed.part(visits, crews, eligible, not_before, conts, not_after)
     sub = tr.routing
     current = {s.visit: s for r in routes.values() for s in r.stops}
     for i, v in enumerate(visits):
@@ -102,6 +105,9 @@ def _sub_problem(
         if v in own and v in rp.notified:
             upper = max(current[v].start, rp.notified[v] + rp.tolerance_s)
         floor = max(rp.at_s, not_before.get(tr.job_ids[i], 0))
+        ceiling = not_after.get(tr.job_ids[i])  # its delivery's end + its maximum gap
+        if ceiling is not None:
+            upper = ceiling if upper is None else min(upper, ceiling)
         windows = []
         for a, b in p.visits[v].windows:
             lo, hi = max(a, floor), (b if upper is None else min(b, upper))
@@ -187,6 +193,8 @@ def _fits(
             for v in gained
         )
         or any(v in rp.awaited for v in lost)
+        # an order's maximum gap or one visit, against the other routes as they stand
+        or (order_rules(p) and bool(broken_links(p, route, ends, link_index(p))))
     )
 
 

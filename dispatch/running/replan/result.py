@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import time as clock
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -25,11 +27,12 @@ from dispatch.plan import Plan, Unassigned, UnassignedReason
 from dispatch.plan_validator import PlanInvalid, validate_plan
 from dispatch.planning.routed_day import crew_routes_of
 from dispatch.running.plan_diff import PlanDiff, diff_plans
+from dispatch.running.replan.pairs import pairs_whole
 from dispatch.running.replan.problem import ReplanProblem
 from dispatch.running.replan.sequences import CrewSequences, Ledger
-from dispatch.running.replan.settle import settle
+from dispatch.running.replan.settle import settle, time_routes
 from dispatch.translate import Translation
-from routing.problem import RouteSchedule
+from routing.problem import RouteSchedule, Sync
 
 
 @dataclass
@@ -52,12 +55,16 @@ def build_result(
 ) -> ReplanResult:
     """The new plan from the crews' final sequences, validated, with its diff and stats."""
     routes = settle(rp, day, ledger)  # a no-op unless a phase left something to release
-    problem = _final_problem(rp, routes)
+    taken, started_alone = pairs_whole(rp, day)
+    if taken:
+        routes = time_routes(rp, day)
+    ledger.stats["pairs_taken_off"] = len(taken) // 2
+    problem = _final_problem(rp, routes, started_alone)
     full = rp.full
     tr = Translation(rp.sched, full.job_ids, full.crew_ids, full.location_map)
     crew_routes = crew_routes_of(problem, rp.deadlines, tr, routes)
     planned = {s.job_id for r in crew_routes for s in r.stops}
-    unassigned = _unassigned(rp, ledger, screened, planned)
+    unassigned = _unassigned(rp, ledger, screened, planned, taken)
     stats = dict(ledger.stats)
     new = Plan(problem, crew_routes, unassigned, stats, rp.plan.settings)  # planned as before
     violations = validate_plan(new, rp.travel)
@@ -115,14 +122,22 @@ def _widen(windows: tuple[TimeWindow, ...], moment: datetime) -> tuple[TimeWindo
     return tuple(out)
 
 
-def _final_problem(rp: ReplanProblem, routes: list[RouteSchedule]) -> DispatchProblem:
-    """The base problem with the facts' windows and the crews' relaxations written in."""
+def _final_problem(
+    rp: ReplanProblem, routes: list[RouteSchedule], started_alone: Sequence[Sync] = ()
+) -> DispatchProblem:
+    """The base problem with the facts' windows and the crews' relaxations written in, and
+    without the two-crew visits a started half broke (`dispatch.running.replan.pairs`)."""
     starts = {rp.full.job_ids[s.visit]: s.start for r in routes for s in r.stops}
+    ids = rp.full.job_ids
+    alone = {(ids[sy.first], ids[sy.second]) for sy in started_alone}
+    unlinked = {second for first, second in alone}
     jobs = []
     for job in rp.base.jobs:
         if job.id in rp.facts and job.id in starts:
             moment = rp.base.from_seconds(starts[job.id])
             job = dataclasses.replace(job, windows=_widen(job.windows, moment))
+        if job.id in unlinked and job.assists is not None:
+            job = dataclasses.replace(job, assists=None)
         jobs.append(job)
     crews: list[Crew] = []
     for k, crew in enumerate(rp.base.crews):
@@ -139,13 +154,19 @@ def _final_problem(rp: ReplanProblem, routes: list[RouteSchedule]) -> DispatchPr
                 )
             crew = dataclasses.replace(crew, **changes)
         crews.append(crew)
-    return dataclasses.replace(rp.base, jobs=jobs, crews=crews)
+    syncs = [sy for sy in rp.base.syncs if (sy.first, sy.second) not in alone]
+    return dataclasses.replace(rp.base, jobs=jobs, crews=crews, syncs=syncs)
 
 
 def _unassigned(
-    rp: ReplanProblem, ledger: Ledger, screened: dict[str, Unassigned], planned: set[str]
+    rp: ReplanProblem,
+    ledger: Ledger,
+    screened: dict[str, Unassigned],
+    planned: set[str],
+    pairs_off: AbstractSet[int] = frozenset(),
 ) -> list[Unassigned]:
-    """Old unassigned entries that still hold, and a reason for every job left out now."""
+    """Old unassigned entries that still hold, and a reason for every job left out now
+    (`pairs_off`: the halves of two-crew visits taken off whole)."""
     state = rp.state
     out = [
         u for u in rp.plan.unassigned if u.job_id not in state.cancelled and u.job_id not in planned
@@ -162,15 +183,33 @@ def _unassigned(
         if job.kind is JobKind.INSTALLATION and delivery and delivery not in planned:
             reason = UnassignedReason.LINKED_JOB_UNASSIGNED
             detail = f"the delivery of order {job.order_id} is not planned"
+        elif v in pairs_off or (job.id in rp.plan.problem.jobs_by_id() and _half(rp, v)):
+            reason = UnassignedReason.ASSIST_PAIR
+            detail = (
+                f"after the re-plan at {_clock(rp.state.at)} no two crews could do it and its "
+                "partner in a two-crew visit at the same time, so both are off the plan"
+            )
         else:
             reason, detail = _left_out(rp, v, ledger.origin.get(v))
         out.append(Unassigned(job.id, reason, detail))
     return out
 
 
+def _half(rp: ReplanProblem, v: int) -> bool:
+    """Is visit v half of a two-crew visit?"""
+    return any(v in (sy.first, sy.second) for sy in rp.sched.syncs)
+
+
 def _left_out(rp: ReplanProblem, v: int, k: int | None) -> tuple[UnassignedReason, str]:
     """Why visit v (last on crew k, if any) is left out of the new plan."""
     at = _clock(rp.state.at)
+    if v in rp.gap_closed:
+        latest = _clock(rp.base.from_seconds(rp.gap_closed[v]))
+        return (
+            UnassignedReason.MAX_LINK_GAP,
+            f"its delivery is done; within its order's maximum gap it had to start by "
+            f"{latest}, before any of its windows",
+        )
     if v in rp.expired:
         return (
             UnassignedReason.WINDOW_UNREACHABLE,

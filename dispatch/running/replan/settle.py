@@ -26,7 +26,7 @@ from dispatch.running.replan.sequences import CrewSequences, Ledger
 from routing.problem import Break, RouteSchedule
 from routing.schedule import build_schedules
 from routing.travel import apply_factor
-from routing.validate import Violation, check_route
+from routing.validate import Violation, broken_links, check_route, link_index, order_rules
 
 #: rounds of "time, release what breaks a rule" before giving up (each releases >= 1 stop)
 MAX_ROUNDS = 200
@@ -182,6 +182,12 @@ def _issues(rp: ReplanProblem, routes: list[RouteSchedule]) -> dict[int, list[Vi
         gap = pr.gap_s if before is not None and before[1] != k else 0
         if before is None or start < before[0] + gap:
             out[k].append(Violation("precedence", "link", p.visits[pr.after].id))
+    if order_rules(p):  # an order's maximum gap or one visit, across routes
+        index = link_index(p)
+        for r in routes:
+            for link, rule, _ in broken_links(p, r, ends, index):
+                if rule != "precedence" and r.vehicle == ends[link.after][1]:
+                    out[r.vehicle].append(Violation("precedence", rule, p.visits[link.after].id))
     return out
 
 

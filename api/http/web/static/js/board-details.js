@@ -3,6 +3,7 @@
 // reason and the fixes the explanations endpoint proposes, and the drivers' reports.
 
 import { api } from "./api.js";
+import { assistPairs, assistText } from "./board-assist.js";
 import { el, refusalBox } from "./dom.js";
 import { fmtClock, label, t } from "./i18n.js";
 
@@ -75,6 +76,7 @@ export class BoardDetails {
     const index = route ? route.stops.findIndex((s) => s.job_id === job.id) : -1;
     const stop = index >= 0 ? route.stops[index] : null;
     const unassigned = this.data.unassigned.find((u) => u.job_id === job.id);
+    const pair = assistPairs(this.data).get(job.id);
     const box = el("div");
     box.append(el("h3", "", t("stop_title", { job: job.id, kind: label("kind_", job.kind) })));
     const windows = (job.windows || []).map(([a, b]) => `${fmtClock(a)}–${fmtClock(b)}`).join(", ");
@@ -93,6 +95,7 @@ export class BoardDetails {
         [t("f_address"), job.address],
         [t("f_reason"), unassigned ? `${label("reason_", unassigned.reason)}: ${unassigned.detail}` : ""],
         [t("f_carried"), job.first_due ? t("carried_value", { date: job.first_due, days: this.daysCarried(job) }) : ""],
+        [t("f_assist"), pair ? assistText(pair) : ""],
       ]),
     );
     if (unassigned) box.append(this.fixesFor(job.id));
@@ -154,6 +157,7 @@ export class BoardDetails {
   showUnassigned() {
     const items = this.data.unassigned;
     const jobs = new Map(this.data.jobs.map((j) => [j.id, j]));
+    const pairs = assistPairs(this.data);
     this.unassigned.replaceChildren();
     if (!items.length) return;
     this.unassigned.append(el("h3", "", t("unassigned_title", { n: items.length })));
@@ -167,6 +171,13 @@ export class BoardDetails {
       li.append(el("strong", "", item.job_id), " ", el("span", "badge bad", label("reason_", item.reason)), " ");
       const job = jobs.get(item.job_id);
       if (job && job.first_due) li.append(el("span", "badge warn", t("carried_badge", { days: this.daysCarried(job) })), " ");
+      const pair = pairs.get(item.job_id);
+      if (pair) {
+        const jobsText = pair.partners.map((p) => p.job_id).join(", ");
+        const badge = el("span", "badge assist", t("assist_pair", { jobs: jobsText }));
+        badge.title = assistText(pair);
+        li.append(badge, " ");
+      }
       li.append(el("span", "muted", item.detail));
       li.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", item.job_id));
       li.addEventListener("click", () => this.board.select({ job: item.job_id }));

@@ -3,6 +3,7 @@
 // `L`), drawn on a canvas so a 1,500-stop day stays quick. Without a configured tile layer
 // the map is drawn on a plain background: air-gapped sites and the tests work offline.
 
+import { assistPairs, assistText } from "./board-assist.js";
 import { fmtClock, label, t } from "./i18n.js";
 import { projector } from "./gcj02.js";
 
@@ -45,6 +46,7 @@ export class BoardMap {
     const jobs = new Map(board.jobs.map((j) => [j.id, j]));
     const depots = new Map(board.depots.map((d) => [d.id, d]));
     const crews = new Map(board.crews.map((c) => [c.id, c]));
+    this.pairs = assistPairs(board);
     const p = this.project;
     const bounds = L.latLngBounds([]);
 
@@ -143,12 +145,14 @@ export class BoardMap {
   stopPopup(route, stop, index, job) {
     const windows = (job.windows || []).map(([a, b]) => `${fmtClock(a)}–${fmtClock(b)}`).join(", ");
     const late = stop.slack_minutes < 0 ? ' style="color:#c62828"' : "";
+    const pair = this.pairs.get(stop.job_id);
+    const assist = pair ? `<br><span class="badge assist">${esc(t("f_assist"))}</span> ${esc(assistText(pair))}` : "";
     return `<div class="stop-tip"><b>${esc(stop.job_id)}</b> · ${esc(label("kind_", job.kind))}<br>
       ${esc(t("f_crew"))}: ${esc(route.crew_id)} #${index + 1}<br>
       ${esc(t("f_eta"))}: ${fmtClock(stop.arrival)} · ${esc(t("f_service"))}: ${fmtClock(stop.start)}–${fmtClock(stop.end)}<br>
       ${esc(t("f_window"))}: ${esc(windows)}<br>
       <span${late}>${esc(t("f_slack"))}: ${esc(t("f_slack_value", { minutes: stop.slack_minutes }))}</span><br>
-      ${esc(t("f_status"))}: ${esc(label("job_", job.status))}</div>`;
+      ${esc(t("f_status"))}: ${esc(label("job_", job.status))}${assist}</div>`;
   }
 
   /** Emphasise one crew's route (and one stop); the others fade. */

@@ -3,6 +3,7 @@
 // its own row) to move it; the drop's time picks the position among that crew's stops. An
 // unassigned job from the details list can be dropped on a row the same way.
 
+import { assistPairs, assistText } from "./board-assist.js";
 import { el, refusalBox } from "./dom.js";
 import { fmtClock, label, t } from "./i18n.js";
 
@@ -36,6 +37,7 @@ export class Timeline {
     this.colours = colours;
     this.jobs = new Map(board.jobs.map((j) => [j.id, j]));
     this.routes = new Map(board.routes.map((r) => [r.crew_id, r]));
+    this.pairs = assistPairs(board);
     this.range = this.timeRange(board);
     this.render();
   }
@@ -116,9 +118,10 @@ export class Timeline {
       ["legend_idle", "#dfe4ea"],
       ["legend_late", "var(--bad)"],
     ];
+    if (this.pairs.size) items.push(["legend_assist", "var(--assist)"]);
     for (const [key, colour] of items) {
       const item = el("span", "", "");
-      const swatch = el("i");
+      const swatch = el("i", key === "legend_assist" ? "dot" : "");
       swatch.style.background = colour;
       item.append(swatch, t(key));
       legend.append(item);
@@ -176,7 +179,13 @@ export class Timeline {
     if (stop.slack_minutes < 0) seg.classList.add("late");
     if (job.status === "completed") seg.classList.add("done");
     if (job.status === "failed") seg.classList.add("failed");
-    const text = `${stop.job_id} · ${label("kind_", job.kind)} · #${index + 1} · ${fmtClock(stop.start)}–${fmtClock(stop.end)} · ${t("f_slack")} ${stop.slack_minutes} min`;
+    const pair = this.pairs.get(stop.job_id);
+    let text = `${stop.job_id} · ${label("kind_", job.kind)} · #${index + 1} · ${fmtClock(stop.start)}–${fmtClock(stop.end)} · ${t("f_slack")} ${stop.slack_minutes} min`;
+    if (pair) {
+      seg.classList.add("assist");
+      seg.dataset.assist = pair.role;
+      text += ` · ${t("f_assist")}: ${assistText(pair)}`;
+    }
     seg.title = text;
     seg.setAttribute("aria-label", text);
     const select = () => this.onSelect({ crew: route.crew_id, job: stop.job_id });

@@ -123,6 +123,24 @@ export function windowLine(stop) {
   return t("window", { start: fmtClock(stop.window.start), end: fmtClock(stop.window.end) });
 }
 
+/**
+ * A two-crew visit's line (`stop.assist`), or null: who assists whom and when the crews meet
+ * (the assisted job's planned start). Only the partner crews' ids and that time are known.
+ */
+export function assistLine(stop) {
+  const assist = stop.assist;
+  if (!assist) return null;
+  const planned = assist.partners.filter((p) => p.crew_id);
+  const missing = assist.partners.filter((p) => !p.crew_id).map((p) => p.job_id);
+  if (!planned.length || !assist.meet) {
+    return t("assist_missing", { jobs: (missing.length ? missing : [stop.job_id]).join(", ") });
+  }
+  const crews = planned.map((p) => p.crew_id).join(", ");
+  const key = assist.role === "assisting" ? "assist_for" : "assist_by";
+  const line = t(key, { crews, meet: fmtClock(assist.meet) });
+  return missing.length ? `${line} · ${t("assist_missing", { jobs: missing.join(", ") })}` : line;
+}
+
 /** A stop's "what changed" line after a re-plan, or null. */
 export function changeLine(stop) {
   if (stop.change === "new") return t("change_new");
@@ -160,6 +178,12 @@ export function stopCard(stop) {
   if (stop.address) link.append(el("div", "stop-address", stop.address));
   const door = doorLine(stop);
   link.append(el("div", "stop-bring", [door, bringLine(stop.bring)].filter(Boolean).join(" · ")));
+  const assist = assistLine(stop);
+  if (assist) {
+    const line = el("div", "stop-assist");
+    line.append(el("span", "badge assist", t("assist_badge")), " ", assist);
+    link.append(line);
+  }
   if (stop.linked && stop.linked.length) {
     link.append(el("div", "stop-linked", t("linked_count", { n: stop.linked.length })));
   }

@@ -8,6 +8,7 @@
 import { el } from "./dom.js";
 import { fmtClock, label, t } from "./i18n.js";
 import {
+  assistLine,
   bringLine,
   changeLine,
   doorLine,
@@ -114,6 +115,23 @@ export function renderStop(root, stop, ctx) {
   facts.append(row(t("bring"), bringLine(stop.bring)));
   facts.append(row(t("order"), stop.order_id));
   root.append(facts);
+  const assist = assistLine(stop);
+  if (assist) {
+    const box = el("div", "assist-box");
+    box.append(el("h3", "", t(stop.assist.role === "assisting" ? "assist_title_for" : "assist_title_by")));
+    box.append(el("p", "assist-line", assist));
+    const list = el("ul");
+    for (const partner of stop.assist.partners) {
+      const text = partner.crew_id
+        ? t("assist_partner", { job: partner.job_id, crew: partner.crew_id })
+        : t("assist_partner_open", { job: partner.job_id });
+      const li = el("li", "", text);
+      li.dataset.job = partner.job_id;
+      list.append(li);
+    }
+    box.append(list);
+    root.append(box);
+  }
   if (stop.linked && stop.linked.length) {
     const linked = el("div", "linked");
     linked.append(el("h3", "", t("linked_jobs")));
