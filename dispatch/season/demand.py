@@ -35,6 +35,15 @@
   A sale is a delivery and, for products that get installed (`dispatch.products`), a linked
   installation of the same order. Skills, people, goods and floors come from
   `dispatch.products`, the same rules as the demo day.
+* **Assisted installations** (`demand.assisted`, on by default). An installation that
+  `dispatch.products.needs_assist` (a cabinet air conditioner, 4th floor or higher, no lift)
+  comes with its assisting job (`Job.assists`, id `<installation>-A`, made by
+  `with_assisting_jobs`: a second crew carrying the unit up the stairs with the first), a
+  job of the same order with the installation's window, slot and release day. The rule is
+  deterministic: it draws no random number, so every other order of the season is drawn as
+  without it. About 4 % of the default season's installations get one (2 % on a normal day,
+  4 % on the peak plateau, when cabinet units sell more); fixtures/README.md gives the
+  measured shares.
 """
 
 from __future__ import annotations
@@ -52,8 +61,10 @@ from dispatch.products import (
     MIX,
     NEEDS_INSTALL,
     building_floor,
+    needs_assist,
     size_variant,
     skills_people,
+    with_assisting_jobs,
 )
 from dispatch.promise_clocks import CUSTOMER_CLOCK, promise_hours
 from dispatch.promises import default_policies
@@ -193,6 +204,7 @@ def orders_of_day(
         d.install_until_hour * 60,
         d.install_slot_policy == "next_morning",
         d.install_deadline_clock == "customer",
+        d.assisted,
     )
     orders = []
     for number, i in enumerate(order, start=1):
@@ -228,6 +240,8 @@ class Booking:
     install_until: int = INSTALL_UNTIL  # minutes of the day: the latest installation start
     next_morning: bool = False
     customer_deadlines: bool = False  # installations planned to the customer's clock
+    #: an installation that needs a second crew comes with its assisting job (module doc)
+    assisted: bool = True
 
 
 def _drawer(group: str, peak: bool):
@@ -296,7 +310,7 @@ def _order_jobs(
             slot = WIDE
         todo.append((JobKind.PICKUP, "P", slot, 0))
     priority = Priority.VIP if u[3] < VIP_SHARE else Priority.NORMAL
-    jobs = []
+    jobs: list[NewJob] = []
     for kind, suffix, window, later in todo:
         skills, people = skills_people(kind, cat, floor, lift, u[8])
         deadline = _POLICIES[region].deadline(kind, confirmed_at)
@@ -328,7 +342,11 @@ def _order_jobs(
         if later:  # booked next morning: leave the installation's own duration before the end
             window, later = _fit_next_morning(job, todo[0][2], booking)
             job = replace(job, windows=windows_on(window, release_date + timedelta(days=later)))
-        jobs.append(NewJob(job, window, release + later))
+        if booking.assisted and needs_assist(job):
+            # the installation (its people capped) and its assisting job: one visit, one slot
+            jobs.extend(NewJob(j, window, release + later) for j in with_assisting_jobs([job]))
+        else:
+            jobs.append(NewJob(job, window, release + later))
     return jobs
 
 

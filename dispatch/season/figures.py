@@ -27,6 +27,13 @@ Definitions (the service's, docs/service-metrics.md, applied to simulated jobs):
   repeat-visit jobs that arrived that day.
 * **Follow-up coverage**: completed jobs that got their follow-up call, by completion day (the
   last `followup_max_age_days` of the season may still be called after it ends).
+* **Assisted installations** (two crews at one visit, `Job.assists`): an order's promise,
+  waiting time, callback and follow-up call are its assisted installation's; the assisting
+  job is left out of those figures (not due, not waiting, not called), so an order is
+  counted once. It is a job done by a crew: `jobs_done`, hours, kilometres, utilisation and
+  cost count both crews' work. `assists_done` counts the assisting jobs done (= two-crew
+  visits done); `assist_pairs_offered` / `assist_pairs_planned` the pairs offered to the
+  planner whole and planned whole that day (a pair offered on two days counts twice).
 * **Cost** (CNY): own crews' shift hours at their hourly cost (sick crews are paid too),
   temporary crews' daily cost and one onboarding fee per hire, overtime at the overtime
   factor, and kilometres at each crew's per-km cost. A crew on an evening shift or a
@@ -115,6 +122,10 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
             row, zrow = day_rows[r.done_day], zone_rows[(r.done_day, zone)]
             row["jobs_done"] += 1
             zrow["jobs_done"] += 1
+            if job.assists is not None:  # an assisting crew's half (module doc)
+                row["assists_done"] += 1
+                zrow["assists_done"] += 1
+                continue
             if job.kind is JobKind.INSTALLATION and r.done_at is not None:
                 hours = (r.done_at - job.confirmed_at).total_seconds() / 3600
                 waits[r.done_day].append(hours)
@@ -129,7 +140,7 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
             day_rows[min(n - 1, r.release_day)]["jobs_cancelled"] += 1
         if r.excused or r.status == "cancelled":
             continue
-        if job.kind not in (JobKind.DELIVERY, JobKind.INSTALLATION):
+        if job.kind not in (JobKind.DELIVERY, JobKind.INSTALLATION) or job.assists is not None:
             continue
         due = due_day(r.deadline, start)
         if not 0 <= due < n:
@@ -167,6 +178,9 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
                 target["temp_jobs_done"] += z.temp_jobs
                 target["install_crews"] += z.install_crews
                 target["install_crew_jobs"] += z.install_crew_jobs
+    for d, (offered, planned) in enumerate(state.assist_pairs):
+        day_rows[d]["assist_pairs_offered"] = offered
+        day_rows[d]["assist_pairs_planned"] = planned
     for d, backlog in enumerate(state.backlog):
         day_rows[d]["backlog"] = sum(backlog.values())
         for zone, count in backlog.items():
@@ -180,6 +194,7 @@ def season_tables(state: SeasonState) -> dict[str, Any]:  # noqa: C901, PLR0915 
     ledger = _ledger(state)
     summary = _summary(days, weeks, all_waits, completed_ir, callbacks_drawn, ledger, s)
     summary["utilisation"] = season_utilisation(day_rows)
+    summary["assisted_visits"] = sum(1 for r in state.jobs.values() if r.job.assists is not None)
     return {
         "days": days,
         "zones": zones,
@@ -252,7 +267,8 @@ def _finish_row(
         "callbacks_drawn", "followups_called", "temp_jobs_done", "install_crews",
         "install_crew_jobs", "own_only_installs_due", "own_only_installs_on_time",
         "deliveries_within_customer", "installs_within_customer",
-        "own_only_installs_within_customer",
+        "own_only_installs_within_customer", "assists_done", "assist_pairs_offered",
+        "assist_pairs_planned",
         *(f"late_installs_{b}{c}" for b in BOOKINGS for c in ("", "_customer")),
     ):  # fmt: skip
         out[key] = int(row.get(key, 0))
@@ -270,7 +286,10 @@ def _finish_row(
     out["overtime_h"] = round(row.get("overtime_h", 0.0), 1)
     out["km"] = round(row.get("km", 0.0), 1)
     out["callback_rate"] = _share(row["callbacks_drawn"], row["completed_install_repair"])
-    out["followup_coverage"] = _share(row["followups_called"], row["jobs_done"])
+    # an assisting job gets no call of its own (module doc)
+    out["followup_coverage"] = _share(
+        row["followups_called"], row["jobs_done"] - row["assists_done"]
+    )
     out["cost_cny"] = round(row.get("cost_cny", 0.0), 0)
     out["lever_cost_cny"] = round(row.get("lever_cost_cny", 0.0), 0)
     return out
@@ -383,7 +402,8 @@ def _summary(
         "callback_rate": _share(callbacks_drawn, completed_ir),
         "callbacks_opened": int(total("callbacks_opened")),
         "followup_coverage": _share(
-            sum(r["followups_called"] for r in covered), sum(r["jobs_done"] for r in covered)
+            sum(r["followups_called"] for r in covered),
+            sum(r["jobs_done"] - r["assists_done"] for r in covered),
         ),
         "temp_crew_days": int(total("temp_crews")),
         "overtime_h": round(total("overtime_h"), 1),
@@ -391,4 +411,9 @@ def _summary(
         "cost_cny": round(total("cost_cny"), 0),
         "lever_cost_cny": round(total("lever_cost_cny"), 0),
         "jobs_cancelled": ledger["jobs_cancelled"],
+        # two-crew visits (module doc); `assisted_visits` (created) is set by `season_tables`
+        "assisted_visits": 0,
+        "assisted_visits_done": int(total("assists_done")),
+        "assist_pairs_offered": int(total("assist_pairs_offered")),
+        "assist_pairs_planned": int(total("assist_pairs_planned")),
     }

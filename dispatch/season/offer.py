@@ -12,7 +12,11 @@ crews can do is counted **per crew class** (kind, skills, people), not per trade
   specialist jobs oldest-first, and the added crews sat idle (docs/benchmarks.md);
 - a job no crew on duty can do is still offered, without a charge, so the planner reports it
   unassigned with its reason (`no_eligible_crew`) instead of it waiting unseen;
-- an installation goes only with its open delivery (both are offered, or neither).
+- an installation goes only with its open delivery (both are offered, or neither);
+- an assisted installation and its assisting job (`Job.assists`: two crews at one visit) are
+  offered together or not at all, each charged to a class that can do it; an assisting job
+  whose installation is not open is not offered (the season keeps the two together, so it
+  does not happen).
 
 A class's budget is its working minutes (shift less lunch, times `WORK_SHARE` for the
 driving) times its **fill rate**: the estimated on-site minutes its routes really held per
@@ -100,25 +104,33 @@ def choose_offer(
     left = dict(budget)
     ordered = sorted(open_jobs, key=lambda p: (p[1], -p[0].priority.weight, p[0].id))
     open_delivery = {j.order_id for j, _ in ordered if j.kind is JobKind.DELIVERY}
+    helpers = {j.assists: j for j, _ in ordered if j.assists is not None}
     chosen_delivery: set[str] = set()
     cache: dict[tuple, tuple[ClassKey, ...]] = {}
     offer: list[Job] = []
     for job, _ in ordered:
+        if job.assists is not None:
+            continue  # offered with the job it assists, if at all
         if (
             job.kind is JobKind.INSTALLATION
             and job.order_id in open_delivery
             and job.order_id not in chosen_delivery
         ):
             continue
-        eligible = classes.eligible(job, cache)
-        if eligible:
-            best = max(eligible, key=lambda k: left[k] / budget[k] if budget[k] > 0 else -1.0)
-            if left[best] <= 0:
-                continue
-            left[best] -= estimate_minutes(job)
+        visit = [job, helpers[job.id]] if job.id in helpers else [job]
+        charges = []
+        for j in visit:
+            eligible = classes.eligible(j, cache)
+            if eligible:
+                best = max(eligible, key=lambda k: left[k] / budget[k] if budget[k] > 0 else -1.0)
+                charges.append((best, estimate_minutes(j)))
+        if any(left[best] <= 0 for best, _ in charges):
+            continue
+        for best, minutes in charges:
+            left[best] -= minutes
         if job.kind is JobKind.DELIVERY:
             chosen_delivery.add(job.order_id)
-        offer.append(job)
+        offer.extend(visit)
     return offer
 
 

@@ -80,6 +80,11 @@ class DemandSettings:
     #: the latest hour an installation visit may start (its window's end): 19 is the
     #: customers' last slot's end; evening installation shifts offer later visits (20, 21)
     install_until_hour: int = 19
+    #: installations that need a second crew (`dispatch.products.needs_assist`: a cabinet
+    #: air conditioner, 4th floor or higher, no lift) come with an assisting job, planned
+    #: together on two crews (`dispatch.season.demand`); false: the lead crew alone, as
+    #: before assisted jobs (a three-person cabinet job then waits for a three-person crew)
+    assisted: bool = True
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,10 @@ def _section(name: str, raw: Any, current: Any) -> Any:
             if not isinstance(value, dict):
                 raise InputError(REC, path, "must map zone ids to weights")
             changes[key] = {str(z): _number(f"{path}.{z}", w, 1.0) for z, w in value.items()}
+        elif isinstance(old, bool):
+            if not isinstance(value, bool):
+                raise InputError(REC, path, f"{value!r} is not true or false")
+            changes[key] = value
         elif isinstance(old, tuple):
             if not isinstance(value, list | tuple):
                 raise InputError(REC, path, "must be a list")

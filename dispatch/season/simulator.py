@@ -19,6 +19,14 @@ For each season day:
    callback (own and temporary crews differ), reported some days later or at its follow-up
    call, whichever is first.
 
+An assisted installation and its assisting job (`Job.assists`, `dispatch.season.demand`) are
+one customer visit by two crews: offered together, carried over together (both keep the same
+release day and slot, so a later day books both on the same window), executed as one visit
+(`dispatch.season.execution`: one absence draw; a failed visit counts one attempt on each, so
+the order is cancelled with both). The customer's follow-up call and the callback draw are
+the order's, drawn on the assisted installation only (its crew did the installation; the
+assisting crew carried the unit): an assisting job draws nothing and is not called.
+
 Every job ends the season done, cancelled or open (in the backlog): `SeasonResult.ledger`
 counts them and `check_conservation` proves nothing was lost. All randomness comes from
 generators seeded by (seed, day, purpose), so the same settings give the same season; the
@@ -110,6 +118,7 @@ def simulate_season(
         )
         t3 = clock.monotonic()
         state.jobs_lost += _lost(pool, plan, execution)
+        state.assist_pairs.append(assist_pairs(pool, plan))
         _outcomes(state, d, execution, temp_ids)
         _quality(state, d)
         state.crew_days.append(
@@ -230,6 +239,8 @@ def _outcomes(state: SeasonState, d: int, execution, temp_ids: set[str]) -> None
         if visit.outcome == DONE:
             r.status, r.done_day, r.done_at = "done", d, visit.end
             r.crew_id, r.temp = visit.crew_id, visit.crew_id in temp_ids
+            if r.job.assists is not None:
+                continue  # an assisting half: the follow-up call and callback are the lead's
             state.followups.append((r.job.id, d))
             if r.job.kind in (JobKind.INSTALLATION, JobKind.REPAIR):
                 c = s.crews
@@ -260,6 +271,15 @@ def _lost(pool: list[Job], plan: Plan, execution: DayExecution) -> int:
     lost += len(accounted) - len(set(accounted))  # a job twice
     lost += sum(1 for j in planned if j not in execution.visits)
     return lost
+
+
+def assist_pairs(pool: list[Job], plan: Plan) -> tuple[int, int]:
+    """Two-crew visits (an assisting job and the job it assists) offered whole today, and
+    of those the ones the plan put on its routes whole (the planner plans both or neither)."""
+    ids = {j.id for j in pool}
+    planned = {s.job_id for r in plan.routes for s in r.stops}
+    pairs = [(j.assists, j.id) for j in pool if j.assists is not None and j.assists in ids]
+    return len(pairs), sum(1 for lead, helper in pairs if lead in planned and helper in planned)
 
 
 def _cancel_order(state: SeasonState, order_id: str) -> None:

@@ -149,6 +149,8 @@ class SeasonState:
         self.jobs_created = 0
         self.orders_created = 0
         self.jobs_lost = 0  # offered to the planner but neither planned nor unassigned
+        #: per day: two-crew visits (`Job.assists` pairs) offered whole, and planned whole
+        self.assist_pairs: list[tuple[int, int]] = []
         #: per crew class: planned on-site minutes per working minute (`offer.learn_fill`)
         self.fill: dict[ClassKey, float] = {}
 
