@@ -185,21 +185,28 @@ def crew_figures(
     days the complaints about the crew (or group) were received. Each figure picks its own
     cohort by its own date (module doc), so passing more jobs than the period needs is
     harmless."""
-    finished = [
+    done_all = [
         q
         for q in jobs
         if q.job.completed and q.job.completed_at and _in(q.job.completed_at.date(), period)
     ]
+    # an assisting visit (a second crew at another crew's installation) is the crew's work
+    # but not an installation of its own: no rating, callback, fix or promise of its own
+    finished = [q for q in done_all if not q.job.assisting]
     done = [q.job for q in finished]
     counts = {r.value: sum(1 for q in finished if q.rating == r) for r in Rating}
     installs = [j for j in done if j.kind == JobKind.INSTALLATION]
     fixing = [q for q in finished if q.job.kind in FIXING_KINDS and q.job.callback_of is None]
-    received = [q for q in jobs if not q.job.cancelled and _in(q.job.received_at.date(), period)]
+    received = [
+        q
+        for q in jobs
+        if not q.job.cancelled and not q.job.assisting and _in(q.job.received_at.date(), period)
+    ]
     shares = promise_figures([q.job for q in received])
     by_install = _per_100(sum(1 for j in installs if j.job_id in repeated), len(installs))
     by_job = _per_100(sum(1 for j in done if j.job_id in repeated), len(done))
     return {
-        "jobs_completed": len(done),
+        "jobs_completed": len(done_all),
         "ratings": {
             **counts,
             "unrated": sum(1 for q in finished if q.rating is None),

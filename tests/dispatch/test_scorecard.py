@@ -51,6 +51,7 @@ Crew D: no data: every ratio 0/0 with value None, counts 0.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Any
 
@@ -63,6 +64,7 @@ from dispatch.metrics.scorecard import (
     QualityFact,
     SortKey,
     answer_context,
+    crew_figures,
     iso_weeks,
     own_temporary_summary,
     scorecard,
@@ -337,3 +339,19 @@ def test_answer_context_names_both_clocks() -> None:
     assert clocks["shares"]["installations_within_24h"] == "customer"
     assert clocks["shares"]["deliveries_by_planning_deadline"] == "planning"
     assert context["targets"] == {"callback_rate_max": 0.04}
+
+
+def test_an_assisting_visit_is_the_crews_work_but_not_an_installation_of_its_own() -> None:
+    """Crew B assists A1's installation (A1-A, done the same minute) and does one installation
+    of its own (B9, called back): B completed 2 jobs, but its installations, callbacks per
+    100 installations, ratings and promise shares count B9 only (1 called back of 1)."""
+    helper = dataclasses.replace(
+        job("A1-A", "installation", "B", "06-03T09:00", "06-04T08:00"), assisting=True
+    )
+    own = job("B9", "installation", "B", "06-10T09:00", "06-10T12:00")
+    figures = crew_figures([q(helper), q(own, rating="good")], {"B9", "A1"}, PERIOD)
+    assert figures["jobs_completed"] == 2
+    assert figures["callbacks_per_100_installations"] == per_100(1, 1)
+    assert figures["callbacks_per_100_jobs"] == per_100(1, 1)
+    assert figures["ratings"]["unrated"] == 0 and figures["ratings"]["good"] == 1
+    assert figures["on_time"]["installations_within_24h"]["denominator"] == 1
