@@ -17,7 +17,6 @@ import dataclasses
 import math
 import time as clock
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -64,7 +63,7 @@ def build_result(
     tr = Translation(rp.sched, full.job_ids, full.crew_ids, full.location_map)
     crew_routes = crew_routes_of(problem, rp.deadlines, tr, routes)
     planned = {s.job_id for r in crew_routes for s in r.stops}
-    unassigned = _unassigned(rp, ledger, screened, planned, taken)
+    unassigned = _unassigned(rp, ledger, screened, planned)
     stats = dict(ledger.stats)
     new = Plan(problem, crew_routes, unassigned, stats, rp.plan.settings)  # planned as before
     violations = validate_plan(new, rp.travel)
@@ -163,15 +162,15 @@ def _unassigned(
     ledger: Ledger,
     screened: dict[str, Unassigned],
     planned: set[str],
-    pairs_off: AbstractSet[int] = frozenset(),
 ) -> list[Unassigned]:
-    """Old unassigned entries that still hold, and a reason for every job left out now
-    (`pairs_off`: the halves of two-crew visits taken off whole)."""
+    """Old unassigned entries that still hold, and a reason for every job left out now (a
+    half of a two-crew visit: its pair is off the plan whole, `dispatch.running.replan.pairs`)."""
     state = rp.state
     out = [
         u for u in rp.plan.unassigned if u.job_id not in state.cancelled and u.job_id not in planned
     ]
     listed = {u.job_id for u in out}
+    paired = {i for sy in rp.sched.syncs for i in (sy.first, sy.second)}
     deliveries = {j.order_id: j.id for j in rp.base.jobs if j.kind is JobKind.DELIVERY}
     for v, job in enumerate(rp.base.jobs):
         if job.id in planned or job.id in listed:
@@ -183,7 +182,7 @@ def _unassigned(
         if job.kind is JobKind.INSTALLATION and delivery and delivery not in planned:
             reason = UnassignedReason.LINKED_JOB_UNASSIGNED
             detail = f"the delivery of order {job.order_id} is not planned"
-        elif v in pairs_off or (job.id in rp.plan.problem.jobs_by_id() and _half(rp, v)):
+        elif v in paired:
             reason = UnassignedReason.ASSIST_PAIR
             detail = (
                 f"after the re-plan at {_clock(rp.state.at)} no two crews could do it and its "
@@ -193,11 +192,6 @@ def _unassigned(
             reason, detail = _left_out(rp, v, ledger.origin.get(v))
         out.append(Unassigned(job.id, reason, detail))
     return out
-
-
-def _half(rp: ReplanProblem, v: int) -> bool:
-    """Is visit v half of a two-crew visit?"""
-    return any(v in (sy.first, sy.second) for sy in rp.sched.syncs)
 
 
 def _left_out(rp: ReplanProblem, v: int, k: int | None) -> tuple[UnassignedReason, str]:
