@@ -199,7 +199,8 @@ def test_a_day_booked_through_quotes_plans_its_jobs_inside_their_slots():
     as_booked = booked_day.routed.crew_routes(list(booked_day.day.routes.values()))
     assert sum(len(r.stops) for r in as_booked) == len(day.jobs)
     assert validate_plan(Plan(day, as_booked, [])) == []
-    plan = make_plan(day, PlanOptions(time_limit_s=10))
+    # 20 s, not 10: under a loaded CI machine 10 s once planned 97.7 % (260 of 266)
+    plan = make_plan(day, PlanOptions(time_limit_s=20))
     window = {j.id: j.windows[0] for j in day.jobs}
     inside = [
         s.job_id
